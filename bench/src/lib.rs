@@ -1,0 +1,1 @@
+//! Meridian benchmark (scenario runner comes with issue 5).

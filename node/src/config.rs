@@ -1,0 +1,377 @@
+//! The cluster file (TOML) and the built-in default cluster.
+//!
+//! ```toml
+//! mode = "global-tables"        # or "aurora-global"
+//! primary = "us-east-1"         # aurora-global: the writer region
+//! clock = "hybrid"              # or "wall" (skew then shows causal anomalies)
+//! write_forwarding = false      # aurora-global: may secondaries forward writes?
+//! rpo_bound_ms = 0              # aurora-global: refuse commits while no secondary is this close (0: off)
+//!
+//! [[region]]
+//! name = "us-east-1"
+//! listen = "127.0.0.1:7101"     # port 0: chosen at start
+//! skew_ms = 0                   # this region's clock skew
+//!
+//! [default_link]
+//! latency_ms = 50
+//! jitter_ms = 2
+//!
+//! [[link]]
+//! between = ["us-east-1", "eu-west-1"]   # both directions; or from = "...", to = "..."
+//! latency_ms = 38
+//! jitter_ms = 2
+//! ```
+
+use std::{net::SocketAddr, path::Path};
+
+use serde::Deserialize;
+
+use crate::{
+    clock::ClockMode,
+    core::Mode,
+    links::{LinkSetting, LinkTable},
+    region::Regions,
+};
+
+/// One region of the cluster.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionConfig {
+    /// Region name, e.g. `us-east-1`.
+    pub name: String,
+    /// gRPC listen address; loopback unless you mean otherwise. Port 0: any free port.
+    pub listen: SocketAddr,
+    /// Clock skew of this region, ms (positive: ahead). Default 0.
+    #[serde(default)]
+    pub skew_ms: f64,
+}
+
+/// Settings of a link as written in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// One-way latency, ms.
+    pub latency_ms: f64,
+    /// ± jitter, ms. Default 0.
+    #[serde(default)]
+    pub jitter_ms: f64,
+    /// Batch loss probability. Default 0.
+    #[serde(default)]
+    pub loss: f64,
+}
+
+impl From<LinkSpec> for LinkSetting {
+    fn from(s: LinkSpec) -> Self {
+        LinkSetting { latency_ms: s.latency_ms, jitter_ms: s.jitter_ms, loss: s.loss, partitioned: false }
+    }
+}
+
+/// A `[[link]]` entry: `between = [a, b]` (both directions) or `from`/`to` (one).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkEntry {
+    /// Both directions between two regions.
+    #[serde(default)]
+    pub between: Option<[String; 2]>,
+    /// One direction: from this region...
+    #[serde(default)]
+    pub from: Option<String>,
+    /// ...to this one.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// The settings.
+    #[serde(flatten)]
+    pub spec: LinkSpec,
+}
+
+/// The whole cluster, as every node and tool sees it.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Replication mode. Default `global-tables`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Aurora Global mode: the writer region. Default: the first region listed.
+    #[serde(default)]
+    pub primary: Option<String>,
+    /// Clock mode. Default `hybrid`.
+    #[serde(default)]
+    pub clock: ClockMode,
+    /// Aurora Global mode: may secondaries forward writes to the primary? Default false.
+    #[serde(default)]
+    pub write_forwarding: bool,
+    /// Aurora Global mode: refuse commits while no secondary is within this many ms (0: off).
+    #[serde(default)]
+    pub rpo_bound_ms: u64,
+    /// The regions.
+    #[serde(rename = "region")]
+    pub regions: Vec<RegionConfig>,
+    /// Settings of links not listed under `[[link]]`. Default: 50 ms, no jitter.
+    #[serde(default = "default_link")]
+    pub default_link: LinkSpec,
+    /// Per-pair link settings.
+    #[serde(default, rename = "link")]
+    pub links: Vec<LinkEntry>,
+}
+
+fn default_link() -> LinkSpec {
+    LinkSpec { latency_ms: 50.0, jitter_ms: 0.0, loss: 0.0 }
+}
+
+/// A cluster file that cannot be used, with where and what.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}{location}: {message}")]
+pub struct ConfigError {
+    origin: String,
+    location: String,
+    message: String,
+}
+
+impl ConfigError {
+    fn at(origin: &str, text: &str, needle: Option<&str>, message: String) -> Self {
+        let location = needle
+            .and_then(|n| text.lines().position(|l| l.contains(n)))
+            .map(|i| format!(":{}", i + 1))
+            .unwrap_or_default();
+        Self { origin: origin.to_owned(), location, message }
+    }
+}
+
+/// The built-in default cluster file: three regions on fixed loopback ports, with realistic
+/// one-way latencies between them.
+pub const DEFAULT_CLUSTER_TOML: &str = r#"mode = "global-tables"
+primary = "us-east-1"
+clock = "hybrid"
+write_forwarding = true
+
+[[region]]
+name = "us-east-1"
+listen = "127.0.0.1:7101"
+
+[[region]]
+name = "eu-west-1"
+listen = "127.0.0.1:7102"
+
+[[region]]
+name = "ap-south-1"
+listen = "127.0.0.1:7103"
+
+[default_link]
+latency_ms = 60
+jitter_ms = 2
+
+[[link]]
+between = ["us-east-1", "eu-west-1"]
+latency_ms = 38
+jitter_ms = 2
+
+[[link]]
+between = ["us-east-1", "ap-south-1"]
+latency_ms = 95
+jitter_ms = 3
+
+[[link]]
+between = ["eu-west-1", "ap-south-1"]
+latency_ms = 60
+jitter_ms = 2
+"#;
+
+impl ClusterConfig {
+    /// The built-in default cluster.
+    pub fn builtin() -> Self {
+        Self::parse(DEFAULT_CLUSTER_TOML, "built-in cluster").expect("the built-in cluster is valid")
+    }
+
+    /// Read a cluster file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: origin.clone(),
+            location: String::new(),
+            message: format!("cannot read the cluster file: {e}"),
+        })?;
+        Self::parse(&text, &origin)
+    }
+
+    /// The file at `path`, or the built-in cluster when `None`.
+    pub fn load_or_builtin(path: Option<&Path>) -> Result<Self, ConfigError> {
+        path.map_or_else(|| Ok(Self::builtin()), Self::load)
+    }
+
+    /// Parse and check cluster-file text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let cfg: ClusterConfig = toml::from_str(text).map_err(|e| {
+            let location = e
+                .span()
+                .map(|s| format!(":{}", text[..s.start.min(text.len())].matches('\n').count() + 1))
+                .unwrap_or_default();
+            ConfigError { origin: origin.to_owned(), location, message: e.message().to_owned() }
+        })?;
+        cfg.validate(text, origin)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        let err = |needle: Option<&str>, message: String| Err(ConfigError::at(origin, text, needle, message));
+        if self.regions.is_empty() {
+            return err(None, "no regions: add at least one [[region]] with a name and a listen address".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for r in &self.regions {
+            let valid = !r.name.is_empty()
+                && r.name.len() <= 64
+                && r.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid {
+                return err(Some(&r.name), format!("region name {:?} must be 1-64 letters, digits, '-' or '_'", r.name));
+            }
+            if !seen.insert(&r.name) {
+                return err(Some(&r.name), format!("region {:?} is listed twice", r.name));
+            }
+            if !(r.skew_ms.is_finite() && r.skew_ms.abs() <= 3_600_000.0) {
+                return err(Some(&r.name), format!("region {:?}: skew_ms must be within ±1 hour", r.name));
+            }
+        }
+        let known = |n: &str| self.regions.iter().any(|r| r.name == n);
+        if let Some(p) = &self.primary
+            && !known(p)
+        {
+            return err(Some(p), format!("primary {p:?} is not a region of the cluster"));
+        }
+        if let Err(m) = LinkSetting::from(self.default_link).validate() {
+            return err(Some("[default_link]"), format!("default_link: {m}"));
+        }
+        for (i, l) in self.links.iter().enumerate() {
+            let (a, b) = match (&l.between, &l.from, &l.to) {
+                (Some([a, b]), None, None) => (a, b),
+                (None, Some(a), Some(b)) => (a, b),
+                _ => {
+                    return err(None, format!("link #{}: give either between = [a, b] or both from and to", i + 1));
+                }
+            };
+            for n in [a, b] {
+                if !known(n) {
+                    return err(Some(n), format!("link #{}: {n:?} is not a region of the cluster", i + 1));
+                }
+            }
+            if a == b {
+                return err(Some(a), format!("link #{}: a link needs two different regions", i + 1));
+            }
+            if let Err(m) = LinkSetting::from(l.spec).validate() {
+                return err(None, format!("link #{} ({a} -> {b}): {m}", i + 1));
+            }
+        }
+        Ok(())
+    }
+
+    /// The region names, sorted (region ids index this).
+    pub fn region_set(&self) -> Regions {
+        Regions::new(self.regions.iter().map(|r| r.name.clone()))
+    }
+
+    /// The named region.
+    pub fn region(&self, name: &str) -> Option<&RegionConfig> {
+        self.regions.iter().find(|r| r.name == name)
+    }
+
+    /// The primary region (Aurora Global mode): the configured one, else the first listed.
+    pub fn primary_name(&self) -> &str {
+        self.primary.as_deref().unwrap_or(&self.regions[0].name)
+    }
+
+    /// The initial link table.
+    pub fn link_table(&self) -> LinkTable {
+        let regions = self.region_set();
+        let mut t = LinkTable::new(regions.len(), self.default_link.into());
+        for l in &self.links {
+            let id = |n: &str| regions.id(n).expect("validated");
+            match (&l.between, &l.from, &l.to) {
+                (Some([a, b]), _, _) => {
+                    t.set(id(a), id(b), l.spec.into());
+                    t.set(id(b), id(a), l.spec.into());
+                }
+                (None, Some(a), Some(b)) => t.set(id(a), id(b), l.spec.into()),
+                _ => {}
+            }
+        }
+        t
+    }
+
+    /// A comma-separated list of the region names, for messages.
+    pub fn names(&self) -> String {
+        self.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Render as TOML (the state dir of `cluster up` keeps the effective cluster).
+    pub fn to_toml(&self) -> String {
+        let mut s = format!(
+            "mode = \"{}\"\nprimary = \"{}\"\nclock = \"{}\"\nwrite_forwarding = {}\nrpo_bound_ms = {}\n",
+            self.mode.name(),
+            self.primary_name(),
+            self.clock.name(),
+            self.write_forwarding,
+            self.rpo_bound_ms
+        );
+        for r in &self.regions {
+            s += &format!("\n[[region]]\nname = \"{}\"\nlisten = \"{}\"\nskew_ms = {}\n", r.name, r.listen, r.skew_ms);
+        }
+        let d = self.default_link;
+        s += &format!(
+            "\n[default_link]\nlatency_ms = {}\njitter_ms = {}\nloss = {}\n",
+            d.latency_ms, d.jitter_ms, d.loss
+        );
+        for l in &self.links {
+            let ends = match (&l.between, &l.from, &l.to) {
+                (Some([a, b]), _, _) => format!("between = [\"{a}\", \"{b}\"]"),
+                (None, Some(a), Some(b)) => format!("from = \"{a}\"\nto = \"{b}\""),
+                _ => continue,
+            };
+            s += &format!(
+                "\n[[link]]\n{ends}\nlatency_ms = {}\njitter_ms = {}\nloss = {}\n",
+                l.spec.latency_ms, l.spec.jitter_ms, l.spec.loss
+            );
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_cluster_has_three_regions_and_realistic_latencies() {
+        let c = ClusterConfig::builtin();
+        assert_eq!(c.names(), "us-east-1, eu-west-1, ap-south-1");
+        let r = c.region_set();
+        let t = c.link_table();
+        let lat = |a: &str, b: &str| t.get(r.id(a).unwrap(), r.id(b).unwrap()).latency_ms;
+        assert_eq!(lat("us-east-1", "eu-west-1"), 38.0);
+        assert_eq!(lat("ap-south-1", "us-east-1"), 95.0);
+        assert_eq!(lat("eu-west-1", "ap-south-1"), 60.0);
+        assert!(c.regions.iter().all(|r| r.listen.ip().is_loopback()));
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let c = ClusterConfig::builtin();
+        assert_eq!(ClusterConfig::parse(&c.to_toml(), "x").unwrap(), c);
+    }
+
+    #[test]
+    fn bad_files_name_the_line_and_the_problem() {
+        let cases = [
+            ("mode = \"multi-master\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n", ":1", "unknown variant"),
+            ("[[region]]\nname = \"a\"\nlisten = \"not-an-address\"\n", ":3", "invalid socket address"),
+            ("[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:2\"\n", ":2", "listed twice"),
+            ("[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[link]]\nbetween = [\"a\", \"zz\"]\nlatency_ms = 1\n", ":5", "\"zz\" is not a region"),
+            ("[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"b\"\nlisten = \"127.0.0.1:2\"\n[[link]]\nbetween = [\"a\", \"b\"]\nlatency_ms = -5\n", "", "latency_ms must be"),
+            ("[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\nprimary_region = \"a\"\n", ":4", "unknown field"),
+            ("primary = \"nope\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n", ":1", "not a region"),
+        ];
+        for (text, line, what) in cases {
+            let e = ClusterConfig::parse(text, "f.toml").unwrap_err().to_string();
+            assert!(e.starts_with(&format!("f.toml{line}:")), "{e}");
+            assert!(e.contains(what), "{e}");
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! One region's node as a pure, synchronous state machine: clock + store + own write log +
+//! conflict feed + role. No network, no tasks, no locks: the async shell (`state.rs`) wraps a
+//! `Core` in a mutex and calls it; tests drive several `Core`s by hand.
+//!
+//! - [`Core::write`] handles a client write in this region: validation, the region's role
+//!   (Aurora Global secondaries refuse), local conditions, stamping, logging, merging.
+//! - [`Core::apply_remote`] merges a write replicated from another region.
+//! - [`Core::log_after`] is what peers pull.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::{
+    clock::{Clock, Timestamp},
+    error::{Error, Result, check_key, check_value},
+    events::EventFeed,
+    region::{RegionId, Regions},
+    store::{Outcome, Store, Version, Write},
+};
+
+/// How the cluster replicates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Every region writes; LWW settles concurrent writes (DynamoDB Global Tables).
+    #[default]
+    GlobalTables,
+    /// One primary writes; secondaries are read-only (Aurora Global Database).
+    AuroraGlobal,
+}
+
+impl Mode {
+    /// The name used in cluster files and flags.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::GlobalTables => "global-tables",
+            Mode::AuroraGlobal => "aurora-global",
+        }
+    }
+
+    /// Parse a name as used in cluster files and flags.
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "global-tables" => Some(Mode::GlobalTables),
+            "aurora-global" => Some(Mode::AuroraGlobal),
+            _ => None,
+        }
+    }
+}
+
+/// What a client write does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteOp {
+    /// Set the value.
+    Put(Arc<[u8]>),
+    /// Write a tombstone.
+    Delete,
+    /// Add to a decimal integer value (absent counts as 0).
+    Increment(i64),
+}
+
+/// A condition checked against this region's current value only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// The key has no live value.
+    IfAbsent,
+    /// The current write has exactly this version.
+    IfVersion(Version),
+}
+
+/// A write this region committed.
+#[derive(Clone, Debug)]
+pub struct Committed {
+    /// The write, as logged and replicated.
+    pub write: Arc<Write>,
+    /// What merging it locally did (`CausalInversion` when it lost on arrival).
+    pub outcome: Outcome,
+    /// For increments: the new value.
+    pub new_value: Option<i64>,
+}
+
+/// A region's role (Aurora Global mode; in Global Tables mode every region writes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    /// Replication mode.
+    pub mode: Mode,
+    /// The writer region (Aurora Global mode).
+    pub primary: Option<RegionId>,
+    /// Primary term; grows at every switchover or failover.
+    pub epoch: u64,
+    /// Writes paused (switchover draining).
+    pub frozen: bool,
+    /// Writes of `region` with seq > `after_seq` made in epochs before `epoch` are divergent.
+    pub fence: Option<Fence>,
+}
+
+/// The cut left by a failover in the lost primary's log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fence {
+    /// The old primary.
+    pub region: RegionId,
+    /// Its last write the new primary had.
+    pub after_seq: u64,
+    /// The epoch the failover started.
+    pub epoch: u64,
+}
+
+impl Fence {
+    /// Is `w` one of the divergent writes this fence cuts off?
+    pub fn cuts(&self, w: &Write) -> bool {
+        w.origin() == self.region && w.seq > self.after_seq && w.epoch < self.epoch
+    }
+}
+
+/// Counters kept by the core.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Writes committed here.
+    pub writes_local: u64,
+    /// Replicated writes merged here.
+    pub writes_applied: u64,
+    /// Replicated writes refused because a failover fenced them off.
+    pub writes_fenced: u64,
+}
+
+/// One region's node state.
+#[derive(Debug)]
+pub struct Core {
+    region: RegionId,
+    regions: Regions,
+    clock: Clock,
+    store: Store,
+    log: Vec<Arc<Write>>,
+    feed: EventFeed,
+    role: Role,
+    counters: Counters,
+}
+
+impl Core {
+    /// A fresh node for `region`.
+    pub fn new(region: RegionId, regions: Regions, clock: Clock, role: Role, feed_capacity: usize) -> Self {
+        Self {
+            region,
+            regions,
+            clock,
+            store: Store::new(),
+            log: Vec::new(),
+            feed: EventFeed::new(feed_capacity),
+            role,
+            counters: Counters::default(),
+        }
+    }
+
+    /// This region.
+    pub fn region(&self) -> RegionId {
+        self.region
+    }
+
+    /// The cluster's regions.
+    pub fn regions(&self) -> &Regions {
+        &self.regions
+    }
+
+    /// The state.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The conflict feed.
+    pub fn feed(&self) -> &EventFeed {
+        &self.feed
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The role.
+    pub fn role(&self) -> &Role {
+        &self.role
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Seq of the newest write in this region's log (0 when empty).
+    pub fn log_head(&self) -> u64 {
+        self.log.len() as u64
+    }
+
+    /// The logged write with seq `seq`.
+    pub fn log_entry(&self, seq: u64) -> Option<&Arc<Write>> {
+        seq.checked_sub(1).and_then(|i| self.log.get(i as usize))
+    }
+
+    /// Up to `max` writes of this region's log with seq > `after`.
+    pub fn log_after(&self, after: u64, max: usize) -> Vec<Arc<Write>> {
+        let start = (after as usize).min(self.log.len());
+        let end = start.saturating_add(max).min(self.log.len());
+        self.log[start..end].to_vec()
+    }
+
+    /// Does this region accept writes now? `Err` says why not.
+    pub fn check_writable(&self) -> Result<()> {
+        if self.role.mode == Mode::AuroraGlobal {
+            let primary = self.role.primary.unwrap_or(self.region);
+            if primary != self.region {
+                return Err(Error::NotPrimary {
+                    region: self.regions.name(self.region).to_owned(),
+                    primary: self.regions.name(primary).to_owned(),
+                });
+            }
+        }
+        if self.role.frozen {
+            return Err(Error::Frozen(self.regions.name(self.region).to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Commit a client write in this region at machine time `machine_us`.
+    pub fn write(
+        &mut self,
+        key: &str,
+        op: WriteOp,
+        condition: Option<&Condition>,
+        id: Uuid,
+        machine_us: u64,
+    ) -> Result<Committed> {
+        check_key(key)?;
+        if let WriteOp::Put(v) = &op {
+            check_value(v)?;
+        }
+        self.check_writable()?;
+        let current = self.store.get(key);
+        let live = current.filter(|w| !w.is_tombstone());
+        match condition {
+            None => {}
+            Some(Condition::IfAbsent) => {
+                if let Some(w) = live {
+                    return Err(Error::ConditionFailed(format!(
+                        "key {key:?} exists (write {} from {})",
+                        w.id,
+                        self.regions.name(w.origin())
+                    )));
+                }
+            }
+            Some(Condition::IfVersion(want)) => {
+                if current.map(|w| w.version) != Some(*want) {
+                    return Err(Error::ConditionFailed(format!(
+                        "key {key:?} is not at the expected version (it is at {})",
+                        current.map_or("no version".to_owned(), |w| self.describe(&w.version))
+                    )));
+                }
+            }
+        }
+        let (value, new_value) = match op {
+            WriteOp::Put(v) => (Some(v), None),
+            WriteOp::Delete => (None, None),
+            WriteOp::Increment(delta) => {
+                let old = match live.and_then(|w| w.value.as_ref()) {
+                    None => 0,
+                    Some(bytes) => parse_integer(bytes).ok_or_else(|| {
+                        Error::ConditionFailed(format!("key {key:?} does not hold a decimal integer"))
+                    })?,
+                };
+                let new = old
+                    .checked_add(delta)
+                    .ok_or_else(|| Error::ConditionFailed(format!("increment of key {key:?} overflows")))?;
+                (Some(Arc::from(new.to_string().into_bytes())), Some(new))
+            }
+        };
+        let timestamp = self.clock.tick_at(machine_us);
+        let write = Arc::new(Write {
+            key: Arc::from(key),
+            value,
+            version: Version { timestamp, region: self.region },
+            id,
+            context: self.store.next_context(key, self.region),
+            commit_us: machine_us,
+            epoch: self.role.epoch,
+            seq: self.log_head() + 1,
+        });
+        self.log.push(write.clone());
+        let outcome = self.store.apply(write.clone());
+        self.feed.record(&outcome, machine_us);
+        self.counters.writes_local += 1;
+        Ok(Committed { write, outcome, new_value })
+    }
+
+    /// Merge a write replicated from another region. `None` when a failover fence refuses it.
+    pub fn apply_remote(&mut self, write: Arc<Write>, now_us: u64) -> Option<Outcome> {
+        if self.role.fence.is_some_and(|f| f.cuts(&write)) {
+            self.counters.writes_fenced += 1;
+            return None;
+        }
+        self.clock.observe(write.version.timestamp);
+        let outcome = self.store.apply(write);
+        self.feed.record(&outcome, now_us);
+        self.counters.writes_applied += 1;
+        Some(outcome)
+    }
+
+    /// Pause or resume writes (switchover).
+    pub fn set_frozen(&mut self, frozen: bool) {
+        self.role.frozen = frozen;
+    }
+
+    /// Install a new role (switchover, failover). Refuses to go back to an older epoch.
+    pub fn set_role(&mut self, role: Role) -> Result<()> {
+        if role.epoch < self.role.epoch {
+            return Err(Error::FailedPrecondition(format!(
+                "epoch {} is older than this node's epoch {}",
+                role.epoch, self.role.epoch
+            )));
+        }
+        self.role = role;
+        Ok(())
+    }
+
+    /// This region's own writes cut off by the current fence (set aside after a failover).
+    pub fn divergent_writes(&self) -> Vec<Arc<Write>> {
+        match self.role.fence {
+            Some(f) if f.region == self.region => self.log.iter().filter(|w| f.cuts(w)).cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Replace the state with a copy of another region's (Aurora Global resync). The own log is
+    /// kept (its divergent part stays listable).
+    pub fn install_snapshot(&mut self, items: impl IntoIterator<Item = Arc<Write>>) {
+        self.store.clear();
+        for w in items {
+            self.clock.observe(w.version.timestamp);
+            self.store.apply(w);
+        }
+    }
+
+    /// `timestamp@region` text of a version.
+    pub fn describe(&self, v: &Version) -> String {
+        describe_version(&self.regions, v)
+    }
+}
+
+/// `physical.logical@region` text of a version, for messages.
+pub fn describe_version(regions: &Regions, v: &Version) -> String {
+    let Timestamp { physical_us, logical } = v.timestamp;
+    format!("{physical_us}.{logical}@{}", regions.name(v.region))
+}
+
+/// Parse a decimal integer value (surrounding whitespace allowed).
+pub fn parse_integer(bytes: &[u8]) -> Option<i64> {
+    std::str::from_utf8(bytes).ok()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+//! Test helpers: an in-memory cluster of [`Core`]s with hand-driven delivery, and a tiny
+//! deterministic shuffler. Used by the pure-core unit and property tests.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::{
+    clock::{Clock, ClockMode},
+    core::{Core, Mode, Role, WriteOp},
+    region::{RegionId, Regions},
+    store::{Outcome, Write},
+};
+
+/// A deterministic xorshift generator (tests only).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i + 1);
+            v.swap(i, j);
+        }
+    }
+}
+
+/// An in-memory cluster: region `i` pulls region `j`'s log up to `delivered[i][j]`.
+pub struct Sim {
+    pub cores: Vec<Core>,
+    delivered: Vec<Vec<u64>>,
+    pub now_us: u64,
+    next_id: u128,
+    pub outcomes: Vec<(usize, Outcome)>,
+}
+
+impl Sim {
+    /// `skews_us.len()` regions named r0, r1, ...
+    pub fn new(mode: ClockMode, skews_us: &[i64]) -> Self {
+        let n = skews_us.len();
+        let regions = Regions::new((0..n).map(|i| format!("r{i}")));
+        let cores = skews_us
+            .iter()
+            .enumerate()
+            .map(|(i, skew)| {
+                let role = Role { mode: Mode::GlobalTables, primary: None, epoch: 0, frozen: false, fence: None };
+                Core::new(RegionId::from_index(i), regions.clone(), Clock::new(mode, *skew), role, 1_000_000)
+            })
+            .collect();
+        Self { cores, delivered: vec![vec![0; n]; n], now_us: 1_000_000, next_id: 1, outcomes: Vec::new() }
+    }
+
+    /// Region `r` puts `value` at `key`.
+    pub fn put(&mut self, r: usize, key: &str, value: &str) -> Arc<Write> {
+        self.now_us += 10;
+        let id = Uuid::from_u128(self.next_id);
+        self.next_id += 1;
+        let c = self.cores[r]
+            .write(key, WriteOp::Put(Arc::from(value.as_bytes())), None, id, self.now_us)
+            .expect("write accepted");
+        self.outcomes.push((r, c.outcome));
+        c.write
+    }
+
+    /// Region `r` deletes `key`.
+    pub fn delete(&mut self, r: usize, key: &str) -> Arc<Write> {
+        self.now_us += 10;
+        let id = Uuid::from_u128(self.next_id);
+        self.next_id += 1;
+        let c = self.cores[r].write(key, WriteOp::Delete, None, id, self.now_us).expect("delete accepted");
+        self.outcomes.push((r, c.outcome));
+        c.write
+    }
+
+    /// Deliver up to `max` pending writes from `from` to `to`, in log order.
+    pub fn deliver(&mut self, from: usize, to: usize, max: usize) {
+        if from == to {
+            return;
+        }
+        let after = self.delivered[to][from];
+        let writes = self.cores[from].log_after(after, max);
+        for w in writes {
+            self.now_us += 1;
+            self.delivered[to][from] = w.seq;
+            if let Some(o) = self.cores[to].apply_remote(w, self.now_us) {
+                self.outcomes.push((to, o));
+            }
+        }
+    }
+
+    /// Deliver everything everywhere.
+    pub fn settle(&mut self) {
+        let n = self.cores.len();
+        for to in 0..n {
+            for from in 0..n {
+                self.deliver(from, to, usize::MAX);
+            }
+        }
+    }
+
+    /// Every write made, in no particular order.
+    pub fn all_writes(&self) -> Vec<Arc<Write>> {
+        self.cores.iter().flat_map(|c| c.log_after(0, usize::MAX)).collect()
+    }
+}
+
+/// The state as sorted (key, write id) pairs, for comparisons.
+pub fn state_of(store: &crate::store::Store) -> Vec<(String, Uuid)> {
+    let mut v: Vec<_> = store.iter().map(|w| (w.key.to_string(), w.id)).collect();
+    v.sort();
+    v
+}
