@@ -1,1 +1,42 @@
-fn main() {}
+//! `meridian`: the one user-facing binary of the Meridian replication playground.
+//!
+//! Subcommands: `node` (one region's node process), `ctl` (talk to a node: items, links,
+//! partitions, stats, conflicts, role changes). Each lives in `cmd/`.
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Meridian: a multi-region replication playground — DynamoDB Global Tables–style
+/// last-writer-wins vs Aurora Global–style single writer, as real gRPC node processes.
+#[derive(Parser, Debug)]
+#[command(name = "meridian", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run one region's node (a gRPC server) until Ctrl-C or SIGTERM.
+    Node(cmd::node::NodeArgs),
+    /// Talk to a region's node: put/get/delete, stats, conflicts, links, partitions.
+    Ctl(cmd::ctl::CtlArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Node(args) => cmd::node::run(args),
+        Command::Ctl(args) => cmd::ctl::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,170 @@
-//! TODO
+//! Conversions between the wire types of `meridian.v1` and the core's types. Decoding never
+//! panics: a missing or malformed field is an [`Error::InvalidArgument`] naming it.
+
+use std::sync::Arc;
+
+use meridian_proto::v1 as pb;
+use uuid::Uuid;
+
+use crate::{
+    clock::Timestamp,
+    error::{Error, Result, check_key, check_value},
+    events::{EventKind, LossEvent},
+    region::{RegionId, Regions},
+    store::{Version, Write},
+    version_vector::VersionVector,
+};
+
+/// Look a region name up, or say it is unknown and list the known ones.
+pub fn region_id(regions: &Regions, name: &str, what: &str) -> Result<RegionId> {
+    regions.id(name).ok_or_else(|| {
+        Error::invalid(format!("unknown {what} {name:?}; the cluster's regions are {}", regions.names().join(", ")))
+    })
+}
+
+/// Core version to wire.
+pub fn version_to_pb(regions: &Regions, v: &Version) -> pb::Version {
+    pb::Version {
+        timestamp: v.timestamp.physical_us,
+        logical: v.timestamp.logical,
+        region: regions.name(v.region).to_owned(),
+    }
+}
+
+/// Wire version to core.
+pub fn version_from_pb(regions: &Regions, v: &pb::Version) -> Result<Version> {
+    Ok(Version {
+        timestamp: Timestamp { physical_us: v.timestamp, logical: v.logical },
+        region: region_id(regions, &v.region, "version region")?,
+    })
+}
+
+/// Core context to wire.
+pub fn context_to_pb(regions: &Regions, c: &VersionVector) -> pb::CausalContext {
+    pb::CausalContext { entries: c.entries().map(|(r, n)| (regions.name(r).to_owned(), n)).collect() }
+}
+
+/// Wire context to core.
+pub fn context_from_pb(regions: &Regions, c: &pb::CausalContext) -> Result<VersionVector> {
+    c.entries
+        .iter()
+        .map(|(name, n)| Ok((region_id(regions, name, "causal context region")?, *n)))
+        .collect()
+}
+
+/// Parse a write id.
+pub fn write_id_from_pb(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|_| Error::invalid(format!("write_id {s:?} is not a UUID")))
+}
+
+/// Core write to wire.
+pub fn write_to_pb(regions: &Regions, w: &Write) -> pb::WriteRecord {
+    pb::WriteRecord {
+        seq: w.seq,
+        key: w.key.to_string(),
+        value: w.value.as_deref().map(<[u8]>::to_vec).unwrap_or_default(),
+        tombstone: w.is_tombstone(),
+        version: Some(version_to_pb(regions, &w.version)),
+        write_id: w.id.to_string(),
+        context: Some(context_to_pb(regions, &w.context)),
+        commit_time_us: w.commit_us,
+        epoch: w.epoch,
+    }
+}
+
+/// Wire write to core, validating every field.
+pub fn write_from_pb(regions: &Regions, r: pb::WriteRecord) -> Result<Arc<Write>> {
+    check_key(&r.key)?;
+    check_value(&r.value)?;
+    let version = r.version.as_ref().ok_or_else(|| Error::invalid("write record without a version"))?;
+    let version = version_from_pb(regions, version)?;
+    let context = r.context.as_ref().ok_or_else(|| Error::invalid("write record without a causal context"))?;
+    let context = context_from_pb(regions, context)?;
+    if context.get(version.region) == 0 {
+        return Err(Error::invalid("write record's causal context lacks its own region's entry"));
+    }
+    if r.tombstone && !r.value.is_empty() {
+        return Err(Error::invalid("a tombstone carries no value"));
+    }
+    Ok(Arc::new(Write {
+        key: Arc::from(r.key.as_str()),
+        value: (!r.tombstone).then(|| Arc::from(r.value)),
+        version,
+        id: write_id_from_pb(&r.write_id)?,
+        context,
+        commit_us: r.commit_time_us,
+        epoch: r.epoch,
+        seq: r.seq,
+    }))
+}
+
+/// A loss event to wire.
+pub fn event_to_pb(regions: &Regions, region: RegionId, e: &LossEvent) -> pb::ConflictEvent {
+    let summary = |w: &Write| pb::WriteSummary {
+        version: Some(version_to_pb(regions, &w.version)),
+        write_id: w.id.to_string(),
+        context: Some(context_to_pb(regions, &w.context)),
+        tombstone: w.is_tombstone(),
+    };
+    pb::ConflictEvent {
+        seq: e.seq,
+        kind: match e.kind {
+            EventKind::Conflict => pb::EventKind::Conflict,
+            EventKind::CausalInversion => pb::EventKind::CausalInversion,
+        } as i32,
+        key: e.winner.key.to_string(),
+        winner: Some(summary(&e.winner)),
+        loser: Some(summary(&e.loser)),
+        region: regions.name(region).to_owned(),
+        detected_at_us: e.detected_at_us,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn regions() -> Regions {
+        Regions::new(["a".to_owned(), "b".to_owned()])
+    }
+
+    fn record() -> pb::WriteRecord {
+        pb::WriteRecord {
+            seq: 3,
+            key: "k".into(),
+            value: b"v".to_vec(),
+            tombstone: false,
+            version: Some(pb::Version { timestamp: 10, logical: 1, region: "b".into() }),
+            write_id: Uuid::from_u128(7).to_string(),
+            context: Some(pb::CausalContext { entries: [("b".to_owned(), 2)].into() }),
+            commit_time_us: 99,
+            epoch: 0,
+        }
+    }
+
+    #[test]
+    fn write_round_trips() {
+        let w = write_from_pb(&regions(), record()).unwrap();
+        assert_eq!(write_to_pb(&regions(), &w), record());
+    }
+
+    #[test]
+    fn malformed_records_are_refused_with_the_field_named() {
+        type Mangle = fn(&mut pb::WriteRecord);
+        let cases: [(Mangle, &str); 7] = [
+            (|r| r.key.clear(), "key must not be empty"),
+            (|r| r.version = None, "without a version"),
+            (|r| r.version.as_mut().unwrap().region = "zz".into(), "unknown version region \"zz\""),
+            (|r| r.context = None, "without a causal context"),
+            (|r| r.context = Some(pb::CausalContext::default()), "lacks its own region"),
+            (|r| r.write_id = "nope".into(), "not a UUID"),
+            (|r| r.tombstone = true, "tombstone carries no value"),
+        ];
+        for (mangle, want) in cases {
+            let mut r = record();
+            mangle(&mut r);
+            let e = write_from_pb(&regions(), r).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+    }
+}

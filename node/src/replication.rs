@@ -1,1 +1,158 @@
-//! TODO
+//! Replication between regions: the receiving side.
+//!
+//! Each node runs one [`pull_loop`] per peer. It opens a `Replication/Pull` stream at its
+//! high-water mark for that peer (the highest seq applied), and *emulates the link*: each write
+//! is held in a FIFO queue until `commit time + latency ± jitter` (plus a retransmission timeout
+//! for a batch drawn as lost), then applied with the rest of the due writes in one batch.
+//! Acknowledgements of what has been applied flow back on the same stream.
+//!
+//! A partition drops the stream and the queue; on heal the loop pulls again from the high-water
+//! mark, so held-back writes arrive in order and nothing is lost. A broken connection (peer
+//! down) is retried with backoff. The queue is bounded: when it is full the loop stops reading
+//! the stream and HTTP/2 flow control pushes back on the origin.
+
+use std::{collections::VecDeque, sync::Arc, time::Duration};
+
+use meridian_proto::v1::{self as pb, replication_client::ReplicationClient};
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+use tracing::{debug, info, warn};
+
+use crate::{
+    clock::now_us,
+    convert::write_from_pb,
+    links::delivery_time,
+    region::RegionId,
+    state::NodeState,
+    store::Write,
+};
+
+/// Most writes held in a link's delivery queue before the stream is left unread.
+pub const MAX_QUEUED_WRITES: usize = 65_536;
+/// Largest replication message accepted, bytes.
+pub const MAX_REPLICATION_MESSAGE: usize = 64 * 1024 * 1024;
+
+enum SessionEnd {
+    Shutdown,
+    Partitioned,
+}
+
+/// Pull `origin`'s log into this node until `shutdown`.
+pub async fn pull_loop(state: Arc<NodeState>, origin: RegionId, channel: Channel, shutdown: CancellationToken) {
+    let mut links = state.subscribe_links();
+    let mut backoff = Duration::from_millis(20);
+    loop {
+        while state.link(origin, state.region).partitioned {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = links.changed() => {}
+            }
+        }
+        let result = session(&state, origin, &channel, &mut links, &shutdown).await;
+        set_connected(&state, origin, false);
+        match result {
+            Ok(SessionEnd::Shutdown) => return,
+            Ok(SessionEnd::Partitioned) => {
+                info!(origin = state.regions.name(origin), "link partitioned: holding replication back");
+                backoff = Duration::from_millis(20);
+            }
+            Err(status) => {
+                debug!(origin = state.regions.name(origin), %status, "replication stream failed; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+fn set_connected(state: &NodeState, origin: RegionId, connected: bool) {
+    let mut s = state.inbound(origin).stats.lock().unwrap_or_else(|p| p.into_inner());
+    s.connected = connected;
+    if !connected {
+        s.oldest_pending_commit_us = 0;
+    }
+}
+
+async fn session(
+    state: &Arc<NodeState>,
+    origin: RegionId,
+    channel: &Channel,
+    links: &mut watch::Receiver<u64>,
+    shutdown: &CancellationToken,
+) -> Result<SessionEnd, tonic::Status> {
+    let after = state.applied_from(origin);
+    let me = state.region_name().to_owned();
+    let (ack_tx, ack_rx) = mpsc::channel(4);
+    let open = pb::PullRequest { region: me.clone(), after_seq: after, max_batch: state.opts.max_batch as u32, applied_seq: after };
+    ack_tx.try_send(open).expect("fresh channel has room");
+    let mut client = ReplicationClient::new(channel.clone()).max_decoding_message_size(MAX_REPLICATION_MESSAGE);
+    let mut stream = tokio::select! {
+        _ = shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
+        r = client.pull(ReceiverStream::new(ack_rx)) => r?.into_inner(),
+    };
+    set_connected(state, origin, true);
+    let mut queue: VecDeque<(u64, Arc<Write>)> = VecDeque::new();
+    let mut prev_delivery = 0u64;
+    loop {
+        let next_due = queue.front().map(|(t, _)| *t);
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
+            _ = links.changed() => {
+                if state.link(origin, state.region).partitioned {
+                    return Ok(SessionEnd::Partitioned);
+                }
+            }
+            _ = sleep_until_us(next_due.unwrap_or(0)), if next_due.is_some() => {
+                let now = now_us();
+                let mut due = Vec::new();
+                while queue.front().is_some_and(|(t, _)| *t <= now) {
+                    due.push(queue.pop_front().expect("front exists").1);
+                }
+                state.apply_batch(origin, &due);
+                if let Some(last) = due.last() {
+                    let ack = pb::PullRequest { region: me.clone(), applied_seq: last.seq, ..Default::default() };
+                    let _ = ack_tx.try_send(ack); // a full channel: a later ack supersedes this one
+                }
+                let oldest = queue.front().map_or(0, |(_, w)| w.commit_us);
+                state.inbound(origin).stats.lock().unwrap_or_else(|p| p.into_inner()).oldest_pending_commit_us = oldest;
+            }
+            msg = stream.message(), if queue.len() < MAX_QUEUED_WRITES => {
+                let Some(batch) = msg? else {
+                    return Err(tonic::Status::unavailable("replication stream ended"));
+                };
+                let setting = state.link(origin, state.region);
+                let lost = setting.loss > 0.0 && state.uniform() < setting.loss;
+                let extra = if lost { setting.retransmit_timeout_us() } else { 0 };
+                for record in batch.writes {
+                    let write = write_from_pb(&state.regions, record)
+                        .map_err(|e| tonic::Status::data_loss(format!("malformed write from {}: {e}", state.regions.name(origin))))?;
+                    if write.origin() != origin {
+                        warn!(origin = state.regions.name(origin), "peer sent a write of another region; dropping the stream");
+                        return Err(tonic::Status::data_loss("write of the wrong origin"));
+                    }
+                    let at = delivery_time(write.commit_us, setting.delay_us(state.uniform()), extra, prev_delivery);
+                    prev_delivery = at;
+                    queue.push_back((at, write));
+                }
+                let mut s = state.inbound(origin).stats.lock().unwrap_or_else(|p| p.into_inner());
+                s.origin_head = s.origin_head.max(batch.head_seq);
+                if s.oldest_pending_commit_us == 0 {
+                    s.oldest_pending_commit_us = queue.front().map_or(0, |(_, w)| w.commit_us);
+                }
+            }
+        }
+    }
+}
+
+async fn sleep_until_us(at_us: u64) {
+    let now = now_us();
+    if at_us > now {
+        tokio::time::sleep(Duration::from_micros(at_us - now)).await;
+    }
+}

@@ -1,1 +1,131 @@
-//! TODO
+//! Wiring of a node: state, services, replication tasks, listener and structured shutdown.
+//!
+//! [`run`] takes the listener and the shutdown signal from its caller (so tests bind port 0
+//! and stop the node when they like). On shutdown the token is cancelled, the server stops
+//! accepting and drains, and every replication task is awaited.
+
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
+
+use meridian_proto::{
+    FILE_DESCRIPTOR_SET,
+    v1::{
+        self as pb, admin_server::AdminServer, kv_server::KvServer, replication_client::ReplicationClient,
+        replication_server::ReplicationServer,
+    },
+};
+use tokio::{net::TcpListener, task::JoinSet};
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint, Server};
+use tracing::info;
+
+use crate::{
+    convert::write_from_pb,
+    core::Role,
+    error::{Error, Result},
+    region::RegionId,
+    replication::{MAX_REPLICATION_MESSAGE, pull_loop},
+    service::{Node, admin::AdminService, kv::KvService, replication::ReplicationService},
+    state::{NodeOptions, NodeState},
+};
+
+/// Largest client message accepted (a 400 KiB value plus headroom).
+const MAX_CLIENT_MESSAGE: usize = 1024 * 1024;
+
+/// A lazily connected channel to `addr`.
+pub fn channel_to(addr: SocketAddr) -> Channel {
+    Endpoint::from_shared(format!("http://{addr}"))
+        .expect("a socket address is a valid URI")
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        .connect_lazy()
+}
+
+/// Run a node on `listener` until `shutdown` resolves.
+pub async fn run(opts: NodeOptions, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let state = Arc::new(NodeState::new(opts)?);
+    let peers: Vec<Channel> = state
+        .regions
+        .names()
+        .iter()
+        .map(|name| channel_to(state.opts.cluster.region(name).expect("region of the cluster").listen))
+        .collect();
+    let token = CancellationToken::new();
+    let node = Node { state: state.clone(), peers: Arc::new(peers), shutdown: token.clone() };
+
+    let mut tasks = JoinSet::new();
+    for origin in state.peers().collect::<Vec<_>>() {
+        tasks.spawn(pull_loop(state.clone(), origin, node.peer(origin), token.clone()));
+    }
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<KvServer<KvService>>().await;
+    health_reporter.set_serving::<AdminServer<AdminService>>().await;
+    health_reporter.set_serving::<ReplicationServer<ReplicationService>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+
+    let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
+    info!(region = state.region_name(), %addr, mode = state.opts.cluster.mode.name(), "node serving");
+    let stop = token.clone();
+    let result = Server::builder()
+        .tcp_nodelay(true)
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(KvServer::new(KvService::new(node.clone())).max_decoding_message_size(MAX_CLIENT_MESSAGE))
+        .add_service(
+            ReplicationServer::new(ReplicationService::new(node.clone()))
+                .max_encoding_message_size(MAX_REPLICATION_MESSAGE),
+        )
+        .add_service(AdminServer::new(AdminService::new(node.clone())))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = stop.cancelled() => {}
+            }
+        })
+        .await;
+    token.cancel();
+    while tasks.join_next().await.is_some() {}
+    info!(region = state.region_name(), "node stopped");
+    result.map_err(|e| Error::Internal(format!("server: {e}")))
+}
+
+/// Aurora Global: replace this node's state with a snapshot of `primary`'s and take `role`.
+pub async fn resync_from(node: &Node, primary: RegionId, role: Role) -> Result<()> {
+    let state = &node.state;
+    if primary == state.region {
+        state.core().set_role(role)?;
+        return Ok(());
+    }
+    let mut client = ReplicationClient::new(node.peer(primary)).max_decoding_message_size(MAX_REPLICATION_MESSAGE);
+    let unavailable = |s: tonic::Status| Error::Unavailable(format!("snapshot from the primary: {}", s.message()));
+    let mut stream = client
+        .snapshot(pb::SnapshotRequest { region: state.region_name().to_owned() })
+        .await
+        .map_err(unavailable)?
+        .into_inner();
+    let mut items = Vec::new();
+    let mut high_water: HashMap<String, u64> = HashMap::new();
+    while let Some(chunk) = stream.message().await.map_err(unavailable)? {
+        for rec in chunk.items {
+            items.push(write_from_pb(&state.regions, rec)?);
+        }
+        if chunk.last {
+            high_water = chunk.high_water;
+        }
+    }
+    {
+        let mut core = state.core();
+        core.set_role(role)?;
+        core.install_snapshot(items);
+    }
+    for origin in state.peers().collect::<Vec<_>>() {
+        let hw = high_water.get(state.regions.name(origin)).copied().unwrap_or(0);
+        state.reset_applied(origin, hw);
+    }
+    Ok(())
+}

@@ -1,1 +1,432 @@
-//! TODO
+//! The shared state of a running node: the pure [`Core`] behind a mutex, plus what the async
+//! shell needs around it — the link table, per-link replication statistics, notifications of
+//! new log entries and applied positions, and the peers' acknowledgements.
+//!
+//! Locking: the core's critical sections are short and never `.await`, so a std `Mutex` is the
+//! right tool (tokio's would only add overhead). Replication applies whole batches under one
+//! lock acquisition. Link settings are read per request from an `RwLock` that is written only by
+//! admin calls.
+
+use std::{
+    sync::{
+        Arc, Mutex, MutexGuard, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use hdrhistogram::Histogram;
+use meridian_proto::v1 as pb;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::{
+    clock::{Clock, now_us},
+    config::ClusterConfig,
+    core::{Committed, Condition, Core, Mode, Role, WriteOp},
+    error::{Error, Result},
+    events::DEFAULT_FEED_CAPACITY,
+    links::{LinkSetting, LinkTable},
+    region::{RegionId, Regions},
+    store::Write,
+};
+
+/// Options of one node process.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// This node's region.
+    pub region: String,
+    /// The cluster (every node of a cluster gets the same one).
+    pub cluster: ClusterConfig,
+    /// When set, admin calls that change links, partitions or roles need this token.
+    pub admin_token: Option<String>,
+    /// Conflict events kept in the feed.
+    pub feed_capacity: usize,
+    /// Most writes per replication batch.
+    pub max_batch: usize,
+}
+
+impl NodeOptions {
+    /// Defaults for `region` of `cluster`.
+    pub fn new(region: &str, cluster: ClusterConfig) -> Self {
+        Self { region: region.to_owned(), cluster, admin_token: None, feed_capacity: DEFAULT_FEED_CAPACITY, max_batch: 512 }
+    }
+}
+
+/// Replication *into* this node from one origin.
+#[derive(Debug)]
+pub struct InboundLink {
+    /// Highest origin seq applied here.
+    pub applied: watch::Sender<u64>,
+    /// Statistics.
+    pub stats: Mutex<LinkStats>,
+}
+
+/// Statistics of one inbound link.
+#[derive(Debug)]
+pub struct LinkStats {
+    /// The origin's log head as last heard.
+    pub origin_head: u64,
+    /// Writes applied.
+    pub writes_applied: u64,
+    /// Key + value bytes applied.
+    pub bytes_applied: u64,
+    /// Apply time − origin commit time, µs.
+    pub lag_us: Histogram<u64>,
+    /// Lag of the last write applied, µs.
+    pub last_lag_us: u64,
+    /// Commit time of the oldest write received but not applied yet (0: none).
+    pub oldest_pending_commit_us: u64,
+    /// Is the pull stream connected?
+    pub connected: bool,
+}
+
+impl LinkStats {
+    fn new() -> Self {
+        Self {
+            origin_head: 0,
+            writes_applied: 0,
+            bytes_applied: 0,
+            lag_us: new_histogram(),
+            last_lag_us: 0,
+            oldest_pending_commit_us: 0,
+            connected: false,
+        }
+    }
+}
+
+/// A histogram of µs values up to an hour, 3 significant digits.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
+}
+
+/// A peer pulling from this node: what it acknowledged having applied.
+#[derive(Debug, Default)]
+pub struct OutboundPeer {
+    /// Highest seq of this node's log the peer has applied.
+    pub acked: AtomicU64,
+    /// Streams currently open from the peer.
+    pub streams: AtomicU64,
+}
+
+/// The node's shared state.
+#[derive(Debug)]
+pub struct NodeState {
+    /// Options the node was started with.
+    pub opts: NodeOptions,
+    /// This region.
+    pub region: RegionId,
+    /// The cluster's regions.
+    pub regions: Regions,
+    /// Random id of this process's incarnation.
+    pub incarnation: Uuid,
+    core: Mutex<Core>,
+    head: watch::Sender<u64>,
+    links: RwLock<LinkTable>,
+    links_version: watch::Sender<u64>,
+    inbound: Vec<InboundLink>,
+    outbound: Vec<OutboundPeer>,
+    started: Instant,
+    forwarded: AtomicU64,
+    rpo_refusals: AtomicU64,
+    rng: AtomicU64,
+}
+
+impl NodeState {
+    /// A fresh node state; `Err` when the region is not in the cluster.
+    pub fn new(opts: NodeOptions) -> Result<Self> {
+        let cluster = &opts.cluster;
+        let regions = cluster.region_set();
+        let region = crate::convert::region_id(&regions, &opts.region, "region")?;
+        let rc = cluster.region(&opts.region).expect("region is in the cluster");
+        let clock = Clock::new(cluster.clock, (rc.skew_ms * 1000.0) as i64);
+        let role = Role {
+            mode: cluster.mode,
+            primary: regions.id(cluster.primary_name()),
+            epoch: if cluster.mode == Mode::AuroraGlobal { 1 } else { 0 },
+            frozen: false,
+            fence: None,
+        };
+        let core = Core::new(region, regions.clone(), clock, role, opts.feed_capacity);
+        let n = regions.len();
+        Ok(Self {
+            region,
+            incarnation: Uuid::new_v4(),
+            core: Mutex::new(core),
+            head: watch::Sender::new(0),
+            links: RwLock::new(cluster.link_table()),
+            links_version: watch::Sender::new(0),
+            inbound: (0..n)
+                .map(|_| InboundLink { applied: watch::Sender::new(0), stats: Mutex::new(LinkStats::new()) })
+                .collect(),
+            outbound: (0..n).map(|_| OutboundPeer::default()).collect(),
+            started: Instant::now(),
+            forwarded: AtomicU64::new(0),
+            rpo_refusals: AtomicU64::new(0),
+            rng: AtomicU64::new(now_us()),
+            regions,
+            opts,
+        })
+    }
+
+    /// This region's name.
+    pub fn region_name(&self) -> &str {
+        self.regions.name(self.region)
+    }
+
+    /// Lock the core. Never held across an `.await`.
+    pub fn core(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Other regions of the cluster.
+    pub fn peers(&self) -> impl Iterator<Item = RegionId> + '_ {
+        self.regions.ids().filter(move |r| *r != self.region)
+    }
+
+    /// A uniform sample in [0, 1), lock-free (splitmix64 over an atomic counter).
+    pub fn uniform(&self) -> f64 {
+        let mut z = self.rng.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Commit a client write here, and wake the peers' pull streams.
+    pub fn commit(&self, key: &str, op: WriteOp, condition: Option<&Condition>) -> Result<Committed> {
+        let committed = {
+            let mut core = self.core();
+            self.check_rpo_bound(&core)?;
+            core.write(key, op, condition, Uuid::new_v4(), now_us())?
+        };
+        self.head.send_replace(committed.write.seq);
+        Ok(committed)
+    }
+
+    /// Aurora Global RPO bound: refuse while no secondary is within the bound.
+    fn check_rpo_bound(&self, core: &Core) -> Result<()> {
+        let bound_ms = self.opts.cluster.rpo_bound_ms;
+        if bound_ms == 0 || core.role().mode != Mode::AuroraGlobal || core.check_writable().is_err() {
+            return Ok(());
+        }
+        let now = now_us();
+        let closest_ms = self
+            .peers()
+            .map(|p| {
+                let acked = self.outbound[p.index()].acked.load(Ordering::Relaxed);
+                core.log_entry(acked + 1).map_or(0, |w| now.saturating_sub(w.commit_us) / 1000)
+            })
+            .min()
+            .unwrap_or(0);
+        if closest_ms > bound_ms {
+            self.rpo_refusals.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::RpoBound { bound_ms, behind_ms: closest_ms });
+        }
+        Ok(())
+    }
+
+    /// A receiver of this node's log head (for pull streams).
+    pub fn subscribe_head(&self) -> watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    /// Merge a batch of writes replicated from `origin` and record the link statistics.
+    pub fn apply_batch(&self, origin: RegionId, writes: &[Arc<Write>]) {
+        let Some(last) = writes.last() else { return };
+        {
+            let mut core = self.core();
+            let now = now_us();
+            for w in writes {
+                core.apply_remote(w.clone(), now);
+            }
+        }
+        let now = now_us();
+        let link = &self.inbound[origin.index()];
+        {
+            let mut s = link.stats.lock().unwrap_or_else(|p| p.into_inner());
+            for w in writes {
+                let lag = now.saturating_sub(w.commit_us).max(1);
+                let high = s.lag_us.high();
+                let _ = s.lag_us.record(lag.min(high));
+                s.last_lag_us = lag;
+                s.bytes_applied += w.payload_bytes() as u64;
+            }
+            s.writes_applied += writes.len() as u64;
+            s.origin_head = s.origin_head.max(last.seq);
+        }
+        link.applied.send_replace(last.seq);
+    }
+
+    /// Replication into this node from `origin`.
+    pub fn inbound(&self, origin: RegionId) -> &InboundLink {
+        &self.inbound[origin.index()]
+    }
+
+    /// A peer pulling from this node.
+    pub fn outbound(&self, peer: RegionId) -> &OutboundPeer {
+        &self.outbound[peer.index()]
+    }
+
+    /// Highest seq of `origin`'s log applied here.
+    pub fn applied_from(&self, origin: RegionId) -> u64 {
+        *self.inbound[origin.index()].applied.borrow()
+    }
+
+    /// Wait until this node has applied `origin`'s log up to `seq`, or `timeout` passes.
+    pub async fn wait_applied(&self, origin: RegionId, seq: u64, timeout: Duration) -> Result<()> {
+        if origin == self.region {
+            return Ok(());
+        }
+        let mut rx = self.inbound[origin.index()].applied.subscribe();
+        let wait = rx.wait_for(|applied| *applied >= seq);
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(Error::Unavailable(format!(
+                "timed out after {timeout:?} waiting to apply {}'s write {seq}",
+                self.regions.name(origin)
+            ))),
+        }
+    }
+
+    /// Set the applied position of `origin` (after a resync) and restart its pull stream there.
+    pub fn reset_applied(&self, origin: RegionId, seq: u64) {
+        self.inbound[origin.index()].applied.send_replace(seq);
+        self.links_version.send_modify(|v| *v += 1);
+    }
+
+    /// The link setting `from -> to`.
+    pub fn link(&self, from: RegionId, to: RegionId) -> LinkSetting {
+        self.links.read().unwrap_or_else(|p| p.into_inner()).get(from, to)
+    }
+
+    /// A copy of the link table.
+    pub fn link_table(&self) -> LinkTable {
+        self.links.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Change the link table and wake the replication tasks.
+    pub fn update_links(&self, f: impl FnOnce(&mut LinkTable)) {
+        f(&mut self.links.write().unwrap_or_else(|p| p.into_inner()));
+        self.links_version.send_modify(|v| *v += 1);
+    }
+
+    /// A receiver that changes whenever the link table does.
+    pub fn subscribe_links(&self) -> watch::Receiver<u64> {
+        self.links_version.subscribe()
+    }
+
+    /// Count a write forwarded to the primary.
+    pub fn count_forwarded(&self) {
+        self.forwarded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Pause or resume writes; returns the log head and its commit time.
+    pub fn freeze(&self, frozen: bool) -> (u64, u64) {
+        let mut core = self.core();
+        core.set_frozen(frozen);
+        let head = core.log_head();
+        (head, core.log_entry(head).map_or(0, |w| w.commit_us))
+    }
+
+    /// Status and statistics, as served by `Admin/Status`.
+    pub fn status(&self) -> pb::NodeStatus {
+        let (role, items, head, counters, conflicts, lost, clock_mode, skew_us, writable, divergent) = {
+            let core = self.core();
+            (
+                core.role().clone(),
+                core.store().len() as u64,
+                core.log_head(),
+                core.counters(),
+                core.feed().conflicts(),
+                core.feed().lost(),
+                core.clock().mode(),
+                core.clock().skew_us(),
+                core.check_writable().is_ok(),
+                core.divergent_writes().len() as u64,
+            )
+        };
+        let now = now_us();
+        let links = self
+            .peers()
+            .map(|origin| {
+                let s = self.inbound[origin.index()].stats.lock().unwrap_or_else(|p| p.into_inner());
+                let applied = self.applied_from(origin);
+                let setting = self.link(origin, self.region);
+                pb::LinkStatus {
+                    origin: self.regions.name(origin).to_owned(),
+                    setting: Some(link_to_pb(&self.regions, origin, self.region, &setting)),
+                    applied_seq: applied,
+                    origin_head_seq: s.origin_head,
+                    pending: s.origin_head.saturating_sub(applied),
+                    writes_applied: s.writes_applied,
+                    bytes_applied: s.bytes_applied,
+                    lag: Some(summarize(&s.lag_us)),
+                    last_lag_ms: s.last_lag_us as f64 / 1000.0,
+                    connected: s.connected,
+                    rpo_lag_ms: if s.oldest_pending_commit_us == 0 {
+                        0.0
+                    } else {
+                        now.saturating_sub(s.oldest_pending_commit_us) as f64 / 1000.0
+                    },
+                }
+            })
+            .collect();
+        pb::NodeStatus {
+            region: self.region_name().to_owned(),
+            mode: match role.mode {
+                Mode::GlobalTables => pb::Mode::GlobalTables,
+                Mode::AuroraGlobal => pb::Mode::AuroraGlobal,
+            } as i32,
+            primary: match role.mode {
+                Mode::AuroraGlobal => role.primary.map(|p| self.regions.name(p).to_owned()).unwrap_or_default(),
+                Mode::GlobalTables => String::new(),
+            },
+            epoch: role.epoch,
+            writable,
+            clock: clock_mode.name().to_owned(),
+            items,
+            log_head: head,
+            writes_local: counters.writes_local,
+            conflicts,
+            lost_writes: lost,
+            links,
+            uptime_ms: self.started.elapsed().as_millis() as u64,
+            incarnation: self.incarnation.to_string(),
+            forwarded_writes: self.forwarded.load(Ordering::Relaxed),
+            divergent_writes: divergent,
+            clock_skew_ms: skew_us as f64 / 1000.0,
+            write_forwarding: self.opts.cluster.write_forwarding,
+            rpo_bound_ms: self.opts.cluster.rpo_bound_ms,
+        }
+    }
+}
+
+/// A link setting on the wire.
+pub fn link_to_pb(regions: &Regions, from: RegionId, to: RegionId, s: &LinkSetting) -> pb::LinkSetting {
+    pb::LinkSetting {
+        from: regions.name(from).to_owned(),
+        to: regions.name(to).to_owned(),
+        latency_ms: s.latency_ms,
+        jitter_ms: s.jitter_ms,
+        loss: s.loss,
+        partitioned: s.partitioned,
+    }
+}
+
+/// Summary of a µs histogram, in ms.
+pub fn summarize(h: &Histogram<u64>) -> pb::LatencySummary {
+    let ms = |v: u64| v as f64 / 1000.0;
+    if h.is_empty() {
+        return pb::LatencySummary::default();
+    }
+    pb::LatencySummary {
+        count: h.len(),
+        p50: ms(h.value_at_quantile(0.5)),
+        p90: ms(h.value_at_quantile(0.9)),
+        p99: ms(h.value_at_quantile(0.99)),
+        p999: ms(h.value_at_quantile(0.999)),
+        max: ms(h.max()),
+        mean: h.mean() / 1000.0,
+    }
+}

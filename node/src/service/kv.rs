@@ -1,0 +1,194 @@
+//! The key-value service: put, get, delete, conditional writes and increments.
+//!
+//! A request from a client in another region pays the one-way latency there and back (from
+//! the link table). In Aurora Global mode a secondary refuses writes, or forwards them to the
+//! primary when the cluster and the request allow, waiting by the request's consistency.
+
+use std::{sync::Arc, time::Duration};
+
+use meridian_proto::{
+    CLIENT_REGION_HEADER,
+    v1::{self as pb, kv_client::KvClient, kv_server::Kv, replication_client::ReplicationClient},
+};
+use tonic::{Request, Response, Status, metadata::MetadataValue};
+
+use super::{Consistency, Node, RequestMeta};
+use crate::{
+    convert::{context_to_pb, version_from_pb, version_to_pb},
+    core::{Committed, Condition, Mode, WriteOp},
+    error::{Error, Result, check_key},
+    store::Outcome,
+};
+
+/// How long a forwarded write or a `global` read waits for replication before giving up.
+const CONSISTENCY_WAIT: Duration = Duration::from_secs(30);
+
+/// A client write as it would be forwarded to the primary, unchanged.
+enum Forwardable {
+    Put(pb::PutRequest),
+    Delete(pb::DeleteRequest),
+    Increment(pb::IncrementRequest),
+}
+
+/// The key-value service.
+#[derive(Clone, Debug)]
+pub struct KvService {
+    node: Node,
+}
+
+impl KvService {
+    /// The service over `node`.
+    pub fn new(node: Node) -> Self {
+        Self { node }
+    }
+
+    fn condition(&self, c: Option<pb::Condition>) -> Result<Option<Condition>> {
+        match c.and_then(|c| c.kind) {
+            None => Ok(None),
+            Some(pb::condition::Kind::IfAbsent(true)) => Ok(Some(Condition::IfAbsent)),
+            Some(pb::condition::Kind::IfAbsent(false)) => Ok(None),
+            Some(pb::condition::Kind::IfVersion(v)) => {
+                Ok(Some(Condition::IfVersion(version_from_pb(&self.node.state.regions, &v)?)))
+            }
+        }
+    }
+
+    fn reply(&self, c: Committed) -> pb::WriteReply {
+        let regions = &self.node.state.regions;
+        pb::WriteReply {
+            version: Some(version_to_pb(regions, &c.write.version)),
+            write_id: c.write.id.to_string(),
+            context: Some(context_to_pb(regions, &c.write.context)),
+            outcome: match c.outcome {
+                Outcome::CausalInversion { .. } | Outcome::Conflict { .. } => pb::WriteOutcome::LostOnArrival,
+                _ => pb::WriteOutcome::Applied,
+            } as i32,
+            committed_by: self.node.state.region_name().to_owned(),
+            seq: c.write.seq,
+            new_value: c.new_value.unwrap_or_default(),
+        }
+    }
+
+    /// Pay the client's round trip around `work`.
+    async fn around<T>(&self, meta: RequestMeta, work: impl Future<Output = Result<T>>) -> Result<T, Status> {
+        let state = &self.node.state;
+        meta.travel(state, true).await?;
+        let result = work.await;
+        meta.travel(state, false).await?;
+        Ok(result?)
+    }
+
+    /// Commit locally, or forward to the primary when this is a secondary that may.
+    async fn write(&self, meta: RequestMeta, key: String, op: WriteOp, cond: Option<Condition>, forward: Forwardable) -> Result<pb::WriteReply> {
+        let state = &self.node.state;
+        match state.commit(&key, op, cond.as_ref()) {
+            Ok(c) => Ok(self.reply(c)),
+            Err(Error::NotPrimary { region, primary }) if meta.forward => {
+                if !state.opts.cluster.write_forwarding {
+                    return Err(Error::FailedPrecondition(format!(
+                        "region {region} is a read-only secondary and write forwarding is off for this cluster; write at the primary {primary}"
+                    )));
+                }
+                self.forward(meta, &primary, forward).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn forward(&self, meta: RequestMeta, primary: &str, op: Forwardable) -> Result<pb::WriteReply> {
+        let state = &self.node.state;
+        let primary_id = state.regions.id(primary).ok_or_else(|| Error::Internal(format!("unknown primary {primary}")))?;
+        let mut client = KvClient::new(self.node.peer(primary_id));
+        let region = MetadataValue::try_from(state.region_name()).map_err(|e| Error::Internal(e.to_string()))?;
+        let status_to_error = |s: Status| match s.code() {
+            tonic::Code::InvalidArgument => Error::InvalidArgument(s.message().to_owned()),
+            tonic::Code::FailedPrecondition => Error::FailedPrecondition(s.message().to_owned()),
+            _ => Error::Unavailable(format!("forwarding to the primary {primary} failed: {}", s.message())),
+        };
+        macro_rules! call {
+            ($method:ident, $req:expr) => {{
+                let mut req = Request::new($req);
+                req.metadata_mut().insert(CLIENT_REGION_HEADER, region.clone());
+                client.$method(req).await.map_err(status_to_error)?.into_inner()
+            }};
+        }
+        let reply = match op {
+            Forwardable::Put(r) => call!(put, r),
+            Forwardable::Delete(r) => call!(delete, r),
+            Forwardable::Increment(r) => call!(increment, r),
+        };
+        state.count_forwarded();
+        if meta.consistency != Consistency::Eventual {
+            state.wait_applied(primary_id, reply.seq, CONSISTENCY_WAIT).await?;
+        }
+        Ok(reply)
+    }
+
+    async fn read(&self, meta: RequestMeta, key: String) -> Result<pb::GetReply> {
+        check_key(&key)?;
+        let state = &self.node.state;
+        if meta.consistency == Consistency::Global {
+            let role = state.core().role().clone();
+            if let (Mode::AuroraGlobal, Some(primary)) = (role.mode, role.primary)
+                && primary != state.region
+            {
+                let head = ReplicationClient::new(self.node.peer(primary))
+                    .head(pb::HeadRequest {})
+                    .await
+                    .map_err(|s| Error::Unavailable(format!("cannot reach the primary for a global read: {}", s.message())))?
+                    .into_inner()
+                    .head_seq;
+                state.wait_applied(primary, head, CONSISTENCY_WAIT).await?;
+            }
+        }
+        let current = state.core().store().get(&key).cloned();
+        let regions = &state.regions;
+        Ok(match current {
+            None => pb::GetReply::default(),
+            Some(w) => pb::GetReply {
+                found: !w.is_tombstone(),
+                value: w.value.as_deref().map(<[u8]>::to_vec).unwrap_or_default(),
+                version: Some(version_to_pb(regions, &w.version)),
+                write_id: w.id.to_string(),
+                context: Some(context_to_pb(regions, &w.context)),
+                tombstone: w.is_tombstone(),
+            },
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Kv for KvService {
+    async fn put(&self, req: Request<pb::PutRequest>) -> Result<Response<pb::WriteReply>, Status> {
+        let meta = RequestMeta::parse(&self.node.state, req.metadata())?;
+        let r = req.into_inner();
+        let cond = self.condition(r.condition.clone())?;
+        let (key, value) = (r.key.clone(), Arc::from(r.value.as_slice()));
+        let reply = self.around(meta, self.write(meta, key, WriteOp::Put(value), cond, Forwardable::Put(r))).await?;
+        Ok(Response::new(reply))
+    }
+
+    async fn get(&self, req: Request<pb::GetRequest>) -> Result<Response<pb::GetReply>, Status> {
+        let meta = RequestMeta::parse(&self.node.state, req.metadata())?;
+        let key = req.into_inner().key;
+        Ok(Response::new(self.around(meta, self.read(meta, key)).await?))
+    }
+
+    async fn delete(&self, req: Request<pb::DeleteRequest>) -> Result<Response<pb::WriteReply>, Status> {
+        let meta = RequestMeta::parse(&self.node.state, req.metadata())?;
+        let r = req.into_inner();
+        let cond = self.condition(r.condition.clone())?;
+        let key = r.key.clone();
+        let reply = self.around(meta, self.write(meta, key, WriteOp::Delete, cond, Forwardable::Delete(r))).await?;
+        Ok(Response::new(reply))
+    }
+
+    async fn increment(&self, req: Request<pb::IncrementRequest>) -> Result<Response<pb::WriteReply>, Status> {
+        let meta = RequestMeta::parse(&self.node.state, req.metadata())?;
+        let r = req.into_inner();
+        let (key, delta) = (r.key.clone(), r.delta);
+        let op = WriteOp::Increment(delta);
+        let reply = self.around(meta, self.write(meta, key, op, None, Forwardable::Increment(r))).await?;
+        Ok(Response::new(reply))
+    }
+}

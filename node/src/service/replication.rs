@@ -1,0 +1,158 @@
+//! The serving side of replication: peers pull this region's own log.
+//!
+//! One task per open stream reads the log from the peer's position in batches (bounded in
+//! writes and bytes), sends them through a bounded channel (so a slow consumer holds the task,
+//! not memory), and sleeps on the log-head watch when caught up. A second task reads the
+//! peer's acknowledgements into [`OutboundPeer::acked`](crate::state::OutboundPeer).
+
+use std::{pin::Pin, sync::atomic::Ordering};
+
+use futures::Stream;
+use meridian_proto::v1::{self as pb, replication_server::Replication};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::debug;
+
+use super::Node;
+use crate::{
+    convert::{region_id, write_to_pb},
+    error::Error,
+};
+
+/// Largest batch payload, bytes (whole writes are never split).
+const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Most writes per batch the server allows a puller to ask for.
+const MAX_BATCH_WRITES: usize = 8192;
+
+/// The replication service.
+#[derive(Clone, Debug)]
+pub struct ReplicationService {
+    node: Node,
+}
+
+impl ReplicationService {
+    /// The service over `node`.
+    pub fn new(node: Node) -> Self {
+        Self { node }
+    }
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl Replication for ReplicationService {
+    type PullStream = BoxStream<pb::ReplBatch>;
+    type SnapshotStream = BoxStream<pb::SnapshotChunk>;
+
+    async fn pull(&self, req: Request<Streaming<pb::PullRequest>>) -> Result<Response<Self::PullStream>, Status> {
+        let mut inbound = req.into_inner();
+        let open = inbound.message().await?.ok_or_else(|| Status::invalid_argument("pull stream opened without a request"))?;
+        let state = self.node.state.clone();
+        let peer = region_id(&state.regions, &open.region, "pulling region")?;
+        if peer == state.region {
+            return Err(Error::invalid("a region cannot pull from itself").into());
+        }
+        let head = state.core().log_head();
+        if open.after_seq > head {
+            return Err(Error::invalid(format!(
+                "after_seq {} is past this region's log head {head} (was the log lost? the puller must resync)",
+                open.after_seq
+            ))
+            .into());
+        }
+        let max_batch = match open.max_batch as usize {
+            0 => state.opts.max_batch,
+            n => n.min(MAX_BATCH_WRITES),
+        };
+        let outbound = state.outbound(peer);
+        outbound.acked.fetch_max(open.after_seq, Ordering::Relaxed);
+        outbound.streams.fetch_add(1, Ordering::Relaxed);
+
+        let ack_state = state.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(ack)) = inbound.message().await {
+                ack_state.outbound(peer).acked.fetch_max(ack.applied_seq, Ordering::Relaxed);
+            }
+        });
+
+        let (tx, rx) = mpsc::channel(8);
+        let shutdown = self.node.shutdown.clone();
+        tokio::spawn(async move {
+            let mut head_rx = state.subscribe_head();
+            let mut next = open.after_seq;
+            loop {
+                head_rx.borrow_and_update();
+                let (writes, head) = {
+                    let core = state.core();
+                    (core.log_after(next, max_batch), core.log_head())
+                };
+                if writes.is_empty() {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tx.closed() => break,
+                        r = head_rx.changed() => if r.is_err() { break },
+                    }
+                    continue;
+                }
+                let mut bytes = 0;
+                let mut batch = Vec::with_capacity(writes.len());
+                for w in &writes {
+                    if bytes > 0 && bytes + w.payload_bytes() > MAX_BATCH_BYTES {
+                        break;
+                    }
+                    bytes += w.payload_bytes();
+                    batch.push(write_to_pb(&state.regions, w));
+                    next = w.seq;
+                }
+                let msg = pb::ReplBatch { origin: state.region_name().to_owned(), writes: batch, head_seq: head };
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    r = tx.send(Ok(msg)) => if r.is_err() { break },
+                }
+            }
+            state.outbound(peer).streams.fetch_sub(1, Ordering::Relaxed);
+            debug!(peer = state.regions.name(peer), "pull stream closed");
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn head(&self, _req: Request<pb::HeadRequest>) -> Result<Response<pb::HeadReply>, Status> {
+        let core = self.node.state.core();
+        Ok(Response::new(pb::HeadReply { head_seq: core.log_head(), epoch: core.role().epoch }))
+    }
+
+    async fn snapshot(&self, req: Request<pb::SnapshotRequest>) -> Result<Response<Self::SnapshotStream>, Status> {
+        let state = self.node.state.clone();
+        region_id(&state.regions, &req.into_inner().region, "requesting region")?;
+        let (items, mut high_water) = {
+            let core = state.core();
+            let items: Vec<_> = core.store().iter().cloned().collect();
+            let mut hw = std::collections::HashMap::new();
+            for r in state.regions.ids() {
+                let seq = if r == state.region { core.log_head() } else { state.applied_from(r) };
+                hw.insert(state.regions.name(r).to_owned(), seq);
+            }
+            (items, hw)
+        };
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut chunks = items.chunks(1000).peekable();
+            if chunks.peek().is_none() {
+                let _ = tx.send(Ok(pb::SnapshotChunk { items: vec![], high_water: std::mem::take(&mut high_water), last: true })).await;
+            }
+            while let Some(chunk) = chunks.next() {
+                let last = chunks.peek().is_none();
+                let msg = pb::SnapshotChunk {
+                    items: chunk.iter().map(|w| write_to_pb(&state.regions, w)).collect(),
+                    high_water: if last { std::mem::take(&mut high_water) } else { Default::default() },
+                    last,
+                };
+                if tx.send(Ok(msg)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}

@@ -1,0 +1,368 @@
+//! `meridian ctl`: talk to one region's node. Every command takes `--json` and then prints one
+//! JSON object (on error too: `{"error": {"code", "message"}}`, with a non-zero exit status).
+
+use std::{net::SocketAddr, process::ExitCode};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use meridian_client::{
+    client::{RegionClient, Session},
+    json,
+};
+use meridian_proto::v1 as pb;
+use serde_json::{Value, json};
+
+use super::ClusterArgs;
+
+/// Options of `meridian ctl`.
+#[derive(Args, Debug)]
+pub struct CtlArgs {
+    /// The region whose node to talk to.
+    #[arg(long, global = true, default_value = "us-east-1")]
+    region: String,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// Talk to this address instead of the cluster file's address of --region.
+    #[arg(long, global = true, value_name = "ADDR")]
+    addr: Option<SocketAddr>,
+    /// The region the client sits in (it pays the round trip to --region). Default: --region.
+    #[arg(long, global = true, value_name = "REGION")]
+    from: Option<String>,
+    /// Aurora Global: eventual, session or global.
+    #[arg(long, global = true)]
+    consistency: Option<String>,
+    /// Aurora Global: ask a secondary to forward writes to the primary.
+    #[arg(long, global = true)]
+    forward: bool,
+    /// Admin token (when nodes were started with --admin-token).
+    #[arg(long, global = true, env = "MERIDIAN_ADMIN_TOKEN")]
+    admin_token: Option<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: CtlCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum CtlCommand {
+    /// Write a value (last-writer-wins).
+    Put {
+        key: String,
+        value: String,
+        /// Only if the key has no value in this region.
+        #[arg(long, conflicts_with = "if_version")]
+        if_absent: bool,
+        /// Only if the current version is exactly this one (TIMESTAMP[.LOGICAL]@REGION, as
+        /// printed by get).
+        #[arg(long, value_name = "VERSION")]
+        if_version: Option<String>,
+    },
+    /// Read a key in this region.
+    Get { key: String },
+    /// Delete a key (writes a tombstone).
+    Delete {
+        key: String,
+        /// Only if the current version is exactly this one.
+        #[arg(long, value_name = "VERSION")]
+        if_version: Option<String>,
+    },
+    /// Add to a decimal integer value (read-modify-write in this region).
+    Incr {
+        key: String,
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
+        by: i64,
+    },
+    /// Node status and statistics: mode, conflicts, per-link lag and pending writes.
+    Stats,
+    /// The conflict and lost-write events this node detected.
+    Conflicts {
+        /// Only events after this feed position.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// At most this many events.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
+    /// The link table.
+    Links,
+    /// Set a link's latency, jitter and loss (both directions unless --one-way).
+    Link {
+        from: String,
+        to: String,
+        #[arg(long)]
+        latency_ms: f64,
+        #[arg(long, default_value_t = 0.0)]
+        jitter_ms: f64,
+        #[arg(long, default_value_t = 0.0)]
+        loss: f64,
+        /// Only the from -> to direction.
+        #[arg(long)]
+        one_way: bool,
+    },
+    /// Cut a region off from all others (or from one PEER).
+    Partition {
+        #[arg(value_name = "REGION")]
+        target: String,
+        peer: Option<String>,
+    },
+    /// Heal partitions: all, one region's, or one pair's.
+    Heal {
+        #[arg(value_name = "REGION")]
+        target: Option<String>,
+        peer: Option<String>,
+    },
+    /// The node's whole state (every key's current write).
+    Dump,
+}
+
+pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
+    let json_out = args.json;
+    let rt = super::runtime(1)?;
+    match rt.block_on(execute(args)) {
+        Ok((value, text)) => {
+            if json_out {
+                println!("{value}");
+            } else {
+                println!("{text}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let (code, message) = match e.downcast_ref::<tonic::Status>() {
+                Some(s) => (format!("{:?}", s.code()), s.message().to_owned()),
+                None => ("Error".to_owned(), format!("{e:#}")),
+            };
+            if json_out {
+                println!("{}", json!({"error": {"code": code, "message": message}}));
+            }
+            eprintln!("error: {code}: {message}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Parse `TIMESTAMP[.LOGICAL]@REGION`.
+fn parse_version(s: &str) -> anyhow::Result<pb::Version> {
+    let (ts, region) = s.split_once('@').context("a version looks like 1732460000123456.0@us-east-1")?;
+    let (physical, logical) = ts.split_once('.').unwrap_or((ts, "0"));
+    Ok(pb::Version {
+        timestamp: physical.parse().with_context(|| format!("bad timestamp in version {s:?}"))?,
+        logical: logical.parse().with_context(|| format!("bad logical counter in version {s:?}"))?,
+        region: region.to_owned(),
+    })
+}
+
+fn show_version(v: Option<&pb::Version>) -> String {
+    v.map_or("-".to_owned(), |v| format!("{}.{}@{}", v.timestamp, v.logical, v.region))
+}
+
+fn show_context(c: Option<&pb::CausalContext>) -> String {
+    json::context(c).to_string()
+}
+
+async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
+    let cluster = args.cluster.load()?;
+    let addr = match args.addr {
+        Some(a) => a,
+        None => {
+            cluster
+                .region(&args.region)
+                .with_context(|| format!("unknown region {:?}; the cluster's regions are {}", args.region, cluster.names()))?
+                .listen
+        }
+    };
+    let session = Session {
+        client_region: args.from.clone(),
+        consistency: args.consistency.clone(),
+        forward: args.forward,
+        admin_token: args.admin_token.clone(),
+    };
+    let c = RegionClient::new(addr, &session)?;
+    let write_text = |key: &str, r: &pb::WriteReply| {
+        let lost = if r.outcome == pb::WriteOutcome::LostOnArrival as i32 { " (LOST on arrival: an existing write has a greater version)" } else { "" };
+        format!(
+            "{key}: written by {} as {}, write {}, context {}{lost}",
+            r.committed_by,
+            show_version(r.version.as_ref()),
+            r.write_id,
+            show_context(r.context.as_ref())
+        )
+    };
+    Ok(match args.command {
+        CtlCommand::Put { key, value, if_absent, if_version } => {
+            let condition = if if_absent {
+                Some(pb::Condition { kind: Some(pb::condition::Kind::IfAbsent(true)) })
+            } else {
+                if_version
+                    .map(|v| parse_version(&v))
+                    .transpose()?
+                    .map(|v| pb::Condition { kind: Some(pb::condition::Kind::IfVersion(v)) })
+            };
+            let req = pb::PutRequest { key: key.clone(), value: value.into_bytes(), condition };
+            let r = c.kv().put(c.request(req)).await?.into_inner();
+            (json::write_reply(&key, &r), write_text(&key, &r))
+        }
+        CtlCommand::Get { key } => {
+            let r = c.kv().get(c.request(pb::GetRequest { key: key.clone() })).await?.into_inner();
+            let text = if r.found {
+                format!(
+                    "{key} = {}\n  version {}, write {}, context {}",
+                    String::from_utf8_lossy(&r.value),
+                    show_version(r.version.as_ref()),
+                    r.write_id,
+                    show_context(r.context.as_ref())
+                )
+            } else if r.tombstone {
+                format!("{key}: deleted (tombstone {} at {})", r.write_id, show_version(r.version.as_ref()))
+            } else {
+                format!("{key}: not found")
+            };
+            (json::get_reply(&key, &r), text)
+        }
+        CtlCommand::Delete { key, if_version } => {
+            let condition = if_version
+                .map(|v| parse_version(&v))
+                .transpose()?
+                .map(|v| pb::Condition { kind: Some(pb::condition::Kind::IfVersion(v)) });
+            let r = c.kv().delete(c.request(pb::DeleteRequest { key: key.clone(), condition })).await?.into_inner();
+            (json::write_reply(&key, &r), write_text(&key, &r))
+        }
+        CtlCommand::Incr { key, by } => {
+            let r = c.kv().increment(c.request(pb::IncrementRequest { key: key.clone(), delta: by })).await?.into_inner();
+            let mut v = json::write_reply(&key, &r);
+            v["new_value"] = json!(r.new_value);
+            let text = format!("{} = {}\n{}", key, r.new_value, write_text(&key, &r));
+            (v, text)
+        }
+        CtlCommand::Stats => {
+            let s = c.admin().status(c.request(pb::StatusRequest {})).await?.into_inner();
+            (json::status(&s), stats_text(&s))
+        }
+        CtlCommand::Conflicts { after, limit } => {
+            let r = c.admin().conflicts(c.request(pb::ConflictsRequest { after, limit })).await?.into_inner();
+            let events: Vec<Value> = r.events.iter().map(json::event).collect();
+            let mut text = format!(
+                "{} conflicts detected, {} writes lost at this region ({} events shown{})",
+                r.total_conflicts,
+                r.total_lost,
+                r.events.len(),
+                if r.dropped > 0 { format!(", {} older events dropped from the bounded feed", r.dropped) } else { String::new() }
+            );
+            for e in &r.events {
+                let w = e.winner.as_ref();
+                let l = e.loser.as_ref();
+                text += &format!(
+                    "\n#{} {} key {:?}: winner {} ({}) beat loser {} ({})",
+                    e.seq,
+                    json::event(e)["kind"].as_str().unwrap_or("conflict"),
+                    e.key,
+                    show_version(w.and_then(|w| w.version.as_ref())),
+                    w.map_or("", |w| w.write_id.as_str()),
+                    show_version(l.and_then(|l| l.version.as_ref())),
+                    l.map_or("", |l| l.write_id.as_str()),
+                );
+            }
+            let v = json!({
+                "region": args.region,
+                "events": events,
+                "next": r.next,
+                "conflicts": r.total_conflicts,
+                "lost_writes": r.total_lost,
+                "dropped": r.dropped,
+            });
+            (v, text)
+        }
+        CtlCommand::Links => {
+            let t = c.admin().links(c.request(pb::LinksRequest {})).await?.into_inner();
+            (links_json(&t), links_text(&t))
+        }
+        CtlCommand::Link { from, to, latency_ms, jitter_ms, loss, one_way } => {
+            let req = pb::SetLinkRequest { from, to, latency_ms, jitter_ms, loss, both_ways: !one_way, local_only: false };
+            let t = c.admin().set_link(c.request(req)).await?.into_inner();
+            (links_json(&t), links_text(&t))
+        }
+        CtlCommand::Partition { target, peer } => {
+            let req = pb::PartitionRequest { region: target, peer: peer.unwrap_or_default(), local_only: false };
+            let t = c.admin().partition(c.request(req)).await?.into_inner();
+            (links_json(&t), links_text(&t))
+        }
+        CtlCommand::Heal { target, peer } => {
+            let req = pb::HealRequest { region: target.unwrap_or_default(), peer: peer.unwrap_or_default(), local_only: false };
+            let t = c.admin().heal(c.request(req)).await?.into_inner();
+            (links_json(&t), links_text(&t))
+        }
+        CtlCommand::Dump => {
+            let mut stream = c.admin().dump(c.request(pb::DumpRequest {})).await?.into_inner();
+            let mut items = Vec::new();
+            while let Some(chunk) = stream.message().await? {
+                items.extend(chunk.items);
+            }
+            items.sort_by(|a, b| a.key.cmp(&b.key));
+            let text = items
+                .iter()
+                .map(|w| {
+                    let v = if w.tombstone { "<deleted>".to_owned() } else { String::from_utf8_lossy(&w.value).into_owned() };
+                    format!("{} = {}  ({}, {})", w.key, v, show_version(w.version.as_ref()), w.write_id)
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let v = json!({"region": args.region, "items": items.iter().map(json::record).collect::<Vec<_>>()});
+            (v, if text.is_empty() { "(no keys)".to_owned() } else { text })
+        }
+    })
+}
+
+fn links_json(t: &pb::LinkTable) -> Value {
+    json!({"links": t.links.iter().map(json::link).collect::<Vec<_>>(), "unreachable": t.unreachable})
+}
+
+fn links_text(t: &pb::LinkTable) -> String {
+    let mut s = String::from("from         to           latency_ms  jitter_ms  loss   partitioned");
+    for l in &t.links {
+        s += &format!(
+            "\n{:<12} {:<12} {:>10.1} {:>10.1} {:>5.2}  {}",
+            l.from,
+            l.to,
+            l.latency_ms,
+            l.jitter_ms,
+            l.loss,
+            if l.partitioned { "PARTITIONED" } else { "-" }
+        );
+    }
+    if !t.unreachable.is_empty() {
+        s += &format!("\nwarning: not passed on to unreachable regions: {}", t.unreachable.join(", "));
+    }
+    s
+}
+
+fn stats_text(s: &pb::NodeStatus) -> String {
+    let mode = json::mode_name(s.mode);
+    let role = if s.primary.is_empty() {
+        String::new()
+    } else {
+        format!(", primary {} (epoch {}), {}", s.primary, s.epoch, if s.writable { "writable" } else { "read-only" })
+    };
+    let mut t = format!(
+        "region {} — mode {mode}{role}, clock {} (skew {} ms)\nitems {}, local writes {}, log head {}, conflicts {}, lost writes {}, forwarded {}\n",
+        s.region, s.clock, s.clock_skew_ms, s.items, s.writes_local, s.log_head, s.conflicts, s.lost_writes, s.forwarded_writes
+    );
+    t += "from         link(ms)  applied   pending  lag p50    p99      max     connected";
+    for l in &s.links {
+        let lag = l.lag.clone().unwrap_or_default();
+        let set = l.setting.clone().unwrap_or_default();
+        t += &format!(
+            "\n{:<12} {:>7.1}{} {:>8} {:>8} {:>8.1} {:>8.1} {:>8.1}  {}",
+            l.origin,
+            set.latency_ms,
+            if set.partitioned { "P" } else { " " },
+            l.applied_seq,
+            l.pending,
+            lag.p50,
+            lag.p99,
+            lag.max,
+            if l.connected { "yes" } else { "no" }
+        );
+    }
+    t
+}

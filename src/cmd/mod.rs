@@ -1,0 +1,62 @@
+//! One module per subcommand, plus what they share (cluster selection, runtimes, logging).
+
+pub mod ctl;
+pub mod node;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use meridian_node::{
+    config::ClusterConfig,
+    core::Mode,
+};
+
+/// Which cluster: a file, or the built-in default; with mode overrides.
+#[derive(Args, Debug, Clone)]
+pub struct ClusterArgs {
+    /// Cluster file (TOML). Without it, the built-in default cluster: us-east-1, eu-west-1,
+    /// ap-south-1 on 127.0.0.1:7101-7103.
+    #[arg(long, global = true, value_name = "FILE", env = "MERIDIAN_CLUSTER")]
+    pub cluster: Option<PathBuf>,
+    /// Override the cluster's mode: global-tables or aurora-global.
+    #[arg(long, global = true, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// Override the primary region (aurora-global).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub primary: Option<String>,
+}
+
+impl ClusterArgs {
+    /// Load the cluster and apply the overrides.
+    pub fn load(&self) -> anyhow::Result<ClusterConfig> {
+        let mut c = ClusterConfig::load_or_builtin(self.cluster.as_deref())?;
+        if let Some(m) = &self.mode {
+            c.mode = Mode::parse(m).with_context(|| format!("--mode {m:?}: expected global-tables or aurora-global"))?;
+        }
+        if let Some(p) = &self.primary {
+            if c.region(p).is_none() {
+                bail!("--primary {p:?} is not a region of the cluster ({})", c.names());
+            }
+            c.primary = Some(p.clone());
+        }
+        Ok(c)
+    }
+}
+
+/// A tokio runtime with `workers` worker threads (1: current-thread scheduler).
+pub fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    let rt = if workers <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?
+    };
+    Ok(rt)
+}
+
+/// Structured logs to stderr, filtered by `RUST_LOG` (default: `default`).
+pub fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
