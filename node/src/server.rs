@@ -86,6 +86,8 @@ pub async fn run(opts: NodeOptions, listener: TcpListener, shutdown: impl Future
                 _ = shutdown => {}
                 _ = stop.cancelled() => {}
             }
+            // End the long-lived pull streams so the server's graceful drain can finish.
+            stop.cancel();
         })
         .await;
     token.cancel();

@@ -49,7 +49,12 @@ enum CtlCommand {
     /// Write a value (last-writer-wins).
     Put {
         key: String,
-        value: String,
+        /// The value (or use --value-file).
+        #[arg(required_unless_present = "value_file")]
+        value: Option<String>,
+        /// Read the value from this file (for large values).
+        #[arg(long, value_name = "FILE", conflicts_with = "value")]
+        value_file: Option<std::path::PathBuf>,
         /// Only if the key has no value in this region.
         #[arg(long, conflicts_with = "if_version")]
         if_absent: bool,
@@ -190,7 +195,12 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
         )
     };
     Ok(match args.command {
-        CtlCommand::Put { key, value, if_absent, if_version } => {
+        CtlCommand::Put { key, value, value_file, if_absent, if_version } => {
+            let value = match (value, value_file) {
+                (Some(v), _) => v.into_bytes(),
+                (None, Some(f)) => std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?,
+                (None, None) => unreachable!("clap requires one"),
+            };
             let condition = if if_absent {
                 Some(pb::Condition { kind: Some(pb::condition::Kind::IfAbsent(true)) })
             } else {
@@ -199,7 +209,7 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
                     .transpose()?
                     .map(|v| pb::Condition { kind: Some(pb::condition::Kind::IfVersion(v)) })
             };
-            let req = pb::PutRequest { key: key.clone(), value: value.into_bytes(), condition };
+            let req = pb::PutRequest { key: key.clone(), value, condition };
             let r = c.kv().put(c.request(req)).await?.into_inner();
             (json::write_reply(&key, &r), write_text(&key, &r))
         }

@@ -1,0 +1,6 @@
+//! Multi-process tests: real `meridian` node processes on loopback ports chosen at run time,
+//! driven through the real CLI. One test binary (fewer links on a 2-core machine).
+
+mod support;
+
+mod global_tables;

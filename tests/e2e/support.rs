@@ -1,0 +1,223 @@
+//! Test support: start a cluster of real node processes on free loopback ports, run `meridian`
+//! commands, poll for conditions with deadlines, and always clean up (children are killed in
+//! `Drop`, even when a test panics).
+
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_meridian");
+
+/// How long any poll may take before the test fails.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A fresh, unique scratch directory under the system temp dir.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "meridian-test-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// A free loopback port (bound then released; the node binds it right after).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Poll `f` until it returns `Some`, or panic after [`DEADLINE`] naming `what`.
+pub fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < DEADLINE, "timed out after {DEADLINE:?} waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A cluster description for a test.
+pub struct Spec {
+    pub regions: Vec<&'static str>,
+    pub mode: &'static str,
+    pub latency_ms: f64,
+    pub extra: String,
+    pub node_args: Vec<String>,
+}
+
+impl Spec {
+    /// `regions` in Global Tables mode with `latency_ms` on every link.
+    pub fn new(regions: &[&'static str], latency_ms: f64) -> Self {
+        Self { regions: regions.to_vec(), mode: "global-tables", latency_ms, extra: String::new(), node_args: vec![] }
+    }
+
+    pub fn mode(mut self, mode: &'static str) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Extra top-level TOML (e.g. `primary = "a"`), placed before the tables.
+    pub fn extra(mut self, toml: &str) -> Self {
+        self.extra.push_str(toml);
+        self.extra.push('\n');
+        self
+    }
+
+    pub fn node_arg(mut self, arg: &str) -> Self {
+        self.node_args.push(arg.to_owned());
+        self
+    }
+}
+
+/// A running cluster of node processes, killed on drop.
+pub struct Cluster {
+    pub dir: PathBuf,
+    pub file: PathBuf,
+    pub regions: Vec<&'static str>,
+    spec_node_args: Vec<String>,
+    children: Vec<(&'static str, Child)>,
+}
+
+impl Cluster {
+    /// Write the cluster file and start every node; returns once all answer `ctl stats`.
+    pub fn start(name: &str, spec: Spec) -> Self {
+        let dir = scratch_dir(name);
+        let mut toml = format!("mode = \"{}\"\n{}", spec.mode, spec.extra);
+        for r in &spec.regions {
+            toml += &format!("\n[[region]]\nname = \"{r}\"\nlisten = \"127.0.0.1:{}\"\n", free_port());
+        }
+        toml += &format!("\n[default_link]\nlatency_ms = {}\n", spec.latency_ms);
+        let file = dir.join("cluster.toml");
+        std::fs::write(&file, toml).unwrap();
+        let mut c = Cluster { dir, file, regions: spec.regions.clone(), spec_node_args: spec.node_args, children: vec![] };
+        for r in spec.regions {
+            c.start_node(r);
+        }
+        c
+    }
+
+    /// Start (or restart) the node of `region` and wait until it serves.
+    pub fn start_node(&mut self, region: &'static str) {
+        let log = std::fs::File::create(self.dir.join(format!("{region}.log"))).unwrap();
+        let mut child = Command::new(BIN)
+            .args(["node", "--region", region, "--cluster"])
+            .arg(&self.file)
+            .args(&self.spec_node_args)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("spawn meridian node");
+        let stdout = child.stdout.take().unwrap();
+        self.children.push((region, child));
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        assert!(line.contains("serving on"), "node {region} did not start: {line:?} (see {})", self.dir.display());
+        poll(&format!("{region} answers stats"), || self.ctl_json(region, &["stats"]).ok());
+    }
+
+    /// SIGKILL the node of `region` and reap it.
+    pub fn kill(&mut self, region: &str) {
+        if let Some(i) = self.children.iter().position(|(r, _)| *r == region) {
+            let (_, mut child) = self.children.remove(i);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Run `meridian ctl --region REGION --cluster FILE ARGS... --json`; `Err` holds the JSON
+    /// error object (or the raw output) when the command fails.
+    pub fn ctl_json(&self, region: &str, args: &[&str]) -> Result<Value, Value> {
+        let out = self.ctl_raw(region, args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+            serde_json::json!({"error": {"code": "Unparsed", "message": format!("stdout {stdout:?} stderr {:?}", String::from_utf8_lossy(&out.stderr))}})
+        });
+        if out.status.success() { Ok(v) } else { Err(v["error"].clone()) }
+    }
+
+    /// Like [`ctl_json`](Self::ctl_json) but panics on failure.
+    pub fn ctl(&self, region: &str, args: &[&str]) -> Value {
+        self.ctl_json(region, args).unwrap_or_else(|e| panic!("ctl {region} {args:?} failed: {e}"))
+    }
+
+    pub fn ctl_raw(&self, region: &str, args: &[&str]) -> Output {
+        Command::new(BIN)
+            .args(["ctl", "--region", region, "--cluster"])
+            .arg(&self.file)
+            .args(args)
+            .arg("--json")
+            .output()
+            .expect("run meridian ctl")
+    }
+
+    /// `get KEY` at `region`: the value, or None when absent or deleted.
+    pub fn value(&self, region: &str, key: &str) -> Option<String> {
+        let v = self.ctl(region, &["get", key]);
+        v["found"].as_bool().unwrap().then(|| v["value"].as_str().unwrap().to_owned())
+    }
+
+    /// The write id of `key`'s current write at `region`.
+    pub fn write_id(&self, region: &str, key: &str) -> Option<String> {
+        self.ctl(region, &["get", key])["write_id"].as_str().map(str::to_owned)
+    }
+
+    /// Every region's whole state as sorted (key, write_id) pairs.
+    pub fn dump(&self, region: &str) -> Vec<(String, String)> {
+        let v = self.ctl(region, &["dump"]);
+        let mut items: Vec<_> = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| (w["key"].as_str().unwrap().to_owned(), w["write_id"].as_str().unwrap().to_owned()))
+            .collect();
+        items.sort();
+        items
+    }
+
+    /// Wait until every region holds identical state; return it.
+    pub fn converged(&self) -> Vec<(String, String)> {
+        poll("all regions hold identical state", || {
+            let first = self.dump(self.regions[0]);
+            self.regions[1..].iter().all(|r| self.dump(r) == first).then_some(first)
+        })
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Run the binary with `args`; return (success, stdout, stderr).
+pub fn meridian(args: &[&str], cwd: Option<&Path>) -> (bool, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    let out = cmd.output().expect("run meridian");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
