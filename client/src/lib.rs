@@ -3,7 +3,16 @@
 //!
 //! # Layout
 //! - [`client`]: connecting to a region's node, request metadata (client region, consistency);
-//! - [`json`]: stable JSON shapes of replies (the public contract of `--json` output).
+//! - [`json`]: stable JSON shapes of replies (the public contract of `--json` output);
+//! - [`rng`], [`workload`]: seeded keys, operation mixes and values;
+//! - [`history`]: what the client saw (writes, outcomes, contexts) and what regions hold;
+//! - [`checker`]: the post-run verification of SPEC §4, pure and unit-tested;
+//! - [`model`]: the analytic conflict / lost-write predictions.
 
+pub mod checker;
 pub mod client;
+pub mod history;
 pub mod json;
+pub mod model;
+pub mod rng;
+pub mod workload;

@@ -1,0 +1,172 @@
+//! What the load client saw: every write it made, with its outcome, version and causal
+//! context; what the regions hold at the end; and the loss events the nodes reported. Plain
+//! data, independent of the wire types, so the checker can be tested with hand-made histories.
+
+use std::collections::{BTreeMap, HashMap};
+
+use meridian_proto::v1 as pb;
+use serde::Serialize;
+
+use crate::workload::OpKind;
+
+/// A version: LWW orders by timestamp, logical counter, then region name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Ver {
+    /// Physical µs.
+    pub timestamp: u64,
+    /// Logical counter.
+    pub logical: u32,
+    /// Origin region.
+    pub region: String,
+}
+
+impl Ver {
+    /// From the wire (absent: the zero version of no region).
+    pub fn from_pb(v: Option<&pb::Version>) -> Self {
+        v.map_or(Ver { timestamp: 0, logical: 0, region: String::new() }, |v| Ver {
+            timestamp: v.timestamp,
+            logical: v.logical,
+            region: v.region.clone(),
+        })
+    }
+}
+
+impl std::fmt::Display for Ver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}@{}", self.timestamp, self.logical, self.region)
+    }
+}
+
+/// A causal context: region → count.
+pub type Ctx = BTreeMap<String, u64>;
+
+/// Context from the wire.
+pub fn ctx_from_pb(c: Option<&pb::CausalContext>) -> Ctx {
+    c.map(|c| c.entries.iter().map(|(k, v)| (k.clone(), *v)).collect()).unwrap_or_default()
+}
+
+/// `a` ≤ `b` pointwise.
+pub fn ctx_le(a: &Ctx, b: &Ctx) -> bool {
+    a.iter().all(|(r, n)| b.get(r).copied().unwrap_or(0) >= *n)
+}
+
+/// Neither context dominates the other.
+pub fn ctx_concurrent(a: &Ctx, b: &Ctx) -> bool {
+    !ctx_le(a, b) && !ctx_le(b, a)
+}
+
+/// What became of a write the client sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WriteStatus {
+    /// The node acknowledged it.
+    Acked,
+    /// No answer (timeout, connection lost): it may or may not have been committed.
+    Unknown,
+    /// Refused (a definite error): it was not committed.
+    Failed,
+}
+
+/// One write the client made.
+#[derive(Clone, Debug, Serialize)]
+pub struct WriteRec {
+    /// The key.
+    pub key: String,
+    /// Operation.
+    #[serde(serialize_with = "ser_op")]
+    pub op: OpKind,
+    /// Region of the client that sent it.
+    pub client_region: String,
+    /// Outcome.
+    pub status: WriteStatus,
+    /// Write id (acked writes only).
+    pub write_id: String,
+    /// Version (acked writes only).
+    pub version: Option<Ver>,
+    /// Causal context (acked writes only).
+    pub context: Ctx,
+    /// A delete?
+    pub tombstone: bool,
+    /// Intended start, µs since the Unix epoch.
+    pub start_us: u64,
+    /// Acknowledgement time (acked writes), µs since the Unix epoch.
+    pub ack_us: u64,
+}
+
+fn ser_op<S: serde::Serializer>(op: &OpKind, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(op.name())
+}
+
+impl WriteRec {
+    /// The region that committed it (the version's region).
+    pub fn origin(&self) -> &str {
+        self.version.as_ref().map_or("", |v| v.region.as_str())
+    }
+
+    /// Its own entry in its context (its "dot").
+    pub fn dot(&self) -> u64 {
+        self.context.get(self.origin()).copied().unwrap_or(0)
+    }
+}
+
+/// A key's current write in one region at the end of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FinalItem {
+    /// Write id.
+    pub write_id: String,
+    /// Version.
+    pub version: Ver,
+    /// A tombstone?
+    pub tombstone: bool,
+}
+
+/// Every region's final state: region → key → item.
+pub type FinalStates = BTreeMap<String, HashMap<String, FinalItem>>;
+
+/// One side of a reported loss.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EventWrite {
+    /// Write id.
+    pub write_id: String,
+    /// Version.
+    pub version: Ver,
+    /// Causal context.
+    pub context: Ctx,
+}
+
+/// A loss a node reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LossEvent {
+    /// Detecting region.
+    pub region: String,
+    /// `conflict` or `causal-inversion`.
+    pub kind: String,
+    /// The key.
+    pub key: String,
+    /// The write kept.
+    pub winner: EventWrite,
+    /// The write that lost.
+    pub loser: EventWrite,
+}
+
+impl LossEvent {
+    /// From the wire.
+    pub fn from_pb(e: &pb::ConflictEvent) -> Self {
+        let side = |w: Option<&pb::WriteSummary>| EventWrite {
+            write_id: w.map(|w| w.write_id.clone()).unwrap_or_default(),
+            version: Ver::from_pb(w.and_then(|w| w.version.as_ref())),
+            context: ctx_from_pb(w.and_then(|w| w.context.as_ref())),
+        };
+        let kind = match pb::EventKind::try_from(e.kind) {
+            Ok(pb::EventKind::CausalInversion) => "causal-inversion",
+            _ => "conflict",
+        };
+        Self {
+            region: e.region.clone(),
+            kind: kind.to_owned(),
+            key: e.key.clone(),
+            winner: side(e.winner.as_ref()),
+            loser: side(e.loser.as_ref()),
+        }
+    }
+}
