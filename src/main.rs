@@ -1,7 +1,7 @@
 //! `meridian`: the one user-facing binary of the Meridian replication playground.
 //!
 //! Subcommands: `node` (one region's node process), `ctl` (talk to a node: items, links,
-//! partitions, stats, conflicts, role changes). Each lives in `cmd/`.
+//! partitions, stats, conflicts, role changes), `load` (drive a cluster, check, report). Each lives in `cmd/`.
 
 mod cmd;
 
@@ -24,6 +24,8 @@ enum Command {
     Node(cmd::node::NodeArgs),
     /// Talk to a region's node: put/get/delete, stats, conflicts, links, partitions.
     Ctl(cmd::ctl::CtlArgs),
+    /// Drive a running cluster with load; report latency, conflicts, lag; check the outcome.
+    Load(cmd::load::LoadArgs),
 }
 
 fn main() -> ExitCode {
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Node(args) => cmd::node::run(args),
         Command::Ctl(args) => cmd::ctl::run(args),
+        Command::Load(args) => cmd::load::run(args),
     };
     match result {
         Ok(code) => code,

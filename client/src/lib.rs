@@ -7,12 +7,17 @@
 //! - [`rng`], [`workload`]: seeded keys, operation mixes and values;
 //! - [`history`]: what the client saw (writes, outcomes, contexts) and what regions hold;
 //! - [`checker`]: the post-run verification of SPEC §4, pure and unit-tested;
-//! - [`model`]: the analytic conflict / lost-write predictions.
+//! - [`model`]: the analytic conflict / lost-write predictions;
+//! - [`load`]: the open/closed-loop load generator and post-run collection;
+//! - [`report`], [`html`]: JSON report, terminal summary, `.hgrm` files, HTML with SVG charts.
 
 pub mod checker;
 pub mod client;
 pub mod history;
+pub mod html;
 pub mod json;
+pub mod load;
 pub mod model;
+pub mod report;
 pub mod rng;
 pub mod workload;

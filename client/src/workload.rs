@@ -211,6 +211,16 @@ impl Workload {
         }
     }
 
+    /// Prefix of the counter keys increments use (kept apart from the items puts write).
+    pub fn counter_prefix(&self) -> String {
+        format!("{}n", self.prefix)
+    }
+
+    /// The counter key of rank `k`.
+    pub fn counter(&self, k: u64) -> String {
+        format!("{}n{k}", self.prefix)
+    }
+
     /// The key name of rank `k`.
     pub fn key(&self, k: u64) -> String {
         format!("{}k{k}", self.prefix)

@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share (cluster selection, runtimes, logging).
 
 pub mod ctl;
+pub mod load;
 pub mod node;
 
 use std::path::PathBuf;
