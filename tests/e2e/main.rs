@@ -4,3 +4,4 @@
 mod support;
 
 mod global_tables;
+mod load;

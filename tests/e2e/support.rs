@@ -130,6 +130,11 @@ impl Cluster {
         poll(&format!("{region} answers stats"), || self.ctl_json(region, &["stats"]).ok());
     }
 
+    /// The process id of `region`'s node.
+    pub fn pid(&self, region: &str) -> u32 {
+        self.children.iter().find(|(r, _)| *r == region).expect("node running").1.id()
+    }
+
     /// SIGKILL the node of `region` and reap it.
     pub fn kill(&mut self, region: &str) {
         if let Some(i) = self.children.iter().position(|(r, _)| *r == region) {
