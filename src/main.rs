@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run one region's node (a gRPC server) until Ctrl-C or SIGTERM.
     Node(cmd::node::NodeArgs),
+    /// A multi-process local cluster: up, status, down, kill or restart a region.
+    Cluster(cmd::cluster::ClusterCmdArgs),
     /// Talk to a region's node: put/get/delete, stats, conflicts, links, partitions.
     Ctl(cmd::ctl::CtlArgs),
     /// Drive a running cluster with load; report latency, conflicts, lag; check the outcome.
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Node(args) => cmd::node::run(args),
+        Command::Cluster(args) => cmd::cluster::run(args),
         Command::Ctl(args) => cmd::ctl::run(args),
         Command::Load(args) => cmd::load::run(args),
     };

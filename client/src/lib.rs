@@ -9,6 +9,7 @@
 //! - [`checker`]: the post-run verification of SPEC §4, pure and unit-tested;
 //! - [`model`]: the analytic conflict / lost-write predictions;
 //! - [`load`]: the open/closed-loop load generator and post-run collection;
+//! - [`processes`]: local multi-process clusters (start, record, stop);
 //! - [`report`], [`html`]: JSON report, terminal summary, `.hgrm` files, HTML with SVG charts.
 
 pub mod checker;
@@ -18,6 +19,7 @@ pub mod html;
 pub mod json;
 pub mod load;
 pub mod model;
+pub mod processes;
 pub mod report;
 pub mod rng;
 pub mod workload;

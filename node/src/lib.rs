@@ -15,6 +15,7 @@
 //! - [`replication`]: per-peer pull tasks that emulate the link and apply batches;
 //! - [`service`]: the gRPC services (kv, replication, admin) mapping requests to the core;
 //! - [`convert`]: proto <-> core conversions;
+//! - [`metrics`]: Prometheus text metrics over HTTP;
 //! - [`server`]: wiring, listener and structured shutdown;
 //! - [`error`]: the crate's one error type and its gRPC status mapping.
 
@@ -25,6 +26,7 @@ pub mod core;
 pub mod error;
 pub mod events;
 pub mod links;
+pub mod metrics;
 pub mod region;
 pub mod replication;
 pub mod server;

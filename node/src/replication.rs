@@ -88,7 +88,14 @@ async fn session(
     let after = state.applied_from(origin);
     let me = state.region_name().to_owned();
     let (ack_tx, ack_rx) = mpsc::channel(4);
-    let open = pb::PullRequest { region: me.clone(), after_seq: after, max_batch: state.opts.max_batch as u32, applied_seq: after };
+    let origin_incarnation = state.inbound(origin).stats.lock().unwrap_or_else(|p| p.into_inner()).origin_incarnation.clone();
+    let open = pb::PullRequest {
+        region: me.clone(),
+        after_seq: after,
+        max_batch: state.opts.max_batch as u32,
+        applied_seq: after,
+        origin_incarnation,
+    };
     ack_tx.try_send(open).expect("fresh channel has room");
     let mut client = ReplicationClient::new(channel.clone()).max_decoding_message_size(MAX_REPLICATION_MESSAGE);
     let mut stream = tokio::select! {
@@ -126,6 +133,12 @@ async fn session(
                 let Some(batch) = msg? else {
                     return Err(tonic::Status::unavailable("replication stream ended"));
                 };
+                if batch.reset {
+                    info!(origin = state.regions.name(origin), "origin restarted with a new log; pulling it from the start");
+                    queue.clear();
+                    state.reset_position(origin);
+                }
+                state.inbound(origin).stats.lock().unwrap_or_else(|p| p.into_inner()).origin_incarnation = batch.incarnation.clone();
                 let setting = state.link(origin, state.region);
                 let lost = setting.loss > 0.0 && state.uniform() < setting.loss;
                 let extra = if lost { setting.retransmit_timeout_us() } else { 0 };

@@ -41,8 +41,14 @@ pub fn channel_to(addr: SocketAddr) -> Channel {
         .connect_lazy()
 }
 
-/// Run a node on `listener` until `shutdown` resolves.
-pub async fn run(opts: NodeOptions, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<()> {
+/// Run a node on `listener` (and Prometheus metrics on `metrics`, if given) until `shutdown`
+/// resolves.
+pub async fn run(
+    opts: NodeOptions,
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     let state = Arc::new(NodeState::new(opts)?);
     let peers: Vec<Channel> = state
         .regions
@@ -56,6 +62,15 @@ pub async fn run(opts: NodeOptions, listener: TcpListener, shutdown: impl Future
     let mut tasks = JoinSet::new();
     for origin in state.peers().collect::<Vec<_>>() {
         tasks.spawn(pull_loop(state.clone(), origin, node.peer(origin), token.clone()));
+    }
+
+    if let Some(m) = metrics {
+        let (state, token) = (state.clone(), token.clone());
+        tasks.spawn(async move {
+            if let Err(e) = crate::metrics::serve(m, state, token).await {
+                tracing::warn!(error = %e, "metrics server failed");
+            }
+        });
     }
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();

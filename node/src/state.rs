@@ -79,6 +79,8 @@ pub struct LinkStats {
     pub oldest_pending_commit_us: u64,
     /// Is the pull stream connected?
     pub connected: bool,
+    /// The origin's incarnation the applied position refers to (empty: none yet).
+    pub origin_incarnation: String,
 }
 
 impl LinkStats {
@@ -91,6 +93,7 @@ impl LinkStats {
             last_lag_us: 0,
             oldest_pending_commit_us: 0,
             connected: false,
+            origin_incarnation: String::new(),
         }
     }
 }
@@ -130,6 +133,8 @@ pub struct NodeState {
     forwarded: AtomicU64,
     rpo_refusals: AtomicU64,
     rng: AtomicU64,
+    /// Client requests by method and status code (for metrics).
+    pub requests: crate::metrics::RequestCounters,
 }
 
 impl NodeState {
@@ -164,6 +169,7 @@ impl NodeState {
             forwarded: AtomicU64::new(0),
             rpo_refusals: AtomicU64::new(0),
             rng: AtomicU64::new(now_us()),
+            requests: Default::default(),
             regions,
             opts,
         })
@@ -293,6 +299,14 @@ impl NodeState {
     pub fn reset_applied(&self, origin: RegionId, seq: u64) {
         self.inbound[origin.index()].applied.send_replace(seq);
         self.links_version.send_modify(|v| *v += 1);
+    }
+
+    /// The origin restarted with a new log: its positions start again at 0 (no session restart:
+    /// the running stream already serves from the start).
+    pub fn reset_position(&self, origin: RegionId) {
+        self.inbound[origin.index()].applied.send_replace(0);
+        let mut s = self.inbound[origin.index()].stats.lock().unwrap_or_else(|p| p.into_inner());
+        s.origin_head = 0;
     }
 
     /// The link setting `from -> to`.

@@ -30,6 +30,9 @@ pub struct NodeArgs {
     /// Conflict events kept in the node's feed.
     #[arg(long, default_value_t = meridian_node::events::DEFAULT_FEED_CAPACITY)]
     conflict_feed: usize,
+    /// Serve Prometheus metrics at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<SocketAddr>,
     /// Most writes per replication batch.
     #[arg(long, default_value_t = 512)]
     max_batch: usize,
@@ -55,13 +58,23 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr()?;
+        let metrics = match args.metrics_addr {
+            Some(m) => Some(
+                meridian_node::metrics::bind(m).await.with_context(|| format!("cannot serve metrics on {m}"))?,
+            ),
+            None => None,
+        };
+        let metrics_note = match &metrics {
+            Some(m) => format!(", metrics on http://{}/metrics", m.local_addr()?),
+            None => String::new(),
+        };
         println!(
-            "meridian node {} serving on {addr} (mode {}, clock {})",
+            "meridian node {} serving on {addr} (mode {}, clock {}){metrics_note}",
             opts.region,
             opts.cluster.mode.name(),
             opts.cluster.clock.name()
         );
-        server::run(opts, listener, shutdown_signal()).await?;
+        server::run(opts, listener, metrics, shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -3,5 +3,7 @@
 
 mod support;
 
+mod cluster;
+mod ecosystem;
 mod global_tables;
 mod load;

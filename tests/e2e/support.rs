@@ -113,11 +113,17 @@ impl Cluster {
 
     /// Start (or restart) the node of `region` and wait until it serves.
     pub fn start_node(&mut self, region: &'static str) {
-        let log = std::fs::File::create(self.dir.join(format!("{region}.log"))).unwrap();
+        self.start_node_with(region, &[]);
+    }
+
+    /// Start (or restart) the node of `region` with extra arguments.
+    pub fn start_node_with(&mut self, region: &'static str, extra: &[&str]) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join(format!("{region}.log"))).unwrap();
         let mut child = Command::new(BIN)
             .args(["node", "--region", region, "--cluster"])
             .arg(&self.file)
             .args(&self.spec_node_args)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

@@ -69,13 +69,18 @@ impl KvService {
         }
     }
 
-    /// Pay the client's round trip around `work`.
-    async fn around<T>(&self, meta: RequestMeta, work: impl Future<Output = Result<T>>) -> Result<T, Status> {
+    /// Pay the client's round trip around `work`, and count the request by status code.
+    async fn around<T>(&self, method: usize, meta: RequestMeta, work: impl Future<Output = Result<T>>) -> Result<T, Status> {
         let state = &self.node.state;
-        meta.travel(state, true).await?;
-        let result = work.await;
-        meta.travel(state, false).await?;
-        Ok(result?)
+        let result: Result<T, Status> = async {
+            meta.travel(state, true).await?;
+            let result = work.await;
+            meta.travel(state, false).await?;
+            Ok(result?)
+        }
+        .await;
+        state.requests.count(method, result.as_ref().err().map_or(tonic::Code::Ok, Status::code));
+        result
     }
 
     /// Commit locally, or forward to the primary when this is a secondary that may.
@@ -164,14 +169,14 @@ impl Kv for KvService {
         let r = req.into_inner();
         let cond = self.condition(r.condition.clone())?;
         let (key, value) = (r.key.clone(), Arc::from(r.value.as_slice()));
-        let reply = self.around(meta, self.write(meta, key, WriteOp::Put(value), cond, Forwardable::Put(r))).await?;
+        let reply = self.around(0, meta, self.write(meta, key, WriteOp::Put(value), cond, Forwardable::Put(r))).await?;
         Ok(Response::new(reply))
     }
 
     async fn get(&self, req: Request<pb::GetRequest>) -> Result<Response<pb::GetReply>, Status> {
         let meta = RequestMeta::parse(&self.node.state, req.metadata())?;
         let key = req.into_inner().key;
-        Ok(Response::new(self.around(meta, self.read(meta, key)).await?))
+        Ok(Response::new(self.around(1, meta, self.read(meta, key)).await?))
     }
 
     async fn delete(&self, req: Request<pb::DeleteRequest>) -> Result<Response<pb::WriteReply>, Status> {
@@ -179,7 +184,7 @@ impl Kv for KvService {
         let r = req.into_inner();
         let cond = self.condition(r.condition.clone())?;
         let key = r.key.clone();
-        let reply = self.around(meta, self.write(meta, key, WriteOp::Delete, cond, Forwardable::Delete(r))).await?;
+        let reply = self.around(2, meta, self.write(meta, key, WriteOp::Delete, cond, Forwardable::Delete(r))).await?;
         Ok(Response::new(reply))
     }
 
@@ -188,7 +193,7 @@ impl Kv for KvService {
         let r = req.into_inner();
         let (key, delta) = (r.key.clone(), r.delta);
         let op = WriteOp::Increment(delta);
-        let reply = self.around(meta, self.write(meta, key, op, None, Forwardable::Increment(r))).await?;
+        let reply = self.around(3, meta, self.write(meta, key, op, None, Forwardable::Increment(r))).await?;
         Ok(Response::new(reply))
     }
 }

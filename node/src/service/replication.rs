@@ -54,19 +54,17 @@ impl Replication for ReplicationService {
             return Err(Error::invalid("a region cannot pull from itself").into());
         }
         let head = state.core().log_head();
-        if open.after_seq > head {
-            return Err(Error::invalid(format!(
-                "after_seq {} is past this region's log head {head} (was the log lost? the puller must resync)",
-                open.after_seq
-            ))
-            .into());
-        }
+        let incarnation = state.incarnation.to_string();
+        // A position from another incarnation of this node (or past its head) means the log the
+        // puller knew is gone: serve from the start and say so; the merge is idempotent.
+        let reset = open.after_seq > head || (!open.origin_incarnation.is_empty() && open.origin_incarnation != incarnation);
+        let after_seq = if reset { 0 } else { open.after_seq };
         let max_batch = match open.max_batch as usize {
             0 => state.opts.max_batch,
             n => n.min(MAX_BATCH_WRITES),
         };
         let outbound = state.outbound(peer);
-        outbound.acked.fetch_max(open.after_seq, Ordering::Relaxed);
+        outbound.acked.fetch_max(after_seq, Ordering::Relaxed);
         outbound.streams.fetch_add(1, Ordering::Relaxed);
 
         let ack_state = state.clone();
@@ -80,14 +78,15 @@ impl Replication for ReplicationService {
         let shutdown = self.node.shutdown.clone();
         tokio::spawn(async move {
             let mut head_rx = state.subscribe_head();
-            let mut next = open.after_seq;
+            let mut next = after_seq;
+            let mut reset = reset;
             loop {
                 head_rx.borrow_and_update();
                 let (writes, head) = {
                     let core = state.core();
                     (core.log_after(next, max_batch), core.log_head())
                 };
-                if writes.is_empty() {
+                if writes.is_empty() && !reset {
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         _ = tx.closed() => break,
@@ -105,7 +104,13 @@ impl Replication for ReplicationService {
                     batch.push(write_to_pb(&state.regions, w));
                     next = w.seq;
                 }
-                let msg = pb::ReplBatch { origin: state.region_name().to_owned(), writes: batch, head_seq: head };
+                let msg = pb::ReplBatch {
+                    origin: state.region_name().to_owned(),
+                    writes: batch,
+                    head_seq: head,
+                    incarnation: incarnation.clone(),
+                    reset: std::mem::take(&mut reset),
+                };
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     r = tx.send(Ok(msg)) => if r.is_err() { break },

@@ -1,0 +1,251 @@
+//! Local multi-process clusters: start one `meridian node` process per region on loopback,
+//! record them in a state directory, check them, stop them. Used by `meridian cluster`,
+//! `meridian demo` and the benchmark.
+//!
+//! A state directory holds `cluster.toml` (the effective cluster, ports resolved),
+//! `state.json` (pid, address, metrics address and log file per region) and `logs/`.
+
+use std::{
+    net::{SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use meridian_node::config::ClusterConfig;
+use meridian_proto::v1 as pb;
+use serde::{Deserialize, Serialize};
+
+use crate::client::{RegionClient, Session};
+
+/// One node process.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NodeRecord {
+    /// Region.
+    pub region: String,
+    /// Process id.
+    pub pid: u32,
+    /// gRPC address.
+    pub addr: SocketAddr,
+    /// Prometheus metrics address.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Log file.
+    pub log: PathBuf,
+}
+
+/// What `state.json` holds.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ClusterState {
+    /// The effective cluster file.
+    pub cluster_file: PathBuf,
+    /// Extra arguments every node was started with.
+    pub node_args: Vec<String>,
+    /// The nodes.
+    pub nodes: Vec<NodeRecord>,
+}
+
+/// How to start nodes.
+#[derive(Clone, Debug)]
+pub struct Launcher {
+    /// The `meridian` binary.
+    pub binary: PathBuf,
+    /// The state directory.
+    pub dir: PathBuf,
+    /// Extra `meridian node` arguments (e.g. `--workers 1`, `--admin-token T`).
+    pub node_args: Vec<String>,
+    /// Serve metrics from every node (on free ports).
+    pub metrics: bool,
+    /// Admin token, to reach the nodes' admin service.
+    pub admin_token: Option<String>,
+}
+
+/// A free loopback port.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Is `pid` a live `meridian` process?
+pub fn alive(pid: u32) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists and may be signalled.
+    let exists = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0;
+    exists
+        && std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains("meridian"))
+            .unwrap_or(true)
+        && !is_zombie(pid)
+}
+
+fn is_zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit(')').next().map(|rest| rest.trim_start().starts_with('Z')))
+        .unwrap_or(false)
+}
+
+/// Send `sig` to `pid`.
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: sending a signal to a pid has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid as libc::pid_t, sig);
+    }
+}
+
+impl Launcher {
+    /// The state file path.
+    pub fn state_path(dir: &Path) -> PathBuf {
+        dir.join("state.json")
+    }
+
+    /// Read a state directory's state, if any.
+    pub fn read_state(dir: &Path) -> anyhow::Result<Option<ClusterState>> {
+        let p = Self::state_path(dir);
+        if !p.exists() {
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+        Ok(Some(serde_json::from_str(&text).with_context(|| format!("{} is not a cluster state file", p.display()))?))
+    }
+
+    fn write_state(&self, state: &ClusterState) -> anyhow::Result<()> {
+        let p = Self::state_path(&self.dir);
+        let tmp = p.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_string_pretty(state)?)?;
+        std::fs::rename(&tmp, &p)?;
+        Ok(())
+    }
+
+    /// Start every region of `cluster`; ports 0 become free ports. Fails (and stops what it
+    /// started) if a node does not become healthy in time.
+    pub async fn up(&self, mut cluster: ClusterConfig) -> anyhow::Result<ClusterState> {
+        if let Some(state) = Self::read_state(&self.dir)? {
+            let live: Vec<_> = state.nodes.iter().filter(|n| alive(n.pid)).collect();
+            if !live.is_empty() {
+                bail!(
+                    "a cluster is already running in {} ({}); use `meridian cluster status` or `meridian cluster down --dir {}`",
+                    self.dir.display(),
+                    live.iter().map(|n| format!("{} pid {}", n.region, n.pid)).collect::<Vec<_>>().join(", "),
+                    self.dir.display()
+                );
+            }
+        }
+        std::fs::create_dir_all(self.dir.join("logs")).with_context(|| format!("cannot create {}", self.dir.display()))?;
+        for r in &mut cluster.regions {
+            if r.listen.port() == 0 {
+                r.listen.set_port(free_port()?);
+            }
+            if !r.listen.ip().is_loopback() {
+                bail!("region {} listens on {}: local clusters stay on loopback", r.name, r.listen);
+            }
+        }
+        let cluster_file = self.dir.join("cluster.toml");
+        std::fs::write(&cluster_file, cluster.to_toml())?;
+        let mut state = ClusterState { cluster_file, node_args: self.node_args.clone(), nodes: vec![] };
+        for r in &cluster.regions {
+            match self.spawn(&state, &r.name, r.listen) {
+                Ok(rec) => state.nodes.push(rec),
+                Err(e) => {
+                    stop_nodes(&state.nodes, Duration::from_secs(3));
+                    return Err(e);
+                }
+            }
+        }
+        self.write_state(&state)?;
+        if let Err(e) = self.wait_healthy(&state, Duration::from_secs(20)).await {
+            stop_nodes(&state.nodes, Duration::from_secs(3));
+            return Err(e);
+        }
+        Ok(state)
+    }
+
+    fn spawn(&self, state: &ClusterState, region: &str, addr: SocketAddr) -> anyhow::Result<NodeRecord> {
+        let log = self.dir.join("logs").join(format!("{region}.log"));
+        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
+        let metrics_addr = if self.metrics { Some(SocketAddr::from(([127, 0, 0, 1], free_port()?))) } else { None };
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(["node", "--region", region, "--cluster"]).arg(&state.cluster_file).args(&state.node_args);
+        if let Some(m) = metrics_addr {
+            cmd.args(["--metrics-addr", &m.to_string()]);
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            // Own process group: a Ctrl-C meant for `cluster up` does not reach background nodes.
+            cmd.process_group(0);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.binary.display()))?;
+        Ok(NodeRecord { region: region.to_owned(), pid: child.id(), addr, metrics_addr, log })
+    }
+
+    /// Poll every node's status until all answer.
+    pub async fn wait_healthy(&self, state: &ClusterState, timeout: Duration) -> anyhow::Result<()> {
+        let start = Instant::now();
+        for n in &state.nodes {
+            let c = RegionClient::new(n.addr, &Session { admin_token: self.admin_token.clone(), ..Session::default() })?;
+            loop {
+                if c.admin().status(pb::StatusRequest {}).await.is_ok() {
+                    break;
+                }
+                if !alive(n.pid) {
+                    bail!("the node of {} exited during start; see {}", n.region, n.log.display());
+                }
+                if start.elapsed() > timeout {
+                    bail!("the node of {} did not become healthy within {timeout:?}; see {}", n.region, n.log.display());
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Restart the node of `region` (same address), and wait until it is healthy.
+    pub async fn restart(&self, region: &str) -> anyhow::Result<NodeRecord> {
+        let mut state = Self::read_state(&self.dir)?.with_context(|| format!("no cluster in {}", self.dir.display()))?;
+        let i = state.nodes.iter().position(|n| n.region == region).with_context(|| {
+            format!("no region {region:?} in this cluster ({})", state.nodes.iter().map(|n| n.region.as_str()).collect::<Vec<_>>().join(", "))
+        })?;
+        let old = state.nodes[i].clone();
+        if alive(old.pid) {
+            stop_nodes(std::slice::from_ref(&old), Duration::from_secs(5));
+        }
+        let launcher = Launcher { metrics: old.metrics_addr.is_some(), ..self.clone() };
+        let mut rec = launcher.spawn(&state, region, old.addr)?;
+        if let (Some(old_m), Some(_)) = (old.metrics_addr, rec.metrics_addr) {
+            // Keep the old metrics address when it is free again.
+            if TcpListener::bind(old_m).is_ok() {
+                rec.metrics_addr = Some(old_m);
+            }
+        }
+        state.nodes[i] = rec.clone();
+        self.write_state(&state)?;
+        let one = ClusterState { nodes: vec![rec.clone()], ..state };
+        self.wait_healthy(&one, Duration::from_secs(20)).await?;
+        Ok(rec)
+    }
+}
+
+/// SIGTERM the nodes, wait up to `grace`, then SIGKILL what is left. Returns the pids that
+/// had to be killed.
+pub fn stop_nodes(nodes: &[NodeRecord], grace: Duration) -> Vec<u32> {
+    for n in nodes.iter().filter(|n| alive(n.pid)) {
+        signal(n.pid, libc::SIGTERM);
+    }
+    let start = Instant::now();
+    while start.elapsed() < grace && nodes.iter().any(|n| alive(n.pid)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let forced: Vec<u32> = nodes.iter().filter(|n| alive(n.pid)).map(|n| n.pid).collect();
+    for pid in &forced {
+        signal(*pid, libc::SIGKILL);
+    }
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) && forced.iter().any(|p| alive(*p)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    forced
+}
