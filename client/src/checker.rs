@@ -73,12 +73,21 @@ pub struct CheckReport {
 
 /// Run every check. `feed_complete`: false when a node's bounded feed dropped events before
 /// they were read (then unreported-loss cannot be decided and is reported as such).
-pub fn check(writes: &[WriteRec], finals: &FinalStates, events: &[LossEvent], feed_complete: bool) -> CheckReport {
+pub fn check(
+    writes: &[WriteRec],
+    finals: &FinalStates,
+    events: &[LossEvent],
+    feed_complete: bool,
+) -> CheckReport {
     let mut r = CheckReport::default();
     let push = |r: &mut CheckReport, kind: &str, key: &str, detail: String| {
         *r.violation_counts.entry(kind.to_owned()).or_default() += 1;
         if r.violations.len() < MAX_LISTED {
-            r.violations.push(Violation { kind: kind.to_owned(), key: key.to_owned(), detail });
+            r.violations.push(Violation {
+                kind: kind.to_owned(),
+                key: key.to_owned(),
+                detail,
+            });
         }
     };
 
@@ -87,8 +96,14 @@ pub fn check(writes: &[WriteRec], finals: &FinalStates, events: &[LossEvent], fe
     for w in writes.iter().filter(|w| w.status != WriteStatus::Failed) {
         by_key.entry(&w.key).or_default().push(w);
     }
-    r.writes_acked = writes.iter().filter(|w| w.status == WriteStatus::Acked).count() as u64;
-    r.writes_unknown = writes.iter().filter(|w| w.status == WriteStatus::Unknown).count() as u64;
+    r.writes_acked = writes
+        .iter()
+        .filter(|w| w.status == WriteStatus::Acked)
+        .count() as u64;
+    r.writes_unknown = writes
+        .iter()
+        .filter(|w| w.status == WriteStatus::Unknown)
+        .count() as u64;
     r.keys_checked = by_key.len() as u64;
 
     // 1. Convergence.
@@ -102,34 +117,75 @@ pub fn check(writes: &[WriteRec], finals: &FinalStates, events: &[LossEvent], fe
             for key in keys {
                 let (a, b) = (ref_state.get(key), state.get(key));
                 if a.map(|i| &i.write_id) != b.map(|i| &i.write_id) {
-                    let show = |i: Option<&crate::history::FinalItem>| i.map_or("nothing".to_owned(), |i| format!("write {} ({})", i.write_id, i.version));
-                    push(&mut r, "divergence", key, format!("{ref_region} holds {}, {region} holds {}", show(a), show(b)));
+                    let show = |i: Option<&crate::history::FinalItem>| {
+                        i.map_or("nothing".to_owned(), |i| {
+                            format!("write {} ({})", i.write_id, i.version)
+                        })
+                    };
+                    push(
+                        &mut r,
+                        "divergence",
+                        key,
+                        format!("{ref_region} holds {}, {region} holds {}", show(a), show(b)),
+                    );
                 }
             }
         }
     }
 
     // 2. LWW winner per key (judged on the reference region; divergence is reported above).
-    let acked_ids: HashSet<&str> = writes.iter().filter(|w| w.status == WriteStatus::Acked).map(|w| w.write_id.as_str()).collect();
+    let acked_ids: HashSet<&str> = writes
+        .iter()
+        .filter(|w| w.status == WriteStatus::Acked)
+        .map(|w| w.write_id.as_str())
+        .collect();
     if let Some((ref_region, state)) = reference {
         for (key, ws) in &by_key {
-            let acked: Vec<&&WriteRec> = ws.iter().filter(|w| w.status == WriteStatus::Acked).collect();
+            let acked: Vec<&&WriteRec> = ws
+                .iter()
+                .filter(|w| w.status == WriteStatus::Acked)
+                .collect();
             let has_unknown = ws.iter().any(|w| w.status == WriteStatus::Unknown);
             let best = acked.iter().max_by(|a, b| a.version.cmp(&b.version));
             match (state.get(*key), best) {
-                (None, Some(b)) => push(&mut r, "missing", key, format!("acknowledged write {} ({}) is absent at {ref_region}", b.write_id, b.version.as_ref().unwrap())),
+                (None, Some(b)) => push(
+                    &mut r,
+                    "missing",
+                    key,
+                    format!(
+                        "acknowledged write {} ({}) is absent at {ref_region}",
+                        b.write_id,
+                        b.version.as_ref().unwrap()
+                    ),
+                ),
                 (None, None) => {}
                 (Some(found), best) => {
                     if !acked_ids.contains(found.write_id.as_str()) && !has_unknown {
-                        push(&mut r, "phantom", key, format!("{ref_region} holds write {} which this run never made", found.write_id));
+                        push(
+                            &mut r,
+                            "phantom",
+                            key,
+                            format!(
+                                "{ref_region} holds write {} which this run never made",
+                                found.write_id
+                            ),
+                        );
                     }
                     if let Some(b) = best
                         && b.version.as_ref() > Some(&found.version)
                     {
-                        push(&mut r, "wrong-winner", key, format!(
-                            "expected the LWW-greatest write {} ({}), found {} ({}) at {ref_region}",
-                            b.write_id, b.version.as_ref().unwrap(), found.write_id, found.version
-                        ));
+                        push(
+                            &mut r,
+                            "wrong-winner",
+                            key,
+                            format!(
+                                "expected the LWW-greatest write {} ({}), found {} ({}) at {ref_region}",
+                                b.write_id,
+                                b.version.as_ref().unwrap(),
+                                found.write_id,
+                                found.version
+                            ),
+                        );
                     }
                 }
             }
@@ -137,7 +193,11 @@ pub fn check(writes: &[WriteRec], finals: &FinalStates, events: &[LossEvent], fe
     }
 
     // 3. Reported losses are genuine.
-    let acked_ctx: HashMap<&str, &Ctx> = writes.iter().filter(|w| w.status == WriteStatus::Acked).map(|w| (w.write_id.as_str(), &w.context)).collect();
+    let acked_ctx: HashMap<&str, &Ctx> = writes
+        .iter()
+        .filter(|w| w.status == WriteStatus::Acked)
+        .map(|w| (w.write_id.as_str(), &w.context))
+        .collect();
     let mut pairs = HashSet::new();
     let mut lost: HashSet<&str> = HashSet::new();
     for e in events {
@@ -147,25 +207,57 @@ pub fn check(writes: &[WriteRec], finals: &FinalStates, events: &[LossEvent], fe
             _ => ctx_concurrent(&w.context, &l.context),
         };
         if !genuine {
-            push(&mut r, "bad-event", &e.key, format!(
-                "{} reported a {} between writes that are not {}: winner {} {:?}, loser {} {:?}",
-                e.region, e.kind, if e.kind == "conflict" { "concurrent" } else { "causally ordered that way" },
-                w.write_id, w.context, l.write_id, l.context
-            ));
+            push(
+                &mut r,
+                "bad-event",
+                &e.key,
+                format!(
+                    "{} reported a {} between writes that are not {}: winner {} {:?}, loser {} {:?}",
+                    e.region,
+                    e.kind,
+                    if e.kind == "conflict" {
+                        "concurrent"
+                    } else {
+                        "causally ordered that way"
+                    },
+                    w.write_id,
+                    w.context,
+                    l.write_id,
+                    l.context
+                ),
+            );
         }
         if l.version >= w.version {
-            push(&mut r, "bad-event", &e.key, format!("{} named the greater version as loser: {} ({}) lost to {} ({})", e.region, l.write_id, l.version, w.write_id, w.version));
+            push(
+                &mut r,
+                "bad-event",
+                &e.key,
+                format!(
+                    "{} named the greater version as loser: {} ({}) lost to {} ({})",
+                    e.region, l.write_id, l.version, w.write_id, w.version
+                ),
+            );
         }
         for side in [w, l] {
             if let Some(ctx) = acked_ctx.get(side.write_id.as_str())
                 && **ctx != side.context
             {
-                push(&mut r, "bad-event", &e.key, format!("{} reported write {} with context {:?}, but it was acknowledged with {:?}", e.region, side.write_id, side.context, ctx));
+                push(
+                    &mut r,
+                    "bad-event",
+                    &e.key,
+                    format!(
+                        "{} reported write {} with context {:?}, but it was acknowledged with {:?}",
+                        e.region, side.write_id, side.context, ctx
+                    ),
+                );
             }
         }
         if pairs.insert((w.write_id.as_str(), l.write_id.as_str())) {
             if e.kind == "conflict" {
-                *r.conflicts_by_pair.entry(format!("{}>{}", w.version.region, l.version.region)).or_default() += 1;
+                *r.conflicts_by_pair
+                    .entry(format!("{}>{}", w.version.region, l.version.region))
+                    .or_default() += 1;
             } else {
                 r.causal_inversions += 1;
             }
@@ -181,9 +273,16 @@ pub fn check(writes: &[WriteRec], finals: &FinalStates, events: &[LossEvent], fe
     }
     let finals_ref = reference.map(|(_, s)| s);
     for (key, ws) in &by_key {
-        let acked: Vec<&WriteRec> = ws.iter().filter(|w| w.status == WriteStatus::Acked).copied().collect();
+        let acked: Vec<&WriteRec> = ws
+            .iter()
+            .filter(|w| w.status == WriteStatus::Acked)
+            .copied()
+            .collect();
         let analysis = KeyAnalysis::new(&acked);
-        r.concurrent_writes += acked.iter().filter(|w| analysis.concurrent_with_any(w)).count() as u64;
+        r.concurrent_writes += acked
+            .iter()
+            .filter(|w| analysis.concurrent_with_any(w))
+            .count() as u64;
         let has_unknown = ws.iter().any(|w| w.status == WriteStatus::Unknown);
         if has_unknown {
             r.keys_skipped_unknown += 1;
@@ -192,13 +291,28 @@ pub fn check(writes: &[WriteRec], finals: &FinalStates, events: &[LossEvent], fe
         if !feed_complete {
             continue;
         }
-        let final_id = finals_ref.and_then(|s| s.get(*key)).map(|i| i.write_id.as_str());
+        let final_id = finals_ref
+            .and_then(|s| s.get(*key))
+            .map(|i| i.write_id.as_str());
         for w in &acked {
-            if Some(w.write_id.as_str()) != final_id && analysis.is_maximal(w) && !lost.contains(w.write_id.as_str()) {
-                push(&mut r, "unreported-loss", key, format!(
-                    "write {} ({}) from {} was discarded (no write happened after it, it is not the final value) but no node reported it lost",
-                    w.write_id, w.version.as_ref().map(|v| v.to_string()).unwrap_or_default(), w.client_region
-                ));
+            if Some(w.write_id.as_str()) != final_id
+                && analysis.is_maximal(w)
+                && !lost.contains(w.write_id.as_str())
+            {
+                push(
+                    &mut r,
+                    "unreported-loss",
+                    key,
+                    format!(
+                        "write {} ({}) from {} was discarded (no write happened after it, it is not the final value) but no node reported it lost",
+                        w.write_id,
+                        w.version
+                            .as_ref()
+                            .map(|v| v.to_string())
+                            .unwrap_or_default(),
+                        w.client_region
+                    ),
+                );
             }
         }
     }
@@ -232,21 +346,28 @@ impl<'a> KeyAnalysis<'a> {
         let (r, c) = (w.origin(), w.dot());
         self.by_region.iter().all(|(s, ws)| {
             // The last write of each region has seen the most of `r`.
-            ws.iter().rev().find(|v| v.write_id != w.write_id).is_none_or(|v| {
-                let seen = v.context.get(r).copied().unwrap_or(0);
-                !(seen >= c && (*s != r || v.dot() > c))
-            })
+            ws.iter()
+                .rev()
+                .find(|v| v.write_id != w.write_id)
+                .is_none_or(|v| {
+                    let seen = v.context.get(r).copied().unwrap_or(0);
+                    !(seen >= c && (*s != r || v.dot() > c))
+                })
         })
     }
 
     /// Is `w` concurrent with at least one other write of the key?
     fn concurrent_with_any(&self, w: &WriteRec) -> bool {
         let (r, c) = (w.origin(), w.dot());
-        self.by_region.iter().filter(|(s, _)| **s != r).any(|(s, ws)| {
-            let seen_of_s = w.context.get(*s).copied().unwrap_or(0);
-            let first_unseen = ws.partition_point(|v| v.dot() <= seen_of_s);
-            ws.get(first_unseen).is_some_and(|v| v.context.get(r).copied().unwrap_or(0) < c)
-        })
+        self.by_region
+            .iter()
+            .filter(|(s, _)| **s != r)
+            .any(|(s, ws)| {
+                let seen_of_s = w.context.get(*s).copied().unwrap_or(0);
+                let first_unseen = ws.partition_point(|v| v.dot() <= seen_of_s);
+                ws.get(first_unseen)
+                    .is_some_and(|v| v.context.get(r).copied().unwrap_or(0) < c)
+            })
     }
 }
 

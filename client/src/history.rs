@@ -23,11 +23,18 @@ pub struct Ver {
 impl Ver {
     /// From the wire (absent: the zero version of no region).
     pub fn from_pb(v: Option<&pb::Version>) -> Self {
-        v.map_or(Ver { timestamp: 0, logical: 0, region: String::new() }, |v| Ver {
-            timestamp: v.timestamp,
-            logical: v.logical,
-            region: v.region.clone(),
-        })
+        v.map_or(
+            Ver {
+                timestamp: 0,
+                logical: 0,
+                region: String::new(),
+            },
+            |v| Ver {
+                timestamp: v.timestamp,
+                logical: v.logical,
+                region: v.region.clone(),
+            },
+        )
     }
 }
 
@@ -42,7 +49,8 @@ pub type Ctx = BTreeMap<String, u64>;
 
 /// Context from the wire.
 pub fn ctx_from_pb(c: Option<&pb::CausalContext>) -> Ctx {
-    c.map(|c| c.entries.iter().map(|(k, v)| (k.clone(), *v)).collect()).unwrap_or_default()
+    c.map(|c| c.entries.iter().map(|(k, v)| (k.clone(), *v)).collect())
+        .unwrap_or_default()
 }
 
 /// `a` ≤ `b` pointwise.

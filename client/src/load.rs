@@ -154,10 +154,14 @@ struct Latest {
 
 impl Latest {
     fn new() -> Self {
-        Self { shards: (0..64).map(|_| Mutex::new(HashMap::new())).collect() }
+        Self {
+            shards: (0..64).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
     }
     fn shard(&self, key: &str) -> &Mutex<HashMap<String, (Ver, u64)>> {
-        let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        let h = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
         &self.shards[(h % 64) as usize]
     }
     fn acked(&self, key: &str, v: Ver, at_us: u64) {
@@ -170,7 +174,9 @@ impl Latest {
     /// Age of a newer acknowledged write than `seen`, acknowledged before `read_start_us`.
     fn staleness(&self, key: &str, seen: &Ver, read_start_us: u64) -> Option<u64> {
         let m = self.shard(key).lock().unwrap_or_else(|p| p.into_inner());
-        m.get(key).filter(|(v, at)| v > seen && *at < read_start_us).map(|(_, at)| read_start_us - at)
+        m.get(key)
+            .filter(|(v, at)| v > seen && *at < read_start_us)
+            .map(|(_, at)| read_start_us - at)
     }
 }
 
@@ -205,12 +211,25 @@ struct RegionClients {
 
 /// Is a failed write's outcome unknown (it may have been committed)?
 fn outcome_unknown(code: Code) -> bool {
-    matches!(code, Code::DeadlineExceeded | Code::Unavailable | Code::Cancelled | Code::Unknown | Code::Internal)
+    matches!(
+        code,
+        Code::DeadlineExceeded
+            | Code::Unavailable
+            | Code::Cancelled
+            | Code::Unknown
+            | Code::Internal
+    )
 }
 
 /// Connect to every region of the cluster; the status of each.
-pub async fn cluster_status(cluster: &ClusterConfig, token: Option<&str>) -> anyhow::Result<Vec<(RegionClient, pb::NodeStatus)>> {
-    let session = Session { admin_token: token.map(str::to_owned), ..Session::default() };
+pub async fn cluster_status(
+    cluster: &ClusterConfig,
+    token: Option<&str>,
+) -> anyhow::Result<Vec<(RegionClient, pb::NodeStatus)>> {
+    let session = Session {
+        admin_token: token.map(str::to_owned),
+        ..Session::default()
+    };
     let mut out = Vec::new();
     for r in &cluster.regions {
         let c = RegionClient::new(r.listen, &session)?;
@@ -218,7 +237,12 @@ pub async fn cluster_status(cluster: &ClusterConfig, token: Option<&str>) -> any
             .admin()
             .status(pb::StatusRequest {})
             .await
-            .with_context(|| format!("cannot reach the node of {} at {} — is the cluster running?", r.name, r.listen))?
+            .with_context(|| {
+                format!(
+                    "cannot reach the node of {} at {} — is the cluster running?",
+                    r.name, r.listen
+                )
+            })?
             .into_inner();
         out.push((c, s));
     }
@@ -230,7 +254,10 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
     let cluster = &cfg.cluster;
     for r in &cfg.regions {
         if cluster.region(r).is_none() {
-            bail!("--regions: {r:?} is not a region of the cluster ({})", cluster.names());
+            bail!(
+                "--regions: {r:?} is not a region of the cluster ({})",
+                cluster.names()
+            );
         }
     }
     if cfg.regions.is_empty() {
@@ -243,28 +270,57 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
         bail!("--rate must be a non-negative number (0: closed loop)");
     }
     let start_status = cluster_status(cluster, cfg.admin_token.as_deref()).await?;
-    let mode = if start_status[0].1.mode == pb::Mode::AuroraGlobal as i32 { Mode::AuroraGlobal } else { Mode::GlobalTables };
+    let mode = if start_status[0].1.mode == pb::Mode::AuroraGlobal as i32 {
+        Mode::AuroraGlobal
+    } else {
+        Mode::GlobalTables
+    };
     let primary = (mode == Mode::AuroraGlobal).then(|| start_status[0].1.primary.clone());
     let base_conflicts: u64 = start_status.iter().map(|(_, s)| s.conflicts).sum();
     let base_lost: u64 = start_status.iter().map(|(_, s)| s.lost_writes).sum();
-    let links = start_status[0].0.admin().links(pb::LinksRequest {}).await?.into_inner();
-    let link_latency_ms: BTreeMap<String, f64> = links.links.iter().map(|l| (format!("{}>{}", l.from, l.to), l.latency_ms)).collect();
+    let links = start_status[0]
+        .0
+        .admin()
+        .links(pb::LinksRequest {})
+        .await?
+        .into_inner();
+    let link_latency_ms: BTreeMap<String, f64> = links
+        .links
+        .iter()
+        .map(|l| (format!("{}>{}", l.from, l.to), l.latency_ms))
+        .collect();
 
     let clients: Vec<RegionClients> = cfg
         .regions
         .iter()
         .map(|region| -> anyhow::Result<RegionClients> {
             let rc = cluster.region(region).expect("checked");
-            let base = Session { client_region: Some(region.clone()), consistency: cfg.consistency.clone(), forward: false, admin_token: None };
+            let base = Session {
+                client_region: Some(region.clone()),
+                consistency: cfg.consistency.clone(),
+                forward: false,
+                admin_token: None,
+            };
             let local = RegionClient::new(rc.listen, &base)?;
             let writer = match (&primary, cfg.aurora_writes) {
-                (Some(p), AuroraWrites::Primary) if p != region => {
-                    RegionClient::new(cluster.region(p).context("primary is a region")?.listen, &base)?
-                }
-                (Some(p), AuroraWrites::Forward) if p != region => RegionClient::new(rc.listen, &Session { forward: true, ..base })?,
+                (Some(p), AuroraWrites::Primary) if p != region => RegionClient::new(
+                    cluster.region(p).context("primary is a region")?.listen,
+                    &base,
+                )?,
+                (Some(p), AuroraWrites::Forward) if p != region => RegionClient::new(
+                    rc.listen,
+                    &Session {
+                        forward: true,
+                        ..base
+                    },
+                )?,
                 _ => local.clone(),
             };
-            Ok(RegionClients { region: region.clone(), local, writer })
+            Ok(RegionClients {
+                region: region.clone(),
+                local,
+                writer,
+            })
         })
         .collect::<anyhow::Result<_>>()?;
 
@@ -284,14 +340,29 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
             let stream = (ri * cfg.concurrency + wi) as u64;
             let (timeout, arrivals) = (cfg.timeout, cfg.arrivals);
             workers.spawn(async move {
-                worker(rc, stream, workload, per_worker_rate, arrivals, begin, deadline, timeout, latest, progress).await
+                worker(
+                    rc,
+                    stream,
+                    workload,
+                    per_worker_rate,
+                    arrivals,
+                    begin,
+                    deadline,
+                    timeout,
+                    latest,
+                    progress,
+                )
+                .await
             });
         }
     }
 
     let probes = cfg.probe_interval.map(|interval| {
         let clients = clients.clone();
-        let all: Vec<(String, RegionClient)> = start_status.iter().map(|(c, s)| (s.region.clone(), c.clone())).collect();
+        let all: Vec<(String, RegionClient)> = start_status
+            .iter()
+            .map(|(c, s)| (s.region.clone(), c.clone()))
+            .collect();
         let prefix = cfg.workload.prefix.clone();
         let done = done.clone();
         let writable: Vec<String> = match &primary {
@@ -306,7 +377,14 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
         let done = done.clone();
         let nodes: Vec<RegionClient> = start_status.iter().map(|(c, _)| c.clone()).collect();
         let total = cfg.duration;
-        tokio::spawn(progress_loop(progress, done, nodes, base_conflicts, begin, total))
+        tokio::spawn(progress_loop(
+            progress,
+            done,
+            nodes,
+            base_conflicts,
+            begin,
+            total,
+        ))
     });
 
     let mut outs = Vec::new();
@@ -327,10 +405,15 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
     let mut latency: BTreeMap<(String, OpKind), Histogram<u64>> = BTreeMap::new();
     let mut ops_by_region: BTreeMap<String, u64> = BTreeMap::new();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut writes, mut condition_failed, mut reads, mut stale, mut staleness, mut increments) = (Vec::new(), 0, 0, 0, histogram(), 0i64);
+    let (mut writes, mut condition_failed, mut reads, mut stale, mut staleness, mut increments) =
+        (Vec::new(), 0, 0, 0, histogram(), 0i64);
     for o in outs {
         for (k, h) in o.latency {
-            latency.entry((o.region.clone(), k)).or_insert_with(histogram).add(&h).expect("same bounds");
+            latency
+                .entry((o.region.clone(), k))
+                .or_insert_with(histogram)
+                .add(&h)
+                .expect("same bounds");
         }
         *ops_by_region.entry(o.region.clone()).or_default() += o.ops;
         for (k, n) in o.errors {
@@ -347,7 +430,9 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
 
     // Quiescence, final state, events, check.
     let load_end = Instant::now();
-    let converge_ms = wait_quiescent(&start_status, cfg.converge_timeout).await.then(|| load_end.elapsed().as_millis() as u64);
+    let converge_ms = wait_quiescent(&start_status, cfg.converge_timeout)
+        .await
+        .then(|| load_end.elapsed().as_millis() as u64);
     let mut finals: FinalStates = BTreeMap::new();
     let mut counter_sums = Vec::new();
     let mut events = Vec::new();
@@ -358,7 +443,10 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
         finals.insert(s.region.clone(), state);
         counter_sums.push(counters);
         let (evs, complete) = events_since(c, 0).await?;
-        events.extend(evs.into_iter().filter(|e| e.key.starts_with(&cfg.workload.prefix)));
+        events.extend(
+            evs.into_iter()
+                .filter(|e| e.key.starts_with(&cfg.workload.prefix)),
+        );
         feed_complete &= complete;
         nodes.push(c.admin().status(pb::StatusRequest {}).await?.into_inner());
     }
@@ -373,26 +461,64 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
     let names: Vec<String> = cluster.regions.iter().map(|r| r.name.clone()).collect();
     let lag_s: Vec<Vec<f64>> = names
         .iter()
-        .map(|a| names.iter().map(|b| if a == b { 0.0 } else { link_latency_ms.get(&format!("{a}>{b}")).copied().unwrap_or(0.0) / 1000.0 }).collect())
+        .map(|a| {
+            names
+                .iter()
+                .map(|b| {
+                    if a == b {
+                        0.0
+                    } else {
+                        link_latency_ms
+                            .get(&format!("{a}>{b}"))
+                            .copied()
+                            .unwrap_or(0.0)
+                            / 1000.0
+                    }
+                })
+                .collect()
+        })
         .collect();
     let (mut predicted_conflict_rate, mut predicted_lost_rate) = (0.0, 0.0);
-    let acked: Vec<&WriteRec> = writes.iter().filter(|w| w.status == WriteStatus::Acked).collect();
+    let acked: Vec<&WriteRec> = writes
+        .iter()
+        .filter(|w| w.status == WriteStatus::Acked)
+        .collect();
     if !acked.is_empty() {
         for counters in [false, true] {
-            let subset: Vec<&&WriteRec> = acked.iter().filter(|w| (w.op == OpKind::Incr) == counters).collect();
+            let subset: Vec<&&WriteRec> = acked
+                .iter()
+                .filter(|w| (w.op == OpKind::Incr) == counters)
+                .collect();
             if subset.is_empty() {
                 continue;
             }
-            let write_rate: Vec<f64> = names.iter().map(|n| subset.iter().filter(|w| w.origin() == n).count() as f64 / elapsed_s).collect();
-            let key_probability = (0..cfg.workload.keys).map(|k| cfg.workload.key_probability(k)).collect();
-            let (c, l) = predict(&ModelInput { write_rate, lag_s: lag_s.clone(), key_probability });
+            let write_rate: Vec<f64> = names
+                .iter()
+                .map(|n| subset.iter().filter(|w| w.origin() == n).count() as f64 / elapsed_s)
+                .collect();
+            let key_probability = (0..cfg.workload.keys)
+                .map(|k| cfg.workload.key_probability(k))
+                .collect();
+            let (c, l) = predict(&ModelInput {
+                write_rate,
+                lag_s: lag_s.clone(),
+                key_probability,
+            });
             let share = subset.len() as f64 / acked.len() as f64;
             predicted_conflict_rate += share * c;
             predicted_lost_rate += share * l;
         }
     }
-    let node_conflicts = nodes.iter().map(|s| s.conflicts).sum::<u64>().saturating_sub(base_conflicts);
-    let node_lost = nodes.iter().map(|s| s.lost_writes).sum::<u64>().saturating_sub(base_lost);
+    let node_conflicts = nodes
+        .iter()
+        .map(|s| s.conflicts)
+        .sum::<u64>()
+        .saturating_sub(base_conflicts);
+    let node_lost = nodes
+        .iter()
+        .map(|s| s.lost_writes)
+        .sum::<u64>()
+        .saturating_sub(base_lost);
 
     Ok(LoadResult {
         config: cfg,
@@ -450,7 +576,8 @@ async fn worker(
     let (mut kv_local, mut kv_writer) = (rc.local.kv(), rc.writer.kv());
     let open_loop = rate > 0.0;
     // Stagger the first arrival so workers do not start in lockstep.
-    let mut intended = begin + Duration::from_secs_f64(if open_loop { rng.f64() / rate } else { 0.0 });
+    let mut intended =
+        begin + Duration::from_secs_f64(if open_loop { rng.f64() / rate } else { 0.0 });
     let mut n = 0u64;
     loop {
         if open_loop {
@@ -468,7 +595,11 @@ async fn worker(
         n += 1;
         let start_us = now_us().saturating_sub(intended.elapsed().as_micros() as u64);
         let token = format!("w/{}/{stream}/{n}", rc.region);
-        let (key, kind) = if op.kind == OpKind::Incr { (workload.counter(op.rank), op.kind) } else { (op.key.clone(), op.kind) };
+        let (key, kind) = if op.kind == OpKind::Incr {
+            (workload.counter(op.rank), op.kind)
+        } else {
+            (op.key.clone(), op.kind)
+        };
         let result: Result<Option<pb::WriteReply>, tonic::Status> = match kind {
             OpKind::Get => {
                 let read_start = now_us();
@@ -489,24 +620,39 @@ async fn worker(
                 }
             }
             OpKind::Put | OpKind::CondPut => {
-                let condition = (kind == OpKind::CondPut).then_some(pb::Condition { kind: Some(pb::condition::Kind::IfAbsent(true)) });
-                let mut req = rc.writer.request(pb::PutRequest { key: key.clone(), value: workload.value(&token), condition });
+                let condition = (kind == OpKind::CondPut).then_some(pb::Condition {
+                    kind: Some(pb::condition::Kind::IfAbsent(true)),
+                });
+                let mut req = rc.writer.request(pb::PutRequest {
+                    key: key.clone(),
+                    value: workload.value(&token),
+                    condition,
+                });
                 req.set_timeout(timeout);
                 kv_writer.put(req).await.map(|r| Some(r.into_inner()))
             }
             OpKind::Delete => {
-                let mut req = rc.writer.request(pb::DeleteRequest { key: key.clone(), condition: None });
+                let mut req = rc.writer.request(pb::DeleteRequest {
+                    key: key.clone(),
+                    condition: None,
+                });
                 req.set_timeout(timeout);
                 kv_writer.delete(req).await.map(|r| Some(r.into_inner()))
             }
             OpKind::Incr => {
-                let mut req = rc.writer.request(pb::IncrementRequest { key: key.clone(), delta: 1 });
+                let mut req = rc.writer.request(pb::IncrementRequest {
+                    key: key.clone(),
+                    delta: 1,
+                });
                 req.set_timeout(timeout);
                 kv_writer.increment(req).await.map(|r| Some(r.into_inner()))
             }
         };
         let latency_us = intended.elapsed().as_micros() as u64;
-        record(out.latency.entry(kind).or_insert_with(histogram), latency_us);
+        record(
+            out.latency.entry(kind).or_insert_with(histogram),
+            latency_us,
+        );
         out.ops += 1;
         progress.ops.fetch_add(1, Ordering::Relaxed);
         let mut rec = |status: WriteStatus, reply: Option<&pb::WriteReply>| {
@@ -535,14 +681,27 @@ async fn worker(
                 }
             }
             Ok(None) => {}
-            Err(status) if status.code() == Code::FailedPrecondition && matches!(kind, OpKind::CondPut | OpKind::Incr) && status.message().starts_with("condition failed") => {
+            Err(status)
+                if status.code() == Code::FailedPrecondition
+                    && matches!(kind, OpKind::CondPut | OpKind::Incr)
+                    && status.message().starts_with("condition failed") =>
+            {
                 out.condition_failed += 1;
                 rec(WriteStatus::Failed, None);
             }
             Err(status) => {
-                *out.errors.entry(format!("{:?}", status.code())).or_default() += 1;
+                *out.errors
+                    .entry(format!("{:?}", status.code()))
+                    .or_default() += 1;
                 progress.errors.fetch_add(1, Ordering::Relaxed);
-                rec(if outcome_unknown(status.code()) { WriteStatus::Unknown } else { WriteStatus::Failed }, None);
+                rec(
+                    if outcome_unknown(status.code()) {
+                        WriteStatus::Unknown
+                    } else {
+                        WriteStatus::Failed
+                    },
+                    None,
+                );
             }
         }
         if open_loop {
@@ -571,16 +730,31 @@ async fn probe_loop(
     while Instant::now() < deadline && !done.load(Ordering::Relaxed) {
         let round = Instant::now();
         for src in &writable {
-            let Some((_, client)) = all.iter().find(|(r, _)| r == src) else { continue };
+            let Some((_, client)) = all.iter().find(|(r, _)| r == src) else {
+                continue;
+            };
             n += 1;
             let key = format!("{prefix}probe-{src}-{n}");
-            let Ok(reply) = client.kv().put(pb::PutRequest { key: key.clone(), value: b"probe".to_vec(), condition: None }).await else {
+            let Ok(reply) = client
+                .kv()
+                .put(pb::PutRequest {
+                    key: key.clone(),
+                    value: b"probe".to_vec(),
+                    condition: None,
+                })
+                .await
+            else {
                 continue;
             };
             let write_id = reply.into_inner().write_id;
             let acked = Instant::now();
             let polls = all.iter().filter(|(r, _)| r != src).map(|(r, c)| {
-                let (key, write_id, c, pair) = (key.clone(), write_id.clone(), c.clone(), format!("{src}>{r}"));
+                let (key, write_id, c, pair) = (
+                    key.clone(),
+                    write_id.clone(),
+                    c.clone(),
+                    format!("{src}>{r}"),
+                );
                 async move {
                     let mut kv = c.kv();
                     while acked.elapsed() < Duration::from_secs(10) {
@@ -606,7 +780,14 @@ async fn probe_loop(
 }
 
 /// Print a live progress line every second until `done`.
-async fn progress_loop(progress: Arc<Progress>, done: Arc<AtomicBool>, nodes: Vec<RegionClient>, base_conflicts: u64, begin: Instant, total: Duration) {
+async fn progress_loop(
+    progress: Arc<Progress>,
+    done: Arc<AtomicBool>,
+    nodes: Vec<RegionClient>,
+    base_conflicts: u64,
+    begin: Instant,
+    total: Duration,
+) {
     let tty = std::io::stderr().is_terminal();
     let mut last_ops = 0;
     let mut last = Instant::now();
@@ -653,9 +834,15 @@ pub async fn wait_quiescent(nodes: &[(RegionClient, pb::NodeStatus)], timeout: D
             }
         }
         if statuses.len() == nodes.len() {
-            let heads: HashMap<&str, u64> = statuses.iter().map(|s| (s.region.as_str(), s.log_head)).collect();
+            let heads: HashMap<&str, u64> = statuses
+                .iter()
+                .map(|s| (s.region.as_str(), s.log_head))
+                .collect();
             let caught_up = statuses.iter().all(|s| {
-                s.links.iter().all(|l| l.applied_seq >= heads.get(l.origin.as_str()).copied().unwrap_or(0) || fenced(s, l))
+                s.links.iter().all(|l| {
+                    l.applied_seq >= heads.get(l.origin.as_str()).copied().unwrap_or(0)
+                        || fenced(s, l)
+                })
             });
             if caught_up {
                 return true;
@@ -672,16 +859,29 @@ fn fenced(s: &pb::NodeStatus, l: &pb::LinkStatus) -> bool {
 }
 
 /// A region's whole state, and the sum of the counters under `counter_prefix`.
-pub async fn dump(c: &RegionClient, counter_prefix: &str) -> anyhow::Result<(HashMap<String, FinalItem>, i64)> {
+pub async fn dump(
+    c: &RegionClient,
+    counter_prefix: &str,
+) -> anyhow::Result<(HashMap<String, FinalItem>, i64)> {
     let mut stream = c.admin().dump(pb::DumpRequest {}).await?.into_inner();
     let mut state = HashMap::new();
     let mut sum = 0i64;
     while let Some(chunk) = stream.message().await? {
         for w in chunk.items {
             if w.key.starts_with(counter_prefix) && !w.tombstone {
-                sum += std::str::from_utf8(&w.value).ok().and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
+                sum += std::str::from_utf8(&w.value)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<i64>().ok())
+                    .unwrap_or(0);
             }
-            state.insert(w.key.clone(), FinalItem { write_id: w.write_id, version: Ver::from_pb(w.version.as_ref()), tombstone: w.tombstone });
+            state.insert(
+                w.key.clone(),
+                FinalItem {
+                    write_id: w.write_id,
+                    version: Ver::from_pb(w.version.as_ref()),
+                    tombstone: w.tombstone,
+                },
+            );
         }
     }
     Ok((state, sum))
@@ -689,11 +889,21 @@ pub async fn dump(c: &RegionClient, counter_prefix: &str) -> anyhow::Result<(Has
 
 /// Every loss event a node has after `after`, paging through the feed; and whether the feed
 /// still held all of them.
-pub async fn events_since(c: &RegionClient, mut after: u64) -> anyhow::Result<(Vec<LossEvent>, bool)> {
+pub async fn events_since(
+    c: &RegionClient,
+    mut after: u64,
+) -> anyhow::Result<(Vec<LossEvent>, bool)> {
     let mut out = Vec::new();
     let mut complete = true;
     loop {
-        let r = c.admin().conflicts(pb::ConflictsRequest { after, limit: 10_000 }).await?.into_inner();
+        let r = c
+            .admin()
+            .conflicts(pb::ConflictsRequest {
+                after,
+                limit: 10_000,
+            })
+            .await?
+            .into_inner();
         complete &= r.dropped == 0;
         if r.events.is_empty() {
             break;

@@ -32,8 +32,14 @@ pub fn predict(m: &ModelInput) -> (f64, f64) {
         if share == 0.0 {
             continue;
         }
-        let both: f64 = (0..n).filter(|s| *s != r).map(|s| m.write_rate[s] * (m.lag_s[r][s] + m.lag_s[s][r])).sum();
-        let out: f64 = (0..n).filter(|s| *s != r).map(|s| m.write_rate[s] * m.lag_s[r][s]).sum();
+        let both: f64 = (0..n)
+            .filter(|s| *s != r)
+            .map(|s| m.write_rate[s] * (m.lag_s[r][s] + m.lag_s[s][r]))
+            .sum();
+        let out: f64 = (0..n)
+            .filter(|s| *s != r)
+            .map(|s| m.write_rate[s] * m.lag_s[r][s])
+            .sum();
         for p in &m.key_probability {
             conflict += share * p * (1.0 - (-both * p).exp());
             lost += share * p * (1.0 - (-out * p).exp());
@@ -48,7 +54,11 @@ mod tests {
 
     #[test]
     fn one_key_two_regions_matches_the_closed_form() {
-        let m = ModelInput { write_rate: vec![10.0, 10.0], lag_s: vec![vec![0.0, 0.1], vec![0.1, 0.0]], key_probability: vec![1.0] };
+        let m = ModelInput {
+            write_rate: vec![10.0, 10.0],
+            lag_s: vec![vec![0.0, 0.1], vec![0.1, 0.0]],
+            key_probability: vec![1.0],
+        };
         let (c, l) = predict(&m);
         assert!((c - (1.0 - (-2.0f64).exp())).abs() < 1e-12, "{c}");
         assert!((l - (1.0 - (-1.0f64).exp())).abs() < 1e-12, "{l}");
@@ -56,9 +66,17 @@ mod tests {
 
     #[test]
     fn no_lag_or_one_region_means_no_conflicts() {
-        let zero = ModelInput { write_rate: vec![10.0, 10.0], lag_s: vec![vec![0.0; 2]; 2], key_probability: vec![0.5, 0.5] };
+        let zero = ModelInput {
+            write_rate: vec![10.0, 10.0],
+            lag_s: vec![vec![0.0; 2]; 2],
+            key_probability: vec![0.5, 0.5],
+        };
         assert_eq!(predict(&zero), (0.0, 0.0));
-        let alone = ModelInput { write_rate: vec![10.0, 0.0], lag_s: vec![vec![0.0, 1.0], vec![1.0, 0.0]], key_probability: vec![1.0] };
+        let alone = ModelInput {
+            write_rate: vec![10.0, 0.0],
+            lag_s: vec![vec![0.0, 1.0], vec![1.0, 0.0]],
+            key_probability: vec![1.0],
+        };
         assert_eq!(predict(&alone), (0.0, 0.0));
     }
 
@@ -66,7 +84,14 @@ mod tests {
     fn more_keys_fewer_conflicts() {
         let m = |keys: usize| ModelInput {
             write_rate: vec![50.0, 50.0, 50.0],
-            lag_s: vec![vec![0.0, 0.1, 0.1]; 3].into_iter().enumerate().map(|(i, mut v)| { v[i] = 0.0; v }).collect(),
+            lag_s: vec![vec![0.0, 0.1, 0.1]; 3]
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut v)| {
+                    v[i] = 0.0;
+                    v
+                })
+                .collect(),
             key_probability: vec![1.0 / keys as f64; keys],
         };
         assert!(predict(&m(10)).0 > predict(&m(1000)).0);

@@ -79,7 +79,11 @@ pub fn alive(pid: u32) -> bool {
 fn is_zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit(')').next().map(|rest| rest.trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rsplit(')')
+                .next()
+                .map(|rest| rest.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
@@ -103,8 +107,11 @@ impl Launcher {
         if !p.exists() {
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
-        Ok(Some(serde_json::from_str(&text).with_context(|| format!("{} is not a cluster state file", p.display()))?))
+        let text =
+            std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+        Ok(Some(serde_json::from_str(&text).with_context(|| {
+            format!("{} is not a cluster state file", p.display())
+        })?))
     }
 
     fn write_state(&self, state: &ClusterState) -> anyhow::Result<()> {
@@ -124,23 +131,35 @@ impl Launcher {
                 bail!(
                     "a cluster is already running in {} ({}); use `meridian cluster status` or `meridian cluster down --dir {}`",
                     self.dir.display(),
-                    live.iter().map(|n| format!("{} pid {}", n.region, n.pid)).collect::<Vec<_>>().join(", "),
+                    live.iter()
+                        .map(|n| format!("{} pid {}", n.region, n.pid))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     self.dir.display()
                 );
             }
         }
-        std::fs::create_dir_all(self.dir.join("logs")).with_context(|| format!("cannot create {}", self.dir.display()))?;
+        std::fs::create_dir_all(self.dir.join("logs"))
+            .with_context(|| format!("cannot create {}", self.dir.display()))?;
         for r in &mut cluster.regions {
             if r.listen.port() == 0 {
                 r.listen.set_port(free_port()?);
             }
             if !r.listen.ip().is_loopback() {
-                bail!("region {} listens on {}: local clusters stay on loopback", r.name, r.listen);
+                bail!(
+                    "region {} listens on {}: local clusters stay on loopback",
+                    r.name,
+                    r.listen
+                );
             }
         }
         let cluster_file = self.dir.join("cluster.toml");
         std::fs::write(&cluster_file, cluster.to_toml())?;
-        let mut state = ClusterState { cluster_file, node_args: self.node_args.clone(), nodes: vec![] };
+        let mut state = ClusterState {
+            cluster_file,
+            node_args: self.node_args.clone(),
+            nodes: vec![],
+        };
         for r in &cluster.regions {
             match self.spawn(&state, &r.name, r.listen) {
                 Ok(rec) => state.nodes.push(rec),
@@ -158,12 +177,26 @@ impl Launcher {
         Ok(state)
     }
 
-    fn spawn(&self, state: &ClusterState, region: &str, addr: SocketAddr) -> anyhow::Result<NodeRecord> {
+    fn spawn(
+        &self,
+        state: &ClusterState,
+        region: &str,
+        addr: SocketAddr,
+    ) -> anyhow::Result<NodeRecord> {
         let log = self.dir.join("logs").join(format!("{region}.log"));
-        let out = std::fs::OpenOptions::new().create(true).append(true).open(&log)?;
-        let metrics_addr = if self.metrics { Some(SocketAddr::from(([127, 0, 0, 1], free_port()?))) } else { None };
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
+        let metrics_addr = if self.metrics {
+            Some(SocketAddr::from(([127, 0, 0, 1], free_port()?)))
+        } else {
+            None
+        };
         let mut cmd = Command::new(&self.binary);
-        cmd.args(["node", "--region", region, "--cluster"]).arg(&state.cluster_file).args(&state.node_args);
+        cmd.args(["node", "--region", region, "--cluster"])
+            .arg(&state.cluster_file)
+            .args(&state.node_args);
         if let Some(m) = metrics_addr {
             cmd.args(["--metrics-addr", &m.to_string()]);
         }
@@ -179,23 +212,47 @@ impl Launcher {
             .stderr(out)
             .spawn()
             .with_context(|| format!("cannot start {}", self.binary.display()))?;
-        Ok(NodeRecord { region: region.to_owned(), pid: child.id(), addr, metrics_addr, log })
+        Ok(NodeRecord {
+            region: region.to_owned(),
+            pid: child.id(),
+            addr,
+            metrics_addr,
+            log,
+        })
     }
 
     /// Poll every node's status until all answer.
-    pub async fn wait_healthy(&self, state: &ClusterState, timeout: Duration) -> anyhow::Result<()> {
+    pub async fn wait_healthy(
+        &self,
+        state: &ClusterState,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
         let start = Instant::now();
         for n in &state.nodes {
-            let c = RegionClient::new(n.addr, &Session { admin_token: self.admin_token.clone(), ..Session::default() })?;
+            let c = RegionClient::new(
+                n.addr,
+                &Session {
+                    admin_token: self.admin_token.clone(),
+                    ..Session::default()
+                },
+            )?;
             loop {
                 if c.admin().status(pb::StatusRequest {}).await.is_ok() {
                     break;
                 }
                 if !alive(n.pid) {
-                    bail!("the node of {} exited during start; see {}", n.region, n.log.display());
+                    bail!(
+                        "the node of {} exited during start; see {}",
+                        n.region,
+                        n.log.display()
+                    );
                 }
                 if start.elapsed() > timeout {
-                    bail!("the node of {} did not become healthy within {timeout:?}; see {}", n.region, n.log.display());
+                    bail!(
+                        "the node of {} did not become healthy within {timeout:?}; see {}",
+                        n.region,
+                        n.log.display()
+                    );
                 }
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
@@ -205,15 +262,31 @@ impl Launcher {
 
     /// Restart the node of `region` (same address), and wait until it is healthy.
     pub async fn restart(&self, region: &str) -> anyhow::Result<NodeRecord> {
-        let mut state = Self::read_state(&self.dir)?.with_context(|| format!("no cluster in {}", self.dir.display()))?;
-        let i = state.nodes.iter().position(|n| n.region == region).with_context(|| {
-            format!("no region {region:?} in this cluster ({})", state.nodes.iter().map(|n| n.region.as_str()).collect::<Vec<_>>().join(", "))
-        })?;
+        let mut state = Self::read_state(&self.dir)?
+            .with_context(|| format!("no cluster in {}", self.dir.display()))?;
+        let i = state
+            .nodes
+            .iter()
+            .position(|n| n.region == region)
+            .with_context(|| {
+                format!(
+                    "no region {region:?} in this cluster ({})",
+                    state
+                        .nodes
+                        .iter()
+                        .map(|n| n.region.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
         let old = state.nodes[i].clone();
         if alive(old.pid) {
             stop_nodes(std::slice::from_ref(&old), Duration::from_secs(5));
         }
-        let launcher = Launcher { metrics: old.metrics_addr.is_some(), ..self.clone() };
+        let launcher = Launcher {
+            metrics: old.metrics_addr.is_some(),
+            ..self.clone()
+        };
         let mut rec = launcher.spawn(&state, region, old.addr)?;
         if let (Some(old_m), Some(_)) = (old.metrics_addr, rec.metrics_addr) {
             // Keep the old metrics address when it is free again.
@@ -223,7 +296,10 @@ impl Launcher {
         }
         state.nodes[i] = rec.clone();
         self.write_state(&state)?;
-        let one = ClusterState { nodes: vec![rec.clone()], ..state };
+        let one = ClusterState {
+            nodes: vec![rec.clone()],
+            ..state
+        };
         self.wait_healthy(&one, Duration::from_secs(20)).await?;
         Ok(rec)
     }
@@ -239,7 +315,11 @@ pub fn stop_nodes(nodes: &[NodeRecord], grace: Duration) -> Vec<u32> {
     while start.elapsed() < grace && nodes.iter().any(|n| alive(n.pid)) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let forced: Vec<u32> = nodes.iter().filter(|n| alive(n.pid)).map(|n| n.pid).collect();
+    let forced: Vec<u32> = nodes
+        .iter()
+        .filter(|n| alive(n.pid))
+        .map(|n| n.pid)
+        .collect();
     for pid in &forced {
         signal(*pid, libc::SIGKILL);
     }

@@ -62,7 +62,10 @@ pub fn to_json(r: &LoadResult) -> Value {
         for l in &n.links {
             let pair = format!("{}>{}", l.origin, n.region);
             replication_lag.insert(pair.clone(), pbjson::latency(l.lag.as_ref()));
-            rpo_lag.insert(pair, json!({"rpo_lag_ms": l.rpo_lag_ms, "pending": l.pending}));
+            rpo_lag.insert(
+                pair,
+                json!({"rpo_lag_ms": l.rpo_lag_ms, "pending": l.pending}),
+            );
         }
     }
     let count = |s: WriteStatus| r.writes.iter().filter(|w| w.status == s).count();
@@ -128,31 +131,64 @@ fn pct(x: f64) -> String {
 pub fn summary(r: &LoadResult) -> String {
     let c = &r.config;
     let mut s = String::new();
-    let loop_desc = if c.rate > 0.0 { format!("open loop at {} ops/s", c.rate) } else { format!("closed loop, {} in flight per region", c.concurrency) };
-    let primary = r.primary.as_ref().map(|p| format!(" (primary {p})")).unwrap_or_default();
+    let loop_desc = if c.rate > 0.0 {
+        format!("open loop at {} ops/s", c.rate)
+    } else {
+        format!("closed loop, {} in flight per region", c.concurrency)
+    };
+    let primary = r
+        .primary
+        .as_ref()
+        .map(|p| format!(" (primary {p})"))
+        .unwrap_or_default();
     let _ = writeln!(
         s,
         "Meridian load — {}{primary}: {} for {:.0} s from {}; {} keys {}, mix {}, {} B values, seed {}",
-        r.mode.name(), loop_desc, c.duration.as_secs_f64(), c.regions.join(", "), c.workload.keys,
-        c.workload.dist.describe(), c.workload.mix.describe(), c.workload.value_size, c.workload.seed
+        r.mode.name(),
+        loop_desc,
+        c.duration.as_secs_f64(),
+        c.regions.join(", "),
+        c.workload.keys,
+        c.workload.dist.describe(),
+        c.workload.mix.describe(),
+        c.workload.value_size,
+        c.workload.seed
     );
     let errors: u64 = r.errors.values().sum();
     let _ = writeln!(
         s,
         "throughput {:.0} ops/s ({} ops in {:.1} s); errors {errors}{}; conditions failed {}",
-        r.ops as f64 / r.elapsed_s, r.ops, r.elapsed_s,
-        if errors > 0 { format!(" {:?}", r.errors) } else { String::new() },
+        r.ops as f64 / r.elapsed_s,
+        r.ops,
+        r.elapsed_s,
+        if errors > 0 {
+            format!(" {:?}", r.errors)
+        } else {
+            String::new()
+        },
         r.condition_failed
     );
-    let _ = writeln!(s, "\nlatency (ms)    op       count      p50      p90      p99    p99.9      max");
+    let _ = writeln!(
+        s,
+        "\nlatency (ms)    op       count      p50      p90      p99    p99.9      max"
+    );
     for ((region, op), h) in &r.latency {
         let _ = writeln!(
-            s, "{region:<15} {:<6} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
-            op.name(), h.len(), ms(h.value_at_quantile(0.5)), ms(h.value_at_quantile(0.9)),
-            ms(h.value_at_quantile(0.99)), ms(h.value_at_quantile(0.999)), ms(h.max())
+            s,
+            "{region:<15} {:<6} {:>7} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            op.name(),
+            h.len(),
+            ms(h.value_at_quantile(0.5)),
+            ms(h.value_at_quantile(0.9)),
+            ms(h.value_at_quantile(0.99)),
+            ms(h.value_at_quantile(0.999)),
+            ms(h.max())
         );
     }
-    let _ = writeln!(s, "\nreplication lag (ms)        configured      p50      p99      max  pending");
+    let _ = writeln!(
+        s,
+        "\nreplication lag (ms)        configured      p50      p99      max  pending"
+    );
     for n in &r.nodes {
         for l in &n.links {
             let lag = l.lag.clone().unwrap_or_default();
@@ -161,44 +197,94 @@ pub fn summary(r: &LoadResult) -> String {
                 continue;
             }
             let configured = r.link_latency_ms.get(&pair).copied().unwrap_or(0.0);
-            let _ = writeln!(s, "{pair:<27} {configured:>10.1} {:>8.1} {:>8.1} {:>8.1} {:>8}", lag.p50, lag.p99, lag.max, l.pending);
+            let _ = writeln!(
+                s,
+                "{pair:<27} {configured:>10.1} {:>8.1} {:>8.1} {:>8.1} {:>8}",
+                lag.p50, lag.p99, lag.max, l.pending
+            );
         }
     }
     if !r.visibility.is_empty() {
-        let _ = writeln!(s, "\nvisibility lag (ms, probes)    count      p50      p99      max");
+        let _ = writeln!(
+            s,
+            "\nvisibility lag (ms, probes)    count      p50      p99      max"
+        );
         for (pair, h) in &r.visibility {
-            let _ = writeln!(s, "{pair:<27} {:>8} {:>8.1} {:>8.1} {:>8.1}", h.len(), ms(h.value_at_quantile(0.5)), ms(h.value_at_quantile(0.99)), ms(h.max()));
+            let _ = writeln!(
+                s,
+                "{pair:<27} {:>8} {:>8.1} {:>8.1} {:>8.1}",
+                h.len(),
+                ms(h.value_at_quantile(0.5)),
+                ms(h.value_at_quantile(0.99)),
+                ms(h.max())
+            );
         }
     }
     let k = &r.checker;
     let _ = writeln!(
         s,
         "\nconflicts: {} detected by the nodes ({} distinct pairs{})",
-        r.node_conflicts, k.conflict_pairs,
-        if k.causal_inversions > 0 { format!(", {} causal inversions", k.causal_inversions) } else { String::new() }
+        r.node_conflicts,
+        k.conflict_pairs,
+        if k.causal_inversions > 0 {
+            format!(", {} causal inversions", k.causal_inversions)
+        } else {
+            String::new()
+        }
     );
-    let _ = writeln!(s, "conflict rate   {:>8} measured   {:>8} predicted", pct(k.conflict_rate), pct(r.predicted_conflict_rate));
-    let _ = writeln!(s, "lost-write rate {:>8} measured   {:>8} predicted   ({} writes lost)", pct(k.lost_write_rate), pct(r.predicted_lost_rate), k.lost_writes);
+    let _ = writeln!(
+        s,
+        "conflict rate   {:>8} measured   {:>8} predicted",
+        pct(k.conflict_rate),
+        pct(r.predicted_conflict_rate)
+    );
+    let _ = writeln!(
+        s,
+        "lost-write rate {:>8} measured   {:>8} predicted   ({} writes lost)",
+        pct(k.lost_write_rate),
+        pct(r.predicted_lost_rate),
+        k.lost_writes
+    );
     if r.lost_increments != 0 {
-        let _ = writeln!(s, "lost increments: {} acknowledged increments are not in the final counters", r.lost_increments);
+        let _ = writeln!(
+            s,
+            "lost increments: {} acknowledged increments are not in the final counters",
+            r.lost_increments
+        );
     }
     if r.reads > 0 {
         let _ = writeln!(
-            s, "reads {}: {} stale ({}), staleness p50 {:.1} ms, p99 {:.1} ms",
-            r.reads, r.stale_reads, pct(r.stale_reads as f64 / r.reads as f64),
-            ms(r.staleness.value_at_quantile(0.5)), ms(r.staleness.value_at_quantile(0.99))
+            s,
+            "reads {}: {} stale ({}), staleness p50 {:.1} ms, p99 {:.1} ms",
+            r.reads,
+            r.stale_reads,
+            pct(r.stale_reads as f64 / r.reads as f64),
+            ms(r.staleness.value_at_quantile(0.5)),
+            ms(r.staleness.value_at_quantile(0.99))
         );
     }
     let _ = match r.converge_ms {
         Some(ms) => writeln!(s, "converged {ms} ms after the load stopped"),
-        None => writeln!(s, "did NOT converge within {:?} after the load stopped", c.converge_timeout),
+        None => writeln!(
+            s,
+            "did NOT converge within {:?} after the load stopped",
+            c.converge_timeout
+        ),
     };
     if k.ok {
         let _ = writeln!(
             s,
             "checker: OK — {} acknowledged writes over {} keys: all regions identical, LWW winners, every conflict genuine, every lost write reported{}",
-            k.writes_acked, k.keys_checked,
-            if k.keys_skipped_unknown > 0 { format!(" ({} keys with unknown-outcome writes only partly checked)", k.keys_skipped_unknown) } else { String::new() }
+            k.writes_acked,
+            k.keys_checked,
+            if k.keys_skipped_unknown > 0 {
+                format!(
+                    " ({} keys with unknown-outcome writes only partly checked)",
+                    k.keys_skipped_unknown
+                )
+            } else {
+                String::new()
+            }
         );
     } else {
         let _ = writeln!(s, "checker: FAILED — {:?}", k.violation_counts);
@@ -217,14 +303,42 @@ pub fn hgrm(h: &Histogram<u64>) -> String {
         for v in h.iter_quantiles(1) {
             total += v.count_since_last_iteration();
             let q = v.quantile_iterated_to();
-            let inv = if q < 1.0 { format!("{:14.2}", 1.0 / (1.0 - q)) } else { "           inf".to_owned() };
-            let _ = writeln!(s, "{:12.3} {:14.12} {:10} {inv}", ms(v.value_iterated_to()), q, total);
+            let inv = if q < 1.0 {
+                format!("{:14.2}", 1.0 / (1.0 - q))
+            } else {
+                "           inf".to_owned()
+            };
+            let _ = writeln!(
+                s,
+                "{:12.3} {:14.12} {:10} {inv}",
+                ms(v.value_iterated_to()),
+                q,
+                total
+            );
         }
     }
-    let _ = writeln!(s, "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]", h.mean() / 1000.0, h.stdev() / 1000.0);
-    let _ = writeln!(s, "#[Max     = {:12.3}, Total count    = {:12}]", ms(h.max()), h.len());
-    let sub_buckets = (2.0 * 10f64.powi(i32::from(h.sigfig()))).log2().ceil().exp2() as u64;
-    let _ = writeln!(s, "#[Buckets = {:12}, SubBuckets     = {:12}]", h.buckets(), sub_buckets);
+    let _ = writeln!(
+        s,
+        "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]",
+        h.mean() / 1000.0,
+        h.stdev() / 1000.0
+    );
+    let _ = writeln!(
+        s,
+        "#[Max     = {:12.3}, Total count    = {:12}]",
+        ms(h.max()),
+        h.len()
+    );
+    let sub_buckets = (2.0 * 10f64.powi(i32::from(h.sigfig())))
+        .log2()
+        .ceil()
+        .exp2() as u64;
+    let _ = writeln!(
+        s,
+        "#[Buckets = {:12}, SubBuckets     = {:12}]",
+        h.buckets(),
+        sub_buckets
+    );
     s
 }
 
@@ -234,7 +348,8 @@ pub fn write_hgrm_files(r: &LoadResult, dir: &Path) -> anyhow::Result<Vec<std::p
     let mut out = Vec::new();
     let mut write = |name: String, h: &Histogram<u64>| -> anyhow::Result<()> {
         let path = dir.join(name);
-        std::fs::write(&path, hgrm(h)).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, hgrm(h))
+            .with_context(|| format!("cannot write {}", path.display()))?;
         out.push(path);
         Ok(())
     };

@@ -51,7 +51,9 @@ pub struct Zipf {
 impl Zipf {
     /// The distribution; `theta` 0 is uniform, 0.99 is YCSB's default skew.
     pub fn new(n: u64, theta: f64) -> Self {
-        let weights: Vec<f64> = (1..=n.max(1)).map(|k| 1.0 / (k as f64).powf(theta)).collect();
+        let weights: Vec<f64> = (1..=n.max(1))
+            .map(|k| 1.0 / (k as f64).powf(theta))
+            .collect();
         let total: f64 = weights.iter().sum();
         let mut acc = 0.0;
         let cdf = weights
@@ -83,14 +85,18 @@ mod tests {
 
     #[test]
     fn same_seed_same_stream() {
-        let a: Vec<u64> = (0..5).map({
-            let mut r = Rng::stream(7, 1);
-            move |_| r.next_u64()
-        }).collect();
-        let b: Vec<u64> = (0..5).map({
-            let mut r = Rng::stream(7, 1);
-            move |_| r.next_u64()
-        }).collect();
+        let a: Vec<u64> = (0..5)
+            .map({
+                let mut r = Rng::stream(7, 1);
+                move |_| r.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..5)
+            .map({
+                let mut r = Rng::stream(7, 1);
+                move |_| r.next_u64()
+            })
+            .collect();
         let c = Rng::stream(7, 2).next_u64();
         assert_eq!(a, b);
         assert_ne!(a[0], c);

@@ -24,7 +24,13 @@ pub enum OpKind {
 
 impl OpKind {
     /// All kinds, in report order.
-    pub const ALL: [OpKind; 5] = [OpKind::Put, OpKind::Get, OpKind::Delete, OpKind::CondPut, OpKind::Incr];
+    pub const ALL: [OpKind; 5] = [
+        OpKind::Put,
+        OpKind::Get,
+        OpKind::Delete,
+        OpKind::CondPut,
+        OpKind::Incr,
+    ];
 
     /// The name used in flags and reports.
     pub fn name(self) -> &'static str {
@@ -73,15 +79,21 @@ impl KeyDist {
             ["uniform"] => Ok(KeyDist::Uniform),
             ["zipf"] => Ok(KeyDist::Zipf(0.99)),
             ["zipf", t] => {
-                let t: f64 = t.parse().with_context(|| format!("zipf theta {t:?} is not a number"))?;
+                let t: f64 = t
+                    .parse()
+                    .with_context(|| format!("zipf theta {t:?} is not a number"))?;
                 if !(0.0..=5.0).contains(&t) {
                     bail!("zipf theta must be between 0 and 5");
                 }
                 Ok(KeyDist::Zipf(t))
             }
             ["hot", n, f] => {
-                let hot: u64 = n.parse().with_context(|| format!("hot-set size {n:?} is not a count"))?;
-                let fraction: f64 = f.parse().with_context(|| format!("hot-set fraction {f:?} is not a number"))?;
+                let hot: u64 = n
+                    .parse()
+                    .with_context(|| format!("hot-set size {n:?} is not a count"))?;
+                let fraction: f64 = f
+                    .parse()
+                    .with_context(|| format!("hot-set fraction {f:?} is not a number"))?;
                 if hot == 0 || !(0.0..=1.0).contains(&fraction) {
                     bail!("hot set: size at least 1, fraction between 0 and 1");
                 }
@@ -110,12 +122,18 @@ impl Mix {
     pub fn parse(s: &str) -> anyhow::Result<Self> {
         let mut v = Vec::new();
         for part in s.split(',').filter(|p| !p.is_empty()) {
-            let (name, w) = part.split_once('=').with_context(|| format!("mix entry {part:?}: expected OP=WEIGHT"))?;
+            let (name, w) = part
+                .split_once('=')
+                .with_context(|| format!("mix entry {part:?}: expected OP=WEIGHT"))?;
             let kind = OpKind::ALL
                 .into_iter()
                 .find(|k| k.name() == name)
-                .with_context(|| format!("mix: unknown operation {name:?} (put, get, delete, cput, incr)"))?;
-            let w: f64 = w.parse().with_context(|| format!("mix: weight {w:?} is not a number"))?;
+                .with_context(|| {
+                    format!("mix: unknown operation {name:?} (put, get, delete, cput, incr)")
+                })?;
+            let w: f64 = w
+                .parse()
+                .with_context(|| format!("mix: weight {w:?} is not a number"))?;
             if !(w >= 0.0 && w.is_finite()) {
                 bail!("mix: weights must be non-negative");
             }
@@ -130,12 +148,20 @@ impl Mix {
 
     /// Fraction of operations that write.
     pub fn write_fraction(&self) -> f64 {
-        self.0.iter().filter(|(k, _)| k.is_write()).map(|(_, w)| w).sum()
+        self.0
+            .iter()
+            .filter(|(k, _)| k.is_write())
+            .map(|(_, w)| w)
+            .sum()
     }
 
     /// Text form.
     pub fn describe(&self) -> String {
-        self.0.iter().map(|(k, w)| format!("{k}={:.0}", w * 100.0)).collect::<Vec<_>>().join(",")
+        self.0
+            .iter()
+            .map(|(k, w)| format!("{k}={:.0}", w * 100.0))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     fn pick(&self, rng: &mut Rng) -> OpKind {
@@ -181,7 +207,14 @@ pub struct Op {
 
 impl Workload {
     /// A workload; `keys` ≥ 1.
-    pub fn new(keys: u64, dist: KeyDist, mix: Mix, value_size: usize, seed: u64, prefix: String) -> anyhow::Result<Self> {
+    pub fn new(
+        keys: u64,
+        dist: KeyDist,
+        mix: Mix,
+        value_size: usize,
+        seed: u64,
+        prefix: String,
+    ) -> anyhow::Result<Self> {
         if keys == 0 {
             bail!("--keys must be at least 1");
         }
@@ -195,7 +228,15 @@ impl Workload {
             KeyDist::Zipf(t) => Some(Zipf::new(keys, t)),
             _ => None,
         };
-        Ok(Self { keys, dist, mix, value_size, seed, prefix, zipf })
+        Ok(Self {
+            keys,
+            dist,
+            mix,
+            value_size,
+            seed,
+            prefix,
+            zipf,
+        })
     }
 
     /// The probability that an operation picks key rank `k`.
@@ -205,7 +246,11 @@ impl Workload {
             (KeyDist::HotSet { hot, fraction }, _) => {
                 let hot = (*hot).min(self.keys);
                 let base = (1.0 - fraction) / self.keys as f64;
-                if k < hot { base + fraction / hot as f64 } else { base }
+                if k < hot {
+                    base + fraction / hot as f64
+                } else {
+                    base
+                }
             }
             _ => 1.0 / self.keys as f64,
         }
@@ -231,11 +276,19 @@ impl Workload {
         let rank = match (&self.dist, &self.zipf) {
             (KeyDist::Zipf(_), Some(z)) => z.sample(rng),
             (KeyDist::HotSet { hot, fraction }, _) => {
-                if rng.f64() < *fraction { rng.below((*hot).min(self.keys)) } else { rng.below(self.keys) }
+                if rng.f64() < *fraction {
+                    rng.below((*hot).min(self.keys))
+                } else {
+                    rng.below(self.keys)
+                }
             }
             _ => rng.below(self.keys),
         };
-        Op { kind: self.mix.pick(rng), key: self.key(rank), rank }
+        Op {
+            kind: self.mix.pick(rng),
+            key: self.key(rank),
+            rank,
+        }
     }
 
     /// A value of the configured size starting with `token` (which identifies the write).
@@ -254,20 +307,45 @@ mod tests {
     fn parses_mixes_and_distributions() {
         let m = Mix::parse("put=75,get=25").unwrap();
         assert!((m.write_fraction() - 0.75).abs() < 1e-12);
-        assert!(Mix::parse("put=1,nope=2").unwrap_err().to_string().contains("unknown operation"));
+        assert!(
+            Mix::parse("put=1,nope=2")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown operation")
+        );
         assert!(Mix::parse("get=0").is_err());
         assert_eq!(KeyDist::parse("zipf:0.5").unwrap(), KeyDist::Zipf(0.5));
-        assert_eq!(KeyDist::parse("hot:10:0.9").unwrap(), KeyDist::HotSet { hot: 10, fraction: 0.9 });
+        assert_eq!(
+            KeyDist::parse("hot:10:0.9").unwrap(),
+            KeyDist::HotSet {
+                hot: 10,
+                fraction: 0.9
+            }
+        );
         assert!(KeyDist::parse("gauss").is_err());
     }
 
     #[test]
     fn ops_are_deterministic_per_seed_and_follow_the_distribution() {
-        let w = Workload::new(10, KeyDist::HotSet { hot: 1, fraction: 0.5 }, Mix::parse("put=1").unwrap(), 8, 1, "t-".into()).unwrap();
+        let w = Workload::new(
+            10,
+            KeyDist::HotSet {
+                hot: 1,
+                fraction: 0.5,
+            },
+            Mix::parse("put=1").unwrap(),
+            8,
+            1,
+            "t-".into(),
+        )
+        .unwrap();
         let mut a = Rng::new(5);
         let mut b = Rng::new(5);
         let ops: Vec<Op> = (0..2000).map(|_| w.next_op(&mut a)).collect();
-        assert_eq!(ops, (0..2000).map(|_| w.next_op(&mut b)).collect::<Vec<_>>());
+        assert_eq!(
+            ops,
+            (0..2000).map(|_| w.next_op(&mut b)).collect::<Vec<_>>()
+        );
         let hot = ops.iter().filter(|o| o.rank == 0).count() as f64 / 2000.0;
         assert!((hot - w.key_probability(0)).abs() < 0.05, "{hot}");
         let total: f64 = (0..10).map(|k| w.key_probability(k)).sum();

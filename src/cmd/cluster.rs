@@ -72,20 +72,44 @@ pub fn run(args: ClusterCmdArgs) -> anyhow::Result<ExitCode> {
     };
     let rt = super::runtime(1)?;
     let (value, text) = match args.command {
-        ClusterCommand::Up { cluster, foreground, workers, no_metrics } => {
+        ClusterCommand::Up {
+            cluster,
+            foreground,
+            workers,
+            no_metrics,
+        } => {
             let cfg = cluster.load()?;
             let mut node_args = vec!["--workers".to_owned(), workers.max(1).to_string()];
             if let Some(t) = &args.admin_token {
                 node_args.extend(["--admin-token".to_owned(), t.clone()]);
             }
-            let launcher = Launcher { node_args, metrics: !no_metrics, ..launcher };
+            let launcher = Launcher {
+                node_args,
+                metrics: !no_metrics,
+                ..launcher
+            };
             let state = rt.block_on(launcher.up(cfg))?;
             let (v, t) = describe_up(&launcher, &state);
             if foreground {
-                println!("{}", if args.json { v.to_string() } else { t + "\nforeground: Ctrl-C stops every node" });
+                println!(
+                    "{}",
+                    if args.json {
+                        v.to_string()
+                    } else {
+                        t + "\nforeground: Ctrl-C stops every node"
+                    }
+                );
                 rt.block_on(super::node::shutdown_signal());
                 let forced = stop_nodes(&state.nodes, Duration::from_secs(5));
-                eprintln!("stopped {} nodes{}", state.nodes.len(), if forced.is_empty() { String::new() } else { format!(" ({} forced)", forced.len()) });
+                eprintln!(
+                    "stopped {} nodes{}",
+                    state.nodes.len(),
+                    if forced.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({} forced)", forced.len())
+                    }
+                );
                 return Ok(ExitCode::SUCCESS);
             }
             (v, t)
@@ -93,18 +117,40 @@ pub fn run(args: ClusterCmdArgs) -> anyhow::Result<ExitCode> {
         ClusterCommand::Status => rt.block_on(status(&launcher))?,
         ClusterCommand::Down { grace } => {
             let state = read(&launcher)?;
-            let was_up: Vec<_> = state.nodes.iter().filter(|n| alive(n.pid)).map(|n| n.region.clone()).collect();
+            let was_up: Vec<_> = state
+                .nodes
+                .iter()
+                .filter(|n| alive(n.pid))
+                .map(|n| n.region.clone())
+                .collect();
             let forced = stop_nodes(&state.nodes, Duration::from_secs(grace));
-            let left: Vec<u32> = state.nodes.iter().filter(|n| alive(n.pid)).map(|n| n.pid).collect();
+            let left: Vec<u32> = state
+                .nodes
+                .iter()
+                .filter(|n| alive(n.pid))
+                .map(|n| n.pid)
+                .collect();
             if !left.is_empty() {
                 anyhow::bail!("could not stop pids {left:?}");
             }
-            let text = format!("stopped {} node(s){}", was_up.len(), if forced.is_empty() { String::new() } else { format!(", {} after SIGKILL", forced.len()) });
+            let text = format!(
+                "stopped {} node(s){}",
+                was_up.len(),
+                if forced.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} after SIGKILL", forced.len())
+                }
+            );
             (json!({"stopped": was_up, "forced": forced}), text)
         }
         ClusterCommand::Kill { region } => {
             let state = read(&launcher)?;
-            let n = state.nodes.iter().find(|n| n.region == region).with_context(|| format!("no region {region:?} in {}", args.dir.display()))?;
+            let n = state
+                .nodes
+                .iter()
+                .find(|n| n.region == region)
+                .with_context(|| format!("no region {region:?} in {}", args.dir.display()))?;
             if !alive(n.pid) {
                 anyhow::bail!("the node of {region} (pid {}) is not running", n.pid);
             }
@@ -113,11 +159,17 @@ pub fn run(args: ClusterCmdArgs) -> anyhow::Result<ExitCode> {
             while alive(n.pid) && start.elapsed() < Duration::from_secs(5) {
                 std::thread::sleep(Duration::from_millis(10));
             }
-            (json!({"killed": region, "pid": n.pid}), format!("killed {region} (pid {}) with SIGKILL", n.pid))
+            (
+                json!({"killed": region, "pid": n.pid}),
+                format!("killed {region} (pid {}) with SIGKILL", n.pid),
+            )
         }
         ClusterCommand::Restart { region } => {
             let rec = rt.block_on(launcher.restart(&region))?;
-            (json!({"restarted": region, "pid": rec.pid, "addr": rec.addr}), format!("restarted {region}: pid {} on {}", rec.pid, rec.addr))
+            (
+                json!({"restarted": region, "pid": rec.pid, "addr": rec.addr}),
+                format!("restarted {region}: pid {} on {}", rec.pid, rec.addr),
+            )
         }
     };
     println!("{}", if args.json { value.to_string() } else { text });
@@ -129,34 +181,69 @@ fn libc_sigkill() -> i32 {
 }
 
 fn read(l: &Launcher) -> anyhow::Result<ClusterState> {
-    Launcher::read_state(&l.dir)?.with_context(|| format!("no cluster in {} (start one with `meridian cluster up --dir {}`)", l.dir.display(), l.dir.display()))
+    Launcher::read_state(&l.dir)?.with_context(|| {
+        format!(
+            "no cluster in {} (start one with `meridian cluster up --dir {}`)",
+            l.dir.display(),
+            l.dir.display()
+        )
+    })
 }
 
 fn describe_up(l: &Launcher, s: &ClusterState) -> (Value, String) {
-    let mut t = format!("cluster up in {} ({} regions)\n", l.dir.display(), s.nodes.len());
+    let mut t = format!(
+        "cluster up in {} ({} regions)\n",
+        l.dir.display(),
+        s.nodes.len()
+    );
     for n in &s.nodes {
         t += &format!(
             "  {:<12} pid {:<7} grpc {}  metrics {}  log {}\n",
             n.region,
             n.pid,
             n.addr,
-            n.metrics_addr.map_or("-".to_owned(), |m| format!("http://{m}/metrics")),
+            n.metrics_addr
+                .map_or("-".to_owned(), |m| format!("http://{m}/metrics")),
             n.log.display()
         );
     }
-    t += &format!("cluster file {}\nnext: meridian ctl --cluster {} --region {} stats", s.cluster_file.display(), s.cluster_file.display(), s.nodes[0].region);
-    (json!({"dir": l.dir, "cluster_file": s.cluster_file, "nodes": s.nodes}), t)
+    t += &format!(
+        "cluster file {}\nnext: meridian ctl --cluster {} --region {} stats",
+        s.cluster_file.display(),
+        s.cluster_file.display(),
+        s.nodes[0].region
+    );
+    (
+        json!({"dir": l.dir, "cluster_file": s.cluster_file, "nodes": s.nodes}),
+        t,
+    )
 }
 
 async fn status(l: &Launcher) -> anyhow::Result<(Value, String)> {
     let state = read(l)?;
     let mut rows = Vec::new();
-    let mut text = format!("{:<12} {:<6} {:<7} {:<14} {:<11} {:>8} {:>12} {:>10}\n", "region", "state", "pid", "mode", "primary", "pending", "lag p99 ms", "conflicts");
+    let mut text = format!(
+        "{:<12} {:<6} {:<7} {:<14} {:<11} {:>8} {:>12} {:>10}\n",
+        "region", "state", "pid", "mode", "primary", "pending", "lag p99 ms", "conflicts"
+    );
     for n in &state.nodes {
         let up = alive(n.pid);
         let status = if up {
-            let c = RegionClient::new(n.addr, &Session { admin_token: l.admin_token.clone(), ..Session::default() })?;
-            tokio::time::timeout(Duration::from_secs(2), c.admin().status(pb::StatusRequest {})).await.ok().and_then(|r| r.ok()).map(|r| r.into_inner())
+            let c = RegionClient::new(
+                n.addr,
+                &Session {
+                    admin_token: l.admin_token.clone(),
+                    ..Session::default()
+                },
+            )?;
+            tokio::time::timeout(
+                Duration::from_secs(2),
+                c.admin().status(pb::StatusRequest {}),
+            )
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .map(|r| r.into_inner())
         } else {
             None
         };
@@ -168,18 +255,34 @@ async fn status(l: &Launcher) -> anyhow::Result<(Value, String)> {
         let (mode, primary, pending, lag, conflicts) = match &status {
             Some(s) => (
                 json::mode_name(s.mode).to_owned(),
-                if s.primary.is_empty() { "-".to_owned() } else { s.primary.clone() },
+                if s.primary.is_empty() {
+                    "-".to_owned()
+                } else {
+                    s.primary.clone()
+                },
                 s.links.iter().map(|l| l.pending).sum::<u64>().to_string(),
-                format!("{:.1}", s.links.iter().map(|l| l.lag.as_ref().map_or(0.0, |x| x.p99)).fold(0.0, f64::max)),
+                format!(
+                    "{:.1}",
+                    s.links
+                        .iter()
+                        .map(|l| l.lag.as_ref().map_or(0.0, |x| x.p99))
+                        .fold(0.0, f64::max)
+                ),
                 s.conflicts.to_string(),
             ),
             None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),
         };
-        text += &format!("{:<12} {:<6} {:<7} {:<14} {:<11} {:>8} {:>12} {:>10}\n", n.region, state_name, n.pid, mode, primary, pending, lag, conflicts);
+        text += &format!(
+            "{:<12} {:<6} {:<7} {:<14} {:<11} {:>8} {:>12} {:>10}\n",
+            n.region, state_name, n.pid, mode, primary, pending, lag, conflicts
+        );
         rows.push(json!({
             "region": n.region, "state": state_name, "pid": n.pid, "addr": n.addr, "metrics_addr": n.metrics_addr, "log": n.log,
             "status": status.as_ref().map(json::status),
         }));
     }
-    Ok((json!({"dir": l.dir, "nodes": rows}), text.trim_end().to_owned()))
+    Ok((
+        json!({"dir": l.dir, "nodes": rows}),
+        text.trim_end().to_owned(),
+    ))
 }

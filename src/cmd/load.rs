@@ -97,9 +97,23 @@ impl LoadArgs {
         if !(self.duration > 0.0 && self.duration <= 24.0 * 3600.0) {
             anyhow::bail!("--duration must be between 0 and 86400 seconds");
         }
-        let prefix = self.prefix.clone().unwrap_or_else(|| format!("run-{}/", &uuid_hex()[..8]));
-        let workload = Workload::new(self.keys, KeyDist::parse(&self.dist)?, Mix::parse(&self.mix)?, self.value_size, self.seed, prefix)?;
-        let regions = if self.regions.is_empty() { cluster.regions.iter().map(|r| r.name.clone()).collect() } else { self.regions.clone() };
+        let prefix = self
+            .prefix
+            .clone()
+            .unwrap_or_else(|| format!("run-{}/", &uuid_hex()[..8]));
+        let workload = Workload::new(
+            self.keys,
+            KeyDist::parse(&self.dist)?,
+            Mix::parse(&self.mix)?,
+            self.value_size,
+            self.seed,
+            prefix,
+        )?;
+        let regions = if self.regions.is_empty() {
+            cluster.regions.iter().map(|r| r.name.clone()).collect()
+        } else {
+            self.regions.clone()
+        };
         let arrivals = match self.arrivals.as_str() {
             "poisson" => Arrivals::Poisson,
             "uniform" => Arrivals::Uniform,
@@ -125,7 +139,8 @@ impl LoadArgs {
             arrivals,
             aurora_writes,
             consistency: self.consistency.clone(),
-            probe_interval: (self.probe_interval_ms > 0).then(|| Duration::from_millis(self.probe_interval_ms)),
+            probe_interval: (self.probe_interval_ms > 0)
+                .then(|| Duration::from_millis(self.probe_interval_ms)),
             timeout: Duration::from_millis(self.timeout_ms.max(1)),
             converge_timeout: Duration::from_secs(self.converge_timeout),
             progress: !self.quiet,
@@ -137,14 +152,16 @@ impl LoadArgs {
     pub fn write_reports(&self, r: &LoadResult) -> anyhow::Result<Vec<PathBuf>> {
         let mut written = Vec::new();
         if let Some(p) = &self.report_json {
-            std::fs::write(p, serde_json::to_string_pretty(&report::to_json(r))?).with_context(|| format!("cannot write {}", p.display()))?;
+            std::fs::write(p, serde_json::to_string_pretty(&report::to_json(r))?)
+                .with_context(|| format!("cannot write {}", p.display()))?;
             written.push(p.clone());
         }
         if let Some(d) = &self.hgrm_dir {
             written.extend(report::write_hgrm_files(r, d)?);
         }
         if let Some(p) = &self.report_html {
-            std::fs::write(p, html::load_report(r)).with_context(|| format!("cannot write {}", p.display()))?;
+            std::fs::write(p, html::load_report(r))
+                .with_context(|| format!("cannot write {}", p.display()))?;
             written.push(p.clone());
         }
         Ok(written)
@@ -153,7 +170,14 @@ impl LoadArgs {
 
 /// 32 random hex digits.
 pub fn uuid_hex() -> String {
-    format!("{:032x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0) ^ (std::process::id() as u128) << 64)
+    format!(
+        "{:032x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+            ^ (std::process::id() as u128) << 64
+    )
 }
 
 pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
@@ -165,5 +189,9 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     for p in args.write_reports(&result)? {
         println!("wrote {}", p.display());
     }
-    Ok(if result.checker.ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(if result.checker.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
 }

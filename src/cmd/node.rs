@@ -42,7 +42,11 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     super::init_logging("info");
     let cluster = args.cluster.load()?;
     let region = cluster.region(&args.region).with_context(|| {
-        format!("unknown region {:?}; the cluster's regions are {}", args.region, cluster.names())
+        format!(
+            "unknown region {:?}; the cluster's regions are {}",
+            args.region,
+            cluster.names()
+        )
     })?;
     let listen = args.listen.unwrap_or(region.listen);
     if !(1..=1_000_000_000).contains(&args.max_batch) {
@@ -60,7 +64,9 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr()?;
         let metrics = match args.metrics_addr {
             Some(m) => Some(
-                meridian_node::metrics::bind(m).await.with_context(|| format!("cannot serve metrics on {m}"))?,
+                meridian_node::metrics::bind(m)
+                    .await
+                    .with_context(|| format!("cannot serve metrics on {m}"))?,
             ),
             None => None,
         };

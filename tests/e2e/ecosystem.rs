@@ -6,12 +6,18 @@ use std::io::{Read, Write};
 use crate::support::{Cluster, Spec, free_port};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn addr(c: &Cluster, region: &str) -> String {
     let text = std::fs::read_to_string(&c.file).unwrap();
-    let block = text.split("[[region]]").find(|b| b.contains(&format!("name = \"{region}\""))).unwrap();
+    let block = text
+        .split("[[region]]")
+        .find(|b| b.contains(&format!("name = \"{region}\"")))
+        .unwrap();
     let listen = block.lines().find(|l| l.starts_with("listen")).unwrap();
     listen.split('"').nth(1).unwrap().to_owned()
 }
@@ -21,30 +27,67 @@ fn health_and_reflection_answer() {
     let c = Cluster::start("ecosystem", Spec::new(&["a", "b"], 5.0));
     let url = format!("http://{}", addr(&c, "a"));
     runtime().block_on(async {
-        let channel = tonic::transport::Channel::from_shared(url.clone()).unwrap().connect().await.unwrap();
-        use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+        let channel = tonic::transport::Channel::from_shared(url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        use tonic_health::pb::{
+            HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+        };
         let mut health = HealthClient::new(channel.clone());
-        for service in ["meridian.v1.Kv", "meridian.v1.Admin", "meridian.v1.Replication"] {
-            let r = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner();
+        for service in [
+            "meridian.v1.Kv",
+            "meridian.v1.Admin",
+            "meridian.v1.Replication",
+        ] {
+            let r = health
+                .check(HealthCheckRequest {
+                    service: service.into(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
             assert_eq!(r.status, ServingStatus::Serving as i32, "{service}");
         }
 
         use tonic_reflection::pb::v1::{
-            ServerReflectionRequest, server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
-            server_reflection_response::MessageResponse,
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
         };
         let mut reflection = ServerReflectionClient::new(channel);
-        let ask = |m: MessageRequest| ServerReflectionRequest { host: String::new(), message_request: Some(m) };
-        let requests = vec![ask(MessageRequest::ListServices(String::new())), ask(MessageRequest::FileContainingSymbol("meridian.v1.Kv".into()))];
-        let mut replies = reflection.server_reflection_info(tokio_stream::iter(requests)).await.unwrap().into_inner();
-        let Some(MessageResponse::ListServicesResponse(list)) = replies.message().await.unwrap().unwrap().message_response else {
+        let ask = |m: MessageRequest| ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(m),
+        };
+        let requests = vec![
+            ask(MessageRequest::ListServices(String::new())),
+            ask(MessageRequest::FileContainingSymbol(
+                "meridian.v1.Kv".into(),
+            )),
+        ];
+        let mut replies = reflection
+            .server_reflection_info(tokio_stream::iter(requests))
+            .await
+            .unwrap()
+            .into_inner();
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            replies.message().await.unwrap().unwrap().message_response
+        else {
             panic!("expected a service list");
         };
         let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-        for s in ["meridian.v1.Kv", "meridian.v1.Admin", "meridian.v1.Replication", "grpc.health.v1.Health"] {
+        for s in [
+            "meridian.v1.Kv",
+            "meridian.v1.Admin",
+            "meridian.v1.Replication",
+            "grpc.health.v1.Health",
+        ] {
             assert!(names.contains(&s.to_owned()), "{s} listed in {names:?}");
         }
-        let Some(MessageResponse::FileDescriptorResponse(files)) = replies.message().await.unwrap().unwrap().message_response else {
+        let Some(MessageResponse::FileDescriptorResponse(files)) =
+            replies.message().await.unwrap().unwrap().message_response
+        else {
             panic!("expected file descriptors");
         };
         use prost::Message;
@@ -62,7 +105,11 @@ fn health_and_reflection_answer() {
 /// Plain HTTP/1.1 GET on loopback.
 fn http_get(addr: &str, path: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut body = String::new();
     s.read_to_string(&mut body).unwrap();
     body

@@ -9,30 +9,70 @@ use crate::support::{BIN, Cluster, Spec, poll};
 
 fn load_cmd(c: &Cluster, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.args(["load", "--quiet", "--cluster"]).arg(&c.file).args(args);
+    cmd.args(["load", "--quiet", "--cluster"])
+        .arg(&c.file)
+        .args(args);
     cmd
 }
 
 fn read_json(path: &std::path::Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).expect("report written")).expect("report is JSON")
+    serde_json::from_str(&std::fs::read_to_string(path).expect("report written"))
+        .expect("report is JSON")
 }
 
 #[test]
 fn a_short_run_with_a_hot_key_reports_conflicts_the_model_and_a_passing_checker() {
     let c = Cluster::start("load-hot", Spec::new(&["a", "b", "c"], 40.0));
     let (json, html, hgrm) = (c.path("report.json"), c.path("report.html"), c.path("hgrm"));
-    let out = load_cmd(&c, &["--duration", "3", "--rate", "150", "--keys", "5", "--dist", "hot:1:0.8", "--mix", "put=80,get=20"])
-        .args(["--report-json", json.to_str().unwrap(), "--report-html", html.to_str().unwrap(), "--hgrm-dir", hgrm.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = load_cmd(
+        &c,
+        &[
+            "--duration",
+            "3",
+            "--rate",
+            "150",
+            "--keys",
+            "5",
+            "--dist",
+            "hot:1:0.8",
+            "--mix",
+            "put=80,get=20",
+        ],
+    )
+    .args([
+        "--report-json",
+        json.to_str().unwrap(),
+        "--report-html",
+        html.to_str().unwrap(),
+        "--hgrm-dir",
+        hgrm.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "load failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "load failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("checker: OK"), "{stdout}");
     let r = read_json(&json);
-    for field in ["throughput_ops", "latency_us", "conflicts", "lost_writes", "conflict_rate", "predicted_conflict_rate", "replication_lag_ms", "checker"] {
+    for field in [
+        "throughput_ops",
+        "latency_us",
+        "conflicts",
+        "lost_writes",
+        "conflict_rate",
+        "predicted_conflict_rate",
+        "replication_lag_ms",
+        "checker",
+    ] {
         assert!(r.get(field).is_some(), "report lacks {field}");
     }
-    assert!(r["conflicts"].as_u64().unwrap() > 0, "a hot key at 40 ms lag conflicts");
+    assert!(
+        r["conflicts"].as_u64().unwrap() > 0,
+        "a hot key at 40 ms lag conflicts"
+    );
     assert!(r["lost_writes"].as_u64().unwrap() > 0);
     assert!(r["conflict_rate"].as_f64().unwrap() > 0.0);
     assert!(r["predicted_conflict_rate"].as_f64().unwrap() > 0.0);
@@ -41,49 +81,96 @@ fn a_short_run_with_a_hot_key_reports_conflicts_the_model_and_a_passing_checker(
     for region in ["a", "b", "c"] {
         let put = &r["latency_us"][region]["put"];
         for p in ["p50", "p99", "p999", "max"] {
-            assert!(put[p].as_u64().is_some(), "latency_us.{region}.put.{p} in {put}");
+            assert!(
+                put[p].as_u64().is_some(),
+                "latency_us.{region}.put.{p} in {put}"
+            );
         }
     }
-    assert!(r["replication_lag_ms"]["a>b"]["p50"].as_f64().unwrap() >= 40.0, "lag is at least the link latency");
+    assert!(
+        r["replication_lag_ms"]["a>b"]["p50"].as_f64().unwrap() >= 40.0,
+        "lag is at least the link latency"
+    );
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(page.contains("<svg") && page.contains("Latency by percentile") && !page.contains("<script"), "self-contained HTML with charts");
+    assert!(
+        page.contains("<svg")
+            && page.contains("Latency by percentile")
+            && !page.contains("<script"),
+        "self-contained HTML with charts"
+    );
     let hgrm_file = std::fs::read_to_string(hgrm.join("latency_a_put.hgrm")).unwrap();
-    assert!(hgrm_file.starts_with("       Value     Percentile TotalCount"), "{hgrm_file}");
+    assert!(
+        hgrm_file.starts_with("       Value     Percentile TotalCount"),
+        "{hgrm_file}"
+    );
 }
 
 /// SIGSTOP / SIGCONT a process.
 fn signal(pid: u32, sig: &str) {
-    assert!(Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
 }
 
 /// Run load against one node, stall the node for `stall` while it runs, return the p99 of puts (µs).
 fn p99_with_stall(c: &Cluster, node_pid: u32, args: &[&str], name: &str) -> u64 {
     let json = c.path(name);
-    let mut load: Child = load_cmd(c, &["--duration", "4", "--keys", "100", "--mix", "put=1", "--probe-interval-ms", "0"])
-        .args(args)
-        .args(["--report-json", json.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut load: Child = load_cmd(
+        c,
+        &[
+            "--duration",
+            "4",
+            "--keys",
+            "100",
+            "--mix",
+            "put=1",
+            "--probe-interval-ms",
+            "0",
+        ],
+    )
+    .args(args)
+    .args(["--report-json", json.to_str().unwrap()])
+    .stdout(Stdio::null())
+    .spawn()
+    .unwrap();
     // Once the load is flowing, freeze the node for 1.5 s.
-    poll("the load has started writing", || (c.ctl("a", &["stats"])["log_head"].as_u64().unwrap() > 50).then_some(()));
+    poll("the load has started writing", || {
+        (c.ctl("a", &["stats"])["log_head"].as_u64().unwrap() > 50).then_some(())
+    });
     signal(node_pid, "-STOP");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     signal(node_pid, "-CONT");
     assert!(load.wait().unwrap().success());
-    read_json(&json)["latency_us"]["a"]["put"]["p99"].as_u64().unwrap()
+    read_json(&json)["latency_us"]["a"]["put"]["p99"]
+        .as_u64()
+        .unwrap()
 }
 
 #[test]
 fn an_open_loop_run_shows_a_server_stall_in_p99_where_a_closed_loop_run_hides_it() {
     let mut c = Cluster::start("load-stall", Spec::new(&["a"], 0.0));
     let pid = c.pid("a");
-    let open = p99_with_stall(&c, pid, &["--rate", "200", "--concurrency", "8"], "open.json");
+    let open = p99_with_stall(
+        &c,
+        pid,
+        &["--rate", "200", "--concurrency", "8"],
+        "open.json",
+    );
     let closed = p99_with_stall(&c, pid, &["--closed", "--concurrency", "1"], "closed.json");
     // Open loop: every request intended during the 1.5 s stall is charged from its intended
     // start, so ~1/3 of a 4 s run waits for up to 1.5 s and p99 sits inside the stall.
-    assert!(open >= 750_000, "open-loop p99 {open} µs should show the 1.5 s stall");
+    assert!(
+        open >= 750_000,
+        "open-loop p99 {open} µs should show the 1.5 s stall"
+    );
     // Closed loop: the one request in flight waited; the thousands after it did not.
-    assert!(closed < open / 2, "closed-loop p99 {closed} µs hides the stall that open loop shows ({open} µs)");
+    assert!(
+        closed < open / 2,
+        "closed-loop p99 {closed} µs hides the stall that open loop shows ({open} µs)"
+    );
     c.kill("a");
 }

@@ -9,7 +9,11 @@ use crate::{
 };
 
 fn ver(ts: u64, region: &str) -> Ver {
-    Ver { timestamp: ts, logical: 0, region: region.into() }
+    Ver {
+        timestamp: ts,
+        logical: 0,
+        region: region.into(),
+    }
 }
 
 fn ctx(entries: &[(&str, u64)]) -> Ctx {
@@ -32,15 +36,29 @@ fn write(id: &str, key: &str, ts: u64, region: &str, c: &[(&str, u64)]) -> Write
 }
 
 fn item(w: &WriteRec) -> FinalItem {
-    FinalItem { write_id: w.write_id.clone(), version: w.version.clone().unwrap(), tombstone: false }
+    FinalItem {
+        write_id: w.write_id.clone(),
+        version: w.version.clone().unwrap(),
+        tombstone: false,
+    }
 }
 
 fn side(w: &WriteRec) -> EventWrite {
-    EventWrite { write_id: w.write_id.clone(), version: w.version.clone().unwrap(), context: w.context.clone() }
+    EventWrite {
+        write_id: w.write_id.clone(),
+        version: w.version.clone().unwrap(),
+        context: w.context.clone(),
+    }
 }
 
 fn conflict(region: &str, winner: &WriteRec, loser: &WriteRec) -> LossEvent {
-    LossEvent { region: region.into(), kind: "conflict".into(), key: winner.key.clone(), winner: side(winner), loser: side(loser) }
+    LossEvent {
+        region: region.into(),
+        kind: "conflict".into(),
+        key: winner.key.clone(),
+        winner: side(winner),
+        loser: side(loser),
+    }
 }
 
 /// Key `k`: a1 and b1 concurrent (b1 wins). Key `c`: a chain a → b (no conflict).
@@ -55,10 +73,18 @@ fn scenario() -> Scenario {
     let b1 = write("b1", "k", 20, "b", &[("b", 1)]);
     let ca = write("ca", "c", 10, "a", &[("a", 1)]);
     let cb = write("cb", "c", 20, "b", &[("a", 1), ("b", 1)]);
-    let state: HashMap<String, FinalItem> = [("k".to_owned(), item(&b1)), ("c".to_owned(), item(&cb))].into();
-    let finals = ["a", "b", "c"].iter().map(|r| (r.to_string(), state.clone())).collect();
+    let state: HashMap<String, FinalItem> =
+        [("k".to_owned(), item(&b1)), ("c".to_owned(), item(&cb))].into();
+    let finals = ["a", "b", "c"]
+        .iter()
+        .map(|r| (r.to_string(), state.clone()))
+        .collect();
     let events = vec![conflict("a", &b1, &a1), conflict("b", &b1, &a1)];
-    Scenario { writes: vec![a1, b1, ca, cb], finals, events }
+    Scenario {
+        writes: vec![a1, b1, ca, cb],
+        finals,
+        events,
+    }
 }
 
 fn kinds(r: &CheckReport) -> Vec<&str> {
@@ -87,8 +113,15 @@ fn a_wrong_winner_is_caught() {
     }
     let r = check(&s.writes, &s.finals, &s.events, true);
     assert!(!r.ok);
-    let v = r.violations.iter().find(|v| v.kind == "wrong-winner").expect("named wrong-winner");
-    assert!(v.detail.contains("expected the LWW-greatest write b1") && v.detail.contains("found a1"), "{v:?}");
+    let v = r
+        .violations
+        .iter()
+        .find(|v| v.kind == "wrong-winner")
+        .expect("named wrong-winner");
+    assert!(
+        v.detail.contains("expected the LWW-greatest write b1") && v.detail.contains("found a1"),
+        "{v:?}"
+    );
     assert_eq!(v.key, "k");
 }
 
@@ -99,7 +132,12 @@ fn a_divergent_region_is_caught() {
     s.finals.get_mut("c").unwrap().insert("k".into(), a1);
     let r = check(&s.writes, &s.finals, &s.events, true);
     assert_eq!(kinds(&r), vec!["divergence"]);
-    assert!(r.violations[0].detail.contains("a holds write b1") && r.violations[0].detail.contains("c holds write a1"), "{:?}", r.violations);
+    assert!(
+        r.violations[0].detail.contains("a holds write b1")
+            && r.violations[0].detail.contains("c holds write a1"),
+        "{:?}",
+        r.violations
+    );
 }
 
 #[test]
@@ -107,7 +145,11 @@ fn an_unreported_lost_write_is_caught() {
     let s = scenario();
     let r = check(&s.writes, &s.finals, &[], true);
     assert_eq!(kinds(&r), vec!["unreported-loss"]);
-    assert!(r.violations[0].detail.contains("write a1"), "{:?}", r.violations);
+    assert!(
+        r.violations[0].detail.contains("write a1"),
+        "{:?}",
+        r.violations
+    );
 }
 
 #[test]
@@ -123,7 +165,10 @@ fn a_conflict_reported_between_causally_ordered_writes_is_caught() {
 #[test]
 fn a_loss_naming_the_greater_version_as_loser_is_caught() {
     let s = scenario();
-    let events = vec![conflict("a", &s.writes[0], &s.writes[1]), conflict("b", &s.writes[1], &s.writes[0])];
+    let events = vec![
+        conflict("a", &s.writes[0], &s.writes[1]),
+        conflict("b", &s.writes[1], &s.writes[0]),
+    ];
     let r = check(&s.writes, &s.finals, &events, true);
     assert!(kinds(&r).contains(&"bad-event"), "{:?}", r.violations);
 }
@@ -135,7 +180,11 @@ fn a_missing_acknowledged_write_is_caught() {
         state.remove("c");
     }
     let r = check(&s.writes, &s.finals, &s.events, true);
-    let v = r.violations.iter().find(|v| v.kind == "missing").expect("named missing");
+    let v = r
+        .violations
+        .iter()
+        .find(|v| v.kind == "missing")
+        .expect("named missing");
     assert!(v.detail.contains("acknowledged write cb"), "{v:?}");
 }
 
@@ -187,7 +236,10 @@ fn conflict_rate_counts_each_write_concurrent_with_any_other() {
         write("c1", "k", 13, "c", &[("a", 2), ("b", 1), ("c", 1)]),
     ];
     let analysis = KeyAnalysis::new(&writes.iter().collect::<Vec<_>>());
-    let concurrent: Vec<bool> = writes.iter().map(|w| analysis.concurrent_with_any(w)).collect();
+    let concurrent: Vec<bool> = writes
+        .iter()
+        .map(|w| analysis.concurrent_with_any(w))
+        .collect();
     assert_eq!(concurrent, vec![true, true, false, false]);
     let maximal: Vec<bool> = writes.iter().map(|w| analysis.is_maximal(w)).collect();
     assert_eq!(maximal, vec![false, false, false, true]);

@@ -45,9 +45,15 @@ impl Replication for ReplicationService {
     type PullStream = BoxStream<pb::ReplBatch>;
     type SnapshotStream = BoxStream<pb::SnapshotChunk>;
 
-    async fn pull(&self, req: Request<Streaming<pb::PullRequest>>) -> Result<Response<Self::PullStream>, Status> {
+    async fn pull(
+        &self,
+        req: Request<Streaming<pb::PullRequest>>,
+    ) -> Result<Response<Self::PullStream>, Status> {
         let mut inbound = req.into_inner();
-        let open = inbound.message().await?.ok_or_else(|| Status::invalid_argument("pull stream opened without a request"))?;
+        let open = inbound
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("pull stream opened without a request"))?;
         let state = self.node.state.clone();
         let peer = region_id(&state.regions, &open.region, "pulling region")?;
         if peer == state.region {
@@ -57,7 +63,8 @@ impl Replication for ReplicationService {
         let incarnation = state.incarnation.to_string();
         // A position from another incarnation of this node (or past its head) means the log the
         // puller knew is gone: serve from the start and say so; the merge is idempotent.
-        let reset = open.after_seq > head || (!open.origin_incarnation.is_empty() && open.origin_incarnation != incarnation);
+        let reset = open.after_seq > head
+            || (!open.origin_incarnation.is_empty() && open.origin_incarnation != incarnation);
         let after_seq = if reset { 0 } else { open.after_seq };
         let max_batch = match open.max_batch as usize {
             0 => state.opts.max_batch,
@@ -70,7 +77,10 @@ impl Replication for ReplicationService {
         let ack_state = state.clone();
         tokio::spawn(async move {
             while let Ok(Some(ack)) = inbound.message().await {
-                ack_state.outbound(peer).acked.fetch_max(ack.applied_seq, Ordering::Relaxed);
+                ack_state
+                    .outbound(peer)
+                    .acked
+                    .fetch_max(ack.applied_seq, Ordering::Relaxed);
             }
         });
 
@@ -122,20 +132,37 @@ impl Replication for ReplicationService {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
-    async fn head(&self, _req: Request<pb::HeadRequest>) -> Result<Response<pb::HeadReply>, Status> {
+    async fn head(
+        &self,
+        _req: Request<pb::HeadRequest>,
+    ) -> Result<Response<pb::HeadReply>, Status> {
         let core = self.node.state.core();
-        Ok(Response::new(pb::HeadReply { head_seq: core.log_head(), epoch: core.role().epoch }))
+        Ok(Response::new(pb::HeadReply {
+            head_seq: core.log_head(),
+            epoch: core.role().epoch,
+        }))
     }
 
-    async fn snapshot(&self, req: Request<pb::SnapshotRequest>) -> Result<Response<Self::SnapshotStream>, Status> {
+    async fn snapshot(
+        &self,
+        req: Request<pb::SnapshotRequest>,
+    ) -> Result<Response<Self::SnapshotStream>, Status> {
         let state = self.node.state.clone();
-        region_id(&state.regions, &req.into_inner().region, "requesting region")?;
+        region_id(
+            &state.regions,
+            &req.into_inner().region,
+            "requesting region",
+        )?;
         let (items, mut high_water) = {
             let core = state.core();
             let items: Vec<_> = core.store().iter().cloned().collect();
             let mut hw = std::collections::HashMap::new();
             for r in state.regions.ids() {
-                let seq = if r == state.region { core.log_head() } else { state.applied_from(r) };
+                let seq = if r == state.region {
+                    core.log_head()
+                } else {
+                    state.applied_from(r)
+                };
                 hw.insert(state.regions.name(r).to_owned(), seq);
             }
             (items, hw)
@@ -144,13 +171,26 @@ impl Replication for ReplicationService {
         tokio::spawn(async move {
             let mut chunks = items.chunks(1000).peekable();
             if chunks.peek().is_none() {
-                let _ = tx.send(Ok(pb::SnapshotChunk { items: vec![], high_water: std::mem::take(&mut high_water), last: true })).await;
+                let _ = tx
+                    .send(Ok(pb::SnapshotChunk {
+                        items: vec![],
+                        high_water: std::mem::take(&mut high_water),
+                        last: true,
+                    }))
+                    .await;
             }
             while let Some(chunk) = chunks.next() {
                 let last = chunks.peek().is_none();
                 let msg = pb::SnapshotChunk {
-                    items: chunk.iter().map(|w| write_to_pb(&state.regions, w)).collect(),
-                    high_water: if last { std::mem::take(&mut high_water) } else { Default::default() },
+                    items: chunk
+                        .iter()
+                        .map(|w| write_to_pb(&state.regions, w))
+                        .collect(),
+                    high_water: if last {
+                        std::mem::take(&mut high_water)
+                    } else {
+                        Default::default()
+                    },
                     last,
                 };
                 if tx.send(Ok(msg)).await.is_err() {
