@@ -10,6 +10,7 @@
 //! - [`model`]: the analytic conflict / lost-write predictions;
 //! - [`load`]: the open/closed-loop load generator and post-run collection;
 //! - [`processes`]: local multi-process clusters (start, record, stop);
+//! - [`scenario`]: a cluster owned by a scenario (demo, benchmark), stopped on drop;
 //! - [`report`], [`html`]: JSON report, terminal summary, `.hgrm` files, HTML with SVG charts.
 
 pub mod checker;
@@ -22,4 +23,5 @@ pub mod model;
 pub mod processes;
 pub mod report;
 pub mod rng;
+pub mod scenario;
 pub mod workload;

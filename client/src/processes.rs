@@ -58,6 +58,9 @@ pub struct Launcher {
     pub metrics: bool,
     /// Admin token, to reach the nodes' admin service.
     pub admin_token: Option<String>,
+    /// Put nodes in their own process group, so they outlive the launching command (`cluster
+    /// up`). When false they share the caller's group and a Ctrl-C reaches them too (`demo`).
+    pub detach: bool,
 }
 
 /// A free loopback port.
@@ -201,7 +204,7 @@ impl Launcher {
             cmd.args(["--metrics-addr", &m.to_string()]);
         }
         #[cfg(unix)]
-        {
+        if self.detach {
             use std::os::unix::process::CommandExt;
             // Own process group: a Ctrl-C meant for `cluster up` does not reach background nodes.
             cmd.process_group(0);

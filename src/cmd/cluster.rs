@@ -69,6 +69,7 @@ pub fn run(args: ClusterCmdArgs) -> anyhow::Result<ExitCode> {
         node_args: vec![],
         metrics: true,
         admin_token: args.admin_token.clone(),
+        detach: true,
     };
     let rt = super::runtime(1)?;
     let (value, text) = match args.command {

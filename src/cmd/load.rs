@@ -91,6 +91,36 @@ pub struct LoadArgs {
 }
 
 impl LoadArgs {
+    /// The demo's load: every default, with these settings.
+    pub fn parse_defaults(
+        cluster: &std::path::Path,
+        duration: f64,
+        rate: f64,
+        keys: u64,
+        seed: u64,
+        writes: AuroraWrites,
+        consistency: Option<String>,
+    ) -> Self {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            load: LoadArgs,
+        }
+        let mut w = Wrapper::parse_from(["load"]).load;
+        w.cluster.cluster = Some(cluster.to_owned());
+        w.duration = duration;
+        w.rate = rate;
+        w.keys = keys;
+        w.seed = seed;
+        w.aurora_writes = match writes {
+            AuroraWrites::Primary => "primary".into(),
+            AuroraWrites::Forward => "forward".into(),
+        };
+        w.consistency = consistency;
+        w
+    }
+
     /// Validate and build the load configuration.
     pub fn config(&self) -> anyhow::Result<LoadConfig> {
         let cluster = self.cluster.load()?;
