@@ -6,4 +6,5 @@ mod support;
 mod cluster;
 mod ecosystem;
 mod global_tables;
+mod hostile;
 mod load;
