@@ -319,6 +319,19 @@ impl Core {
         Some(outcome)
     }
 
+    /// Put back what storage recovered: the own log and every key's state.
+    pub fn restore(&mut self, log: Vec<Arc<Write>>, items: Vec<(Arc<Write>, crate::version_vector::VersionVector)>) {
+        if let Some(newest) = log.iter().map(|w| w.version.timestamp).max() {
+            self.clock.restore(newest);
+        }
+        for (current, seen) in items {
+            self.clock.observe(current.version.timestamp);
+            self.store.restore(current, seen);
+        }
+        self.counters.writes_local = log.len() as u64;
+        self.log = log;
+    }
+
     /// Pause or resume writes (switchover).
     pub fn set_frozen(&mut self, frozen: bool) {
         self.role.frozen = frozen;

@@ -16,6 +16,7 @@
 //! - [`service`]: the gRPC services (kv, replication, admin) mapping requests to the core;
 //! - [`convert`]: proto <-> core conversions;
 //! - [`metrics`]: Prometheus text metrics over HTTP;
+//! - [`storage`]: durable state on fjall with group commit;
 //! - [`server`]: wiring, listener and structured shutdown;
 //! - [`error`]: the crate's one error type and its gRPC status mapping.
 
@@ -32,6 +33,7 @@ pub mod replication;
 pub mod server;
 pub mod service;
 pub mod state;
+pub mod storage;
 pub mod store;
 pub mod version_vector;
 

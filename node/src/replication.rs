@@ -136,7 +136,9 @@ async fn session(
                 while queue.front().is_some_and(|(t, _)| *t <= now) {
                     due.push(queue.pop_front().expect("front exists").1);
                 }
-                state.apply_batch(origin, &due);
+                if let Err(e) = state.apply_batch(origin, &due).await {
+                    return Err(tonic::Status::internal(format!("cannot persist replicated writes: {e}")));
+                }
                 if let Some(last) = due.last() {
                     let ack = pb::PullRequest { region: me.clone(), applied_seq: last.seq, ..Default::default() };
                     let _ = ack_tx.try_send(ack); // a full channel: a later ack supersedes this one

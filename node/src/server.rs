@@ -26,7 +26,8 @@ use crate::{
     region::RegionId,
     replication::{MAX_REPLICATION_MESSAGE, pull_loop},
     service::{Node, admin::AdminService, kv::KvService, replication::ReplicationService},
-    state::{NodeOptions, NodeState},
+    state::{NodeOptions, NodeState, StorageMode},
+    storage::{Persister, Storage},
 };
 
 /// Largest client message accepted (a 400 KiB value plus headroom).
@@ -49,7 +50,20 @@ pub async fn run(
     metrics: Option<TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let state = Arc::new(NodeState::new(opts)?);
+    let state = Arc::new(match &opts.storage {
+        StorageMode::Memory => NodeState::new(opts)?,
+        StorageMode::Durable(dir) => {
+            let (storage, recovered) = Storage::open(dir, opts.cluster.region_set())?;
+            info!(
+                dir = %dir.display(),
+                fresh = recovered.fresh,
+                log = recovered.log.len(),
+                keys = recovered.items.len(),
+                "storage opened"
+            );
+            NodeState::with_storage(opts.clone(), recovered, Persister::start(storage))?
+        }
+    });
     let peers: Vec<Channel> = state
         .regions
         .names()

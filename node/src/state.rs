@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::{
+    storage::{self, Op, Persister, Recovered},
     clock::{Clock, now_us},
     config::ClusterConfig,
     core::{Committed, Condition, Core, Mode, Role, WriteOp},
@@ -44,6 +45,17 @@ pub struct NodeOptions {
     pub feed_capacity: usize,
     /// Most writes per replication batch.
     pub max_batch: usize,
+    /// Where the state lives.
+    pub storage: StorageMode,
+}
+
+/// Where a node keeps its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageMode {
+    /// Only in memory: a restart starts empty (and with a new incarnation).
+    Memory,
+    /// Durable, in this directory (fjall, group commit).
+    Durable(std::path::PathBuf),
 }
 
 impl NodeOptions {
@@ -55,6 +67,7 @@ impl NodeOptions {
             admin_token: None,
             feed_capacity: DEFAULT_FEED_CAPACITY,
             max_batch: 512,
+            storage: StorageMode::Memory,
         }
     }
 }
@@ -141,6 +154,8 @@ pub struct NodeState {
     rng: AtomicU64,
     /// Client requests by method and status code (for metrics).
     pub requests: crate::metrics::RequestCounters,
+    /// Group-commit storage (None: memory only).
+    persister: Option<Persister>,
 }
 
 impl NodeState {
@@ -185,9 +200,51 @@ impl NodeState {
             rpo_refusals: AtomicU64::new(0),
             rng: AtomicU64::new(now_us()),
             requests: Default::default(),
+            persister: None,
             regions,
             opts,
         })
+    }
+
+    /// A node state over recovered storage: the log, the keys, the applied positions and the
+    /// incarnation come back as they were.
+    pub fn with_storage(opts: NodeOptions, recovered: Recovered, persister: Persister) -> Result<Self> {
+        let mut state = Self::new(opts)?;
+        state.incarnation = recovered.incarnation;
+        let head = recovered.log.len() as u64;
+        state.core().restore(recovered.log, recovered.items);
+        state.head.send_replace(head);
+        for (origin, seq, incarnation) in recovered.applied {
+            if let Some(o) = state.regions.id(&origin) {
+                state.inbound[o.index()].applied.send_replace(seq);
+                let mut s = state.inbound[o.index()].stats.lock().unwrap_or_else(|p| p.into_inner());
+                s.origin_incarnation = incarnation;
+                s.origin_head = seq;
+            }
+        }
+        state.persister = Some(persister);
+        Ok(state)
+    }
+
+    /// Is the state durable?
+    pub fn durable(&self) -> bool {
+        self.persister.is_some()
+    }
+
+    /// Queue the state of `keys` (and more `ops`) for durability; call under the core lock.
+    fn persist_keys<'a>(&self, core: &Core, keys: impl Iterator<Item = &'a str>, mut ops: Vec<Op>) -> Option<tokio::sync::oneshot::Receiver<Result<()>>> {
+        let persister = self.persister.as_ref()?;
+        for key in keys {
+            if let Some((current, seen)) = core.store().entry(key) {
+                ops.push(Op::Item { current: current.clone(), seen: seen.clone() });
+            }
+        }
+        Some(persister.queue(ops))
+    }
+
+    /// Make `ops` durable (no-op in memory mode); call under the core lock, await outside it.
+    pub fn persist(&self, ops: Vec<Op>) -> Option<tokio::sync::oneshot::Receiver<Result<()>>> {
+        self.persister.as_ref().map(|p| p.queue(ops))
     }
 
     /// This region's name.
@@ -217,18 +274,25 @@ impl NodeState {
     }
 
     /// Commit a client write here, and wake the peers' pull streams.
-    pub fn commit(
+    pub async fn commit(
         &self,
         key: &str,
         op: WriteOp,
         condition: Option<&Condition>,
     ) -> Result<Committed> {
-        let committed = {
+        let (committed, durable) = {
             let mut core = self.core();
             self.check_rpo_bound(&core)?;
-            core.write(key, op, condition, Uuid::new_v4(), now_us())?
+            let c = core.write(key, op, condition, Uuid::new_v4(), now_us())?;
+            let durable = self.persist_keys(&core, std::iter::once(key), vec![Op::Log(c.write.clone())]);
+            (c, durable)
         };
-        self.head.send_replace(committed.write.seq);
+        if let Some(d) = durable {
+            storage::durable(d).await?;
+        }
+        // Peers only ever see durable log entries: the head is the durable head.
+        let seq = committed.write.seq;
+        self.head.send_if_modified(|h| (seq > *h).then(|| *h = seq).is_some());
         Ok(committed)
     }
 
@@ -265,14 +329,23 @@ impl NodeState {
     }
 
     /// Merge a batch of writes replicated from `origin` and record the link statistics.
-    pub fn apply_batch(&self, origin: RegionId, writes: &[Arc<Write>]) {
-        let Some(last) = writes.last() else { return };
-        {
+    pub async fn apply_batch(&self, origin: RegionId, writes: &[Arc<Write>]) -> Result<()> {
+        let Some(last) = writes.last() else { return Ok(()) };
+        let durable = {
             let mut core = self.core();
             let now = now_us();
             for w in writes {
                 core.apply_remote(w.clone(), now);
             }
+            let incarnation = self.inbound[origin.index()].stats.lock().unwrap_or_else(|p| p.into_inner()).origin_incarnation.clone();
+            let position = Op::Applied { origin: self.regions.name(origin).to_owned(), seq: last.seq, incarnation };
+            let mut keys: Vec<&str> = writes.iter().map(|w| &*w.key).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            self.persist_keys(&core, keys.into_iter(), vec![position])
+        };
+        if let Some(d) = durable {
+            storage::durable(d).await?;
         }
         let now = now_us();
         let link = &self.inbound[origin.index()];
@@ -289,6 +362,7 @@ impl NodeState {
             s.origin_head = s.origin_head.max(last.seq);
         }
         link.applied.send_replace(last.seq);
+        Ok(())
     }
 
     /// Replication into this node from `origin`.

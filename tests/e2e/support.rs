@@ -149,6 +149,8 @@ impl Cluster {
             .args(["node", "--region", region, "--cluster"])
             .arg(&self.file)
             .args(&self.spec_node_args)
+            .arg("--data-dir")
+            .arg(self.dir.join(format!("data-{region}")))
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(log)

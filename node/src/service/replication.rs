@@ -91,11 +91,9 @@ impl Replication for ReplicationService {
             let mut next = after_seq;
             let mut reset = reset;
             loop {
-                head_rx.borrow_and_update();
-                let (writes, head) = {
-                    let core = state.core();
-                    (core.log_after(next, max_batch), core.log_head())
-                };
+                // Only durable entries go out: the head watch is the durable head.
+                let head = *head_rx.borrow_and_update();
+                let writes = state.core().log_after(next, max_batch.min(head.saturating_sub(next) as usize));
                 if writes.is_empty() && !reset {
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
