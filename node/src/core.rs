@@ -320,7 +320,11 @@ impl Core {
     }
 
     /// Put back what storage recovered: the own log and every key's state.
-    pub fn restore(&mut self, log: Vec<Arc<Write>>, items: Vec<(Arc<Write>, crate::version_vector::VersionVector)>) {
+    pub fn restore(
+        &mut self,
+        log: Vec<Arc<Write>>,
+        items: Vec<(Arc<Write>, crate::version_vector::VersionVector)>,
+    ) {
         if let Some(newest) = log.iter().map(|w| w.version.timestamp).max() {
             self.clock.restore(newest);
         }

@@ -30,6 +30,9 @@ use crate::{
     storage::{Persister, Storage},
 };
 
+/// How often anti-entropy compares digests with every peer.
+const ANTI_ENTROPY_EVERY: Duration = Duration::from_secs(30);
+
 /// Largest client message accepted (a 400 KiB value plus headroom).
 const MAX_CLIENT_MESSAGE: usize = 1024 * 1024;
 
@@ -50,6 +53,7 @@ pub async fn run(
     metrics: Option<TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
+    let mut fresh = true;
     let state = Arc::new(match &opts.storage {
         StorageMode::Memory => NodeState::new(opts)?,
         StorageMode::Durable(dir) => {
@@ -61,6 +65,7 @@ pub async fn run(
                 keys = recovered.items.len(),
                 "storage opened"
             );
+            fresh = recovered.fresh;
             NodeState::with_storage(opts.clone(), recovered, Persister::start(storage))?
         }
     });
@@ -95,6 +100,12 @@ pub async fn run(
             token.clone(),
         ));
     }
+
+    tasks.spawn(crate::anti_entropy::run(
+        node.clone(),
+        fresh,
+        ANTI_ENTROPY_EVERY,
+    ));
 
     if let Some(m) = metrics {
         let (state, token) = (state.clone(), token.clone());

@@ -21,7 +21,6 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::{
-    storage::{self, Op, Persister, Recovered},
     clock::{Clock, now_us},
     config::ClusterConfig,
     core::{Committed, Condition, Core, Mode, Role, WriteOp},
@@ -29,6 +28,7 @@ use crate::{
     events::DEFAULT_FEED_CAPACITY,
     links::{LinkSetting, LinkTable},
     region::{RegionId, Regions},
+    storage::{self, Op, Persister, Recovered},
     store::Write,
 };
 
@@ -208,7 +208,11 @@ impl NodeState {
 
     /// A node state over recovered storage: the log, the keys, the applied positions and the
     /// incarnation come back as they were.
-    pub fn with_storage(opts: NodeOptions, recovered: Recovered, persister: Persister) -> Result<Self> {
+    pub fn with_storage(
+        opts: NodeOptions,
+        recovered: Recovered,
+        persister: Persister,
+    ) -> Result<Self> {
         let mut state = Self::new(opts)?;
         state.incarnation = recovered.incarnation;
         let head = recovered.log.len() as u64;
@@ -217,7 +221,10 @@ impl NodeState {
         for (origin, seq, incarnation) in recovered.applied {
             if let Some(o) = state.regions.id(&origin) {
                 state.inbound[o.index()].applied.send_replace(seq);
-                let mut s = state.inbound[o.index()].stats.lock().unwrap_or_else(|p| p.into_inner());
+                let mut s = state.inbound[o.index()]
+                    .stats
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
                 s.origin_incarnation = incarnation;
                 s.origin_head = seq;
             }
@@ -232,11 +239,19 @@ impl NodeState {
     }
 
     /// Queue the state of `keys` (and more `ops`) for durability; call under the core lock.
-    fn persist_keys<'a>(&self, core: &Core, keys: impl Iterator<Item = &'a str>, mut ops: Vec<Op>) -> Option<tokio::sync::oneshot::Receiver<Result<()>>> {
+    fn persist_keys<'a>(
+        &self,
+        core: &Core,
+        keys: impl Iterator<Item = &'a str>,
+        mut ops: Vec<Op>,
+    ) -> Option<tokio::sync::oneshot::Receiver<Result<()>>> {
         let persister = self.persister.as_ref()?;
         for key in keys {
             if let Some((current, seen)) = core.store().entry(key) {
-                ops.push(Op::Item { current: current.clone(), seen: seen.clone() });
+                ops.push(Op::Item {
+                    current: current.clone(),
+                    seen: seen.clone(),
+                });
             }
         }
         Some(persister.queue(ops))
@@ -284,7 +299,8 @@ impl NodeState {
             let mut core = self.core();
             self.check_rpo_bound(&core)?;
             let c = core.write(key, op, condition, Uuid::new_v4(), now_us())?;
-            let durable = self.persist_keys(&core, std::iter::once(key), vec![Op::Log(c.write.clone())]);
+            let durable =
+                self.persist_keys(&core, std::iter::once(key), vec![Op::Log(c.write.clone())]);
             (c, durable)
         };
         if let Some(d) = durable {
@@ -292,7 +308,8 @@ impl NodeState {
         }
         // Peers only ever see durable log entries: the head is the durable head.
         let seq = committed.write.seq;
-        self.head.send_if_modified(|h| (seq > *h).then(|| *h = seq).is_some());
+        self.head
+            .send_if_modified(|h| (seq > *h).then(|| *h = seq).is_some());
         Ok(committed)
     }
 
@@ -330,15 +347,26 @@ impl NodeState {
 
     /// Merge a batch of writes replicated from `origin` and record the link statistics.
     pub async fn apply_batch(&self, origin: RegionId, writes: &[Arc<Write>]) -> Result<()> {
-        let Some(last) = writes.last() else { return Ok(()) };
+        let Some(last) = writes.last() else {
+            return Ok(());
+        };
         let durable = {
             let mut core = self.core();
             let now = now_us();
             for w in writes {
                 core.apply_remote(w.clone(), now);
             }
-            let incarnation = self.inbound[origin.index()].stats.lock().unwrap_or_else(|p| p.into_inner()).origin_incarnation.clone();
-            let position = Op::Applied { origin: self.regions.name(origin).to_owned(), seq: last.seq, incarnation };
+            let incarnation = self.inbound[origin.index()]
+                .stats
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .origin_incarnation
+                .clone();
+            let position = Op::Applied {
+                origin: self.regions.name(origin).to_owned(),
+                seq: last.seq,
+                incarnation,
+            };
             let mut keys: Vec<&str> = writes.iter().map(|w| &*w.key).collect();
             keys.sort_unstable();
             keys.dedup();
@@ -363,6 +391,21 @@ impl NodeState {
         }
         link.applied.send_replace(last.seq);
         Ok(())
+    }
+
+    /// Merge writes learnt by anti-entropy (LWW, idempotent) and make the result durable.
+    pub async fn merge_items(&self, writes: &[Arc<Write>], now: u64) -> Result<()> {
+        let durable = {
+            let mut core = self.core();
+            for w in writes {
+                core.apply_remote(w.clone(), now);
+            }
+            self.persist_keys(&core, writes.iter().map(|w| &*w.key), vec![])
+        };
+        match durable {
+            Some(d) => storage::durable(d).await,
+            None => Ok(()),
+        }
     }
 
     /// Replication into this node from `origin`.

@@ -101,11 +101,23 @@ fn io(e: impl std::fmt::Display) -> Error {
 impl Storage {
     /// Open (or create) the database in `dir` and read everything back.
     pub fn open(dir: &Path, regions: Regions) -> Result<(Self, Recovered)> {
-        std::fs::create_dir_all(dir).map_err(|e| io(format!("cannot create {}: {e}", dir.display())))?;
-        let db = Database::builder(dir).open().map_err(|e| io(format!("cannot open {}: {e}", dir.display())))?;
-        let ks = |name: &str| db.keyspace(name, KeyspaceCreateOptions::default).map_err(io);
+        std::fs::create_dir_all(dir)
+            .map_err(|e| io(format!("cannot create {}: {e}", dir.display())))?;
+        let db = Database::builder(dir)
+            .open()
+            .map_err(|e| io(format!("cannot open {}: {e}", dir.display())))?;
+        let ks = |name: &str| {
+            db.keyspace(name, KeyspaceCreateOptions::default)
+                .map_err(io)
+        };
         let (log, items, meta) = (ks("log")?, ks("items")?, ks("meta")?);
-        let storage = Self { db, log, items, meta, regions };
+        let storage = Self {
+            db,
+            log,
+            items,
+            meta,
+            regions,
+        };
         let recovered = storage.recover()?;
         Ok((storage, recovered))
     }
@@ -119,13 +131,16 @@ impl Storage {
             None => {
                 r.incarnation = Uuid::new_v4();
                 r.fresh = true;
-                self.meta.insert("incarnation", r.incarnation.as_bytes()).map_err(io)?;
+                self.meta
+                    .insert("incarnation", r.incarnation.as_bytes())
+                    .map_err(io)?;
                 self.db.persist(PersistMode::SyncAll).map_err(io)?;
             }
         }
         for guard in self.log.iter() {
             let (_, v) = guard.into_inner().map_err(io)?;
-            let rec = pb::WriteRecord::decode(&*v).map_err(|e| io(format!("corrupt log entry: {e}")))?;
+            let rec =
+                pb::WriteRecord::decode(&*v).map_err(|e| io(format!("corrupt log entry: {e}")))?;
             r.log.push(write_from_pb(&self.regions, rec)?);
         }
         for (i, w) in r.log.iter().enumerate() {
@@ -143,7 +158,8 @@ impl Storage {
         for guard in self.meta.prefix("applied/") {
             let (k, v) = guard.into_inner().map_err(io)?;
             let origin = String::from_utf8_lossy(&k["applied/".len()..]).into_owned();
-            let p = StoredPosition::decode(&*v).map_err(|e| io(format!("corrupt position: {e}")))?;
+            let p =
+                StoredPosition::decode(&*v).map_err(|e| io(format!("corrupt position: {e}")))?;
             r.applied.push((origin, p.applied_seq, p.incarnation));
         }
         Ok(r)
@@ -154,7 +170,11 @@ impl Storage {
         let mut batch = self.db.batch();
         for op in ops {
             match op {
-                Op::Log(w) => batch.insert(&self.log, w.seq.to_be_bytes(), write_to_pb(&self.regions, w).encode_to_vec()),
+                Op::Log(w) => batch.insert(
+                    &self.log,
+                    w.seq.to_be_bytes(),
+                    write_to_pb(&self.regions, w).encode_to_vec(),
+                ),
                 Op::Item { current, seen } => {
                     let item = StoredItem {
                         current: Some(write_to_pb(&self.regions, current)),
@@ -162,8 +182,15 @@ impl Storage {
                     };
                     batch.insert(&self.items, current.key.as_bytes(), item.encode_to_vec());
                 }
-                Op::Applied { origin, seq, incarnation } => {
-                    let p = StoredPosition { applied_seq: *seq, incarnation: incarnation.clone() };
+                Op::Applied {
+                    origin,
+                    seq,
+                    incarnation,
+                } => {
+                    let p = StoredPosition {
+                        applied_seq: *seq,
+                        incarnation: incarnation.clone(),
+                    };
                     batch.insert(&self.meta, format!("applied/{origin}"), p.encode_to_vec());
                 }
                 Op::ClearItems => {
@@ -206,14 +233,22 @@ impl Persister {
                             Err(_) => break,
                         }
                     }
-                    let ops: Vec<Op> = jobs.iter_mut().flat_map(|(ops, _)| std::mem::take(ops)).collect();
+                    let ops: Vec<Op> = jobs
+                        .iter_mut()
+                        .flat_map(|(ops, _)| std::mem::take(ops))
+                        .collect();
                     let result = storage.commit(&ops);
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "storage commit failed");
                     }
                     for (_, ack) in jobs {
                         if let Some(ack) = ack {
-                            let _ = ack.send(result.as_ref().map(|_| ()).map_err(|e| Error::Internal(e.to_string())));
+                            let _ = ack.send(
+                                result
+                                    .as_ref()
+                                    .map(|_| ())
+                                    .map_err(|e| Error::Internal(e.to_string())),
+                            );
                         }
                     }
                 }
@@ -235,5 +270,6 @@ impl Persister {
 
 /// Wait for queued ops to be durable.
 pub async fn durable(rx: oneshot::Receiver<Result<()>>) -> Result<()> {
-    rx.await.unwrap_or_else(|_| Err(Error::Internal("storage thread stopped".into())))
+    rx.await
+        .unwrap_or_else(|_| Err(Error::Internal("storage thread stopped".into())))
 }

@@ -150,7 +150,8 @@ impl Store {
 
     /// Put back a key's persisted state (recovery after a restart).
     pub fn restore(&mut self, current: Arc<Write>, seen: VersionVector) {
-        self.items.insert(current.key.clone(), Entry { current, seen });
+        self.items
+            .insert(current.key.clone(), Entry { current, seen });
     }
 
     /// Number of keys (tombstones included).

@@ -68,7 +68,9 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     opts.storage = match args.storage.as_str() {
         "memory" => StorageMode::Memory,
         "durable" => StorageMode::Durable(
-            args.data_dir.clone().unwrap_or_else(|| std::path::PathBuf::from("meridian-data").join(&args.region)),
+            args.data_dir
+                .clone()
+                .unwrap_or_else(|| std::path::PathBuf::from("meridian-data").join(&args.region)),
         ),
         other => anyhow::bail!("--storage {other:?}: expected durable or memory"),
     };

@@ -4,6 +4,7 @@
 mod support;
 
 mod cluster;
+mod durability;
 mod ecosystem;
 mod global_tables;
 mod hostile;
