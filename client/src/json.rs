@@ -16,7 +16,12 @@ pub fn version(v: Option<&pb::Version>) -> Value {
 pub fn context(c: Option<&pb::CausalContext>) -> Value {
     let mut entries: Vec<_> = c.map(|c| c.entries.iter().collect()).unwrap_or_default();
     entries.sort();
-    Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+    Value::Object(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect(),
+    )
 }
 
 /// A write reply.

@@ -139,7 +139,13 @@ pub struct Core {
 
 impl Core {
     /// A fresh node for `region`.
-    pub fn new(region: RegionId, regions: Regions, clock: Clock, role: Role, feed_capacity: usize) -> Self {
+    pub fn new(
+        region: RegionId,
+        regions: Regions,
+        clock: Clock,
+        role: Role,
+        feed_capacity: usize,
+    ) -> Self {
         Self {
             region,
             regions,
@@ -264,12 +270,14 @@ impl Core {
                 let old = match live.and_then(|w| w.value.as_ref()) {
                     None => 0,
                     Some(bytes) => parse_integer(bytes).ok_or_else(|| {
-                        Error::ConditionFailed(format!("key {key:?} does not hold a decimal integer"))
+                        Error::ConditionFailed(format!(
+                            "key {key:?} does not hold a decimal integer"
+                        ))
                     })?,
                 };
-                let new = old
-                    .checked_add(delta)
-                    .ok_or_else(|| Error::ConditionFailed(format!("increment of key {key:?} overflows")))?;
+                let new = old.checked_add(delta).ok_or_else(|| {
+                    Error::ConditionFailed(format!("increment of key {key:?} overflows"))
+                })?;
                 (Some(Arc::from(new.to_string().into_bytes())), Some(new))
             }
         };
@@ -277,7 +285,10 @@ impl Core {
         let write = Arc::new(Write {
             key: Arc::from(key),
             value,
-            version: Version { timestamp, region: self.region },
+            version: Version {
+                timestamp,
+                region: self.region,
+            },
             id,
             context: self.store.next_context(key, self.region),
             commit_us: machine_us,
@@ -288,7 +299,11 @@ impl Core {
         let outcome = self.store.apply(write.clone());
         self.feed.record(&outcome, machine_us);
         self.counters.writes_local += 1;
-        Ok(Committed { write, outcome, new_value })
+        Ok(Committed {
+            write,
+            outcome,
+            new_value,
+        })
     }
 
     /// Merge a write replicated from another region. `None` when a failover fence refuses it.
@@ -324,7 +339,9 @@ impl Core {
     /// This region's own writes cut off by the current fence (set aside after a failover).
     pub fn divergent_writes(&self) -> Vec<Arc<Write>> {
         match self.role.fence {
-            Some(f) if f.region == self.region => self.log.iter().filter(|w| f.cuts(w)).cloned().collect(),
+            Some(f) if f.region == self.region => {
+                self.log.iter().filter(|w| f.cuts(w)).cloned().collect()
+            }
             _ => Vec::new(),
         }
     }
@@ -347,7 +364,10 @@ impl Core {
 
 /// `physical.logical@region` text of a version, for messages.
 pub fn describe_version(regions: &Regions, v: &Version) -> String {
-    let Timestamp { physical_us, logical } = v.timestamp;
+    let Timestamp {
+        physical_us,
+        logical,
+    } = v.timestamp;
     format!("{physical_us}.{logical}@{}", regions.name(v.region))
 }
 

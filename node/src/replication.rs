@@ -21,12 +21,8 @@ use tonic::transport::Channel;
 use tracing::{debug, info, warn};
 
 use crate::{
-    clock::now_us,
-    convert::write_from_pb,
-    links::delivery_time,
-    region::RegionId,
-    state::NodeState,
-    store::Write,
+    clock::now_us, convert::write_from_pb, links::delivery_time, region::RegionId,
+    state::NodeState, store::Write,
 };
 
 /// Most writes held in a link's delivery queue before the stream is left unread.
@@ -40,7 +36,12 @@ enum SessionEnd {
 }
 
 /// Pull `origin`'s log into this node until `shutdown`.
-pub async fn pull_loop(state: Arc<NodeState>, origin: RegionId, channel: Channel, shutdown: CancellationToken) {
+pub async fn pull_loop(
+    state: Arc<NodeState>,
+    origin: RegionId,
+    channel: Channel,
+    shutdown: CancellationToken,
+) {
     let mut links = state.subscribe_links();
     let mut backoff = Duration::from_millis(20);
     loop {
@@ -55,7 +56,10 @@ pub async fn pull_loop(state: Arc<NodeState>, origin: RegionId, channel: Channel
         match result {
             Ok(SessionEnd::Shutdown) => return,
             Ok(SessionEnd::Partitioned) => {
-                info!(origin = state.regions.name(origin), "link partitioned: holding replication back");
+                info!(
+                    origin = state.regions.name(origin),
+                    "link partitioned: holding replication back"
+                );
                 backoff = Duration::from_millis(20);
             }
             Err(status) => {
@@ -71,7 +75,11 @@ pub async fn pull_loop(state: Arc<NodeState>, origin: RegionId, channel: Channel
 }
 
 fn set_connected(state: &NodeState, origin: RegionId, connected: bool) {
-    let mut s = state.inbound(origin).stats.lock().unwrap_or_else(|p| p.into_inner());
+    let mut s = state
+        .inbound(origin)
+        .stats
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     s.connected = connected;
     if !connected {
         s.oldest_pending_commit_us = 0;
@@ -88,9 +96,15 @@ async fn session(
     let after = state.applied_from(origin);
     let me = state.region_name().to_owned();
     let (ack_tx, ack_rx) = mpsc::channel(4);
-    let open = pb::PullRequest { region: me.clone(), after_seq: after, max_batch: state.opts.max_batch as u32, applied_seq: after };
+    let open = pb::PullRequest {
+        region: me.clone(),
+        after_seq: after,
+        max_batch: state.opts.max_batch as u32,
+        applied_seq: after,
+    };
     ack_tx.try_send(open).expect("fresh channel has room");
-    let mut client = ReplicationClient::new(channel.clone()).max_decoding_message_size(MAX_REPLICATION_MESSAGE);
+    let mut client =
+        ReplicationClient::new(channel.clone()).max_decoding_message_size(MAX_REPLICATION_MESSAGE);
     let mut stream = tokio::select! {
         _ = shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
         r = client.pull(ReceiverStream::new(ack_rx)) => r?.into_inner(),

@@ -9,8 +9,8 @@ use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 use meridian_proto::{
     FILE_DESCRIPTOR_SET,
     v1::{
-        self as pb, admin_server::AdminServer, kv_server::KvServer, replication_client::ReplicationClient,
-        replication_server::ReplicationServer,
+        self as pb, admin_server::AdminServer, kv_server::KvServer,
+        replication_client::ReplicationClient, replication_server::ReplicationServer,
     },
 };
 use tokio::{net::TcpListener, task::JoinSet};
@@ -42,40 +42,71 @@ pub fn channel_to(addr: SocketAddr) -> Channel {
 }
 
 /// Run a node on `listener` until `shutdown` resolves.
-pub async fn run(opts: NodeOptions, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<()> {
+pub async fn run(
+    opts: NodeOptions,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     let state = Arc::new(NodeState::new(opts)?);
     let peers: Vec<Channel> = state
         .regions
         .names()
         .iter()
-        .map(|name| channel_to(state.opts.cluster.region(name).expect("region of the cluster").listen))
+        .map(|name| {
+            channel_to(
+                state
+                    .opts
+                    .cluster
+                    .region(name)
+                    .expect("region of the cluster")
+                    .listen,
+            )
+        })
         .collect();
     let token = CancellationToken::new();
-    let node = Node { state: state.clone(), peers: Arc::new(peers), shutdown: token.clone() };
+    let node = Node {
+        state: state.clone(),
+        peers: Arc::new(peers),
+        shutdown: token.clone(),
+    };
 
     let mut tasks = JoinSet::new();
     for origin in state.peers().collect::<Vec<_>>() {
-        tasks.spawn(pull_loop(state.clone(), origin, node.peer(origin), token.clone()));
+        tasks.spawn(pull_loop(
+            state.clone(),
+            origin,
+            node.peer(origin),
+            token.clone(),
+        ));
     }
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<KvServer<KvService>>().await;
-    health_reporter.set_serving::<AdminServer<AdminService>>().await;
-    health_reporter.set_serving::<ReplicationServer<ReplicationService>>().await;
+    health_reporter
+        .set_serving::<AdminServer<AdminService>>()
+        .await;
+    health_reporter
+        .set_serving::<ReplicationServer<ReplicationService>>()
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
 
-    let addr = listener.local_addr().map_err(|e| Error::Internal(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Internal(e.to_string()))?;
     info!(region = state.region_name(), %addr, mode = state.opts.cluster.mode.name(), "node serving");
     let stop = token.clone();
     let result = Server::builder()
         .tcp_nodelay(true)
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(KvServer::new(KvService::new(node.clone())).max_decoding_message_size(MAX_CLIENT_MESSAGE))
+        .add_service(
+            KvServer::new(KvService::new(node.clone()))
+                .max_decoding_message_size(MAX_CLIENT_MESSAGE),
+        )
         .add_service(
             ReplicationServer::new(ReplicationService::new(node.clone()))
                 .max_encoding_message_size(MAX_REPLICATION_MESSAGE),
@@ -103,10 +134,15 @@ pub async fn resync_from(node: &Node, primary: RegionId, role: Role) -> Result<(
         state.core().set_role(role)?;
         return Ok(());
     }
-    let mut client = ReplicationClient::new(node.peer(primary)).max_decoding_message_size(MAX_REPLICATION_MESSAGE);
-    let unavailable = |s: tonic::Status| Error::Unavailable(format!("snapshot from the primary: {}", s.message()));
+    let mut client = ReplicationClient::new(node.peer(primary))
+        .max_decoding_message_size(MAX_REPLICATION_MESSAGE);
+    let unavailable = |s: tonic::Status| {
+        Error::Unavailable(format!("snapshot from the primary: {}", s.message()))
+    };
     let mut stream = client
-        .snapshot(pb::SnapshotRequest { region: state.region_name().to_owned() })
+        .snapshot(pb::SnapshotRequest {
+            region: state.region_name().to_owned(),
+        })
         .await
         .map_err(unavailable)?
         .into_inner();
@@ -126,7 +162,10 @@ pub async fn resync_from(node: &Node, primary: RegionId, role: Role) -> Result<(
         core.install_snapshot(items);
     }
     for origin in state.peers().collect::<Vec<_>>() {
-        let hw = high_water.get(state.regions.name(origin)).copied().unwrap_or(0);
+        let hw = high_water
+            .get(state.regions.name(origin))
+            .copied()
+            .unwrap_or(0);
         state.reset_applied(origin, hw);
     }
     Ok(())

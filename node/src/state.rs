@@ -49,7 +49,13 @@ pub struct NodeOptions {
 impl NodeOptions {
     /// Defaults for `region` of `cluster`.
     pub fn new(region: &str, cluster: ClusterConfig) -> Self {
-        Self { region: region.to_owned(), cluster, admin_token: None, feed_capacity: DEFAULT_FEED_CAPACITY, max_batch: 512 }
+        Self {
+            region: region.to_owned(),
+            cluster,
+            admin_token: None,
+            feed_capacity: DEFAULT_FEED_CAPACITY,
+            max_batch: 512,
+        }
     }
 }
 
@@ -138,12 +144,18 @@ impl NodeState {
         let cluster = &opts.cluster;
         let regions = cluster.region_set();
         let region = crate::convert::region_id(&regions, &opts.region, "region")?;
-        let rc = cluster.region(&opts.region).expect("region is in the cluster");
+        let rc = cluster
+            .region(&opts.region)
+            .expect("region is in the cluster");
         let clock = Clock::new(cluster.clock, (rc.skew_ms * 1000.0) as i64);
         let role = Role {
             mode: cluster.mode,
             primary: regions.id(cluster.primary_name()),
-            epoch: if cluster.mode == Mode::AuroraGlobal { 1 } else { 0 },
+            epoch: if cluster.mode == Mode::AuroraGlobal {
+                1
+            } else {
+                0
+            },
             frozen: false,
             fence: None,
         };
@@ -157,7 +169,10 @@ impl NodeState {
             links: RwLock::new(cluster.link_table()),
             links_version: watch::Sender::new(0),
             inbound: (0..n)
-                .map(|_| InboundLink { applied: watch::Sender::new(0), stats: Mutex::new(LinkStats::new()) })
+                .map(|_| InboundLink {
+                    applied: watch::Sender::new(0),
+                    stats: Mutex::new(LinkStats::new()),
+                })
                 .collect(),
             outbound: (0..n).map(|_| OutboundPeer::default()).collect(),
             started: Instant::now(),
@@ -176,7 +191,9 @@ impl NodeState {
 
     /// Lock the core. Never held across an `.await`.
     pub fn core(&self) -> MutexGuard<'_, Core> {
-        self.core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.core
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Other regions of the cluster.
@@ -194,7 +211,12 @@ impl NodeState {
     }
 
     /// Commit a client write here, and wake the peers' pull streams.
-    pub fn commit(&self, key: &str, op: WriteOp, condition: Option<&Condition>) -> Result<Committed> {
+    pub fn commit(
+        &self,
+        key: &str,
+        op: WriteOp,
+        condition: Option<&Condition>,
+    ) -> Result<Committed> {
         let committed = {
             let mut core = self.core();
             self.check_rpo_bound(&core)?;
@@ -207,7 +229,8 @@ impl NodeState {
     /// Aurora Global RPO bound: refuse while no secondary is within the bound.
     fn check_rpo_bound(&self, core: &Core) -> Result<()> {
         let bound_ms = self.opts.cluster.rpo_bound_ms;
-        if bound_ms == 0 || core.role().mode != Mode::AuroraGlobal || core.check_writable().is_err() {
+        if bound_ms == 0 || core.role().mode != Mode::AuroraGlobal || core.check_writable().is_err()
+        {
             return Ok(());
         }
         let now = now_us();
@@ -215,13 +238,17 @@ impl NodeState {
             .peers()
             .map(|p| {
                 let acked = self.outbound[p.index()].acked.load(Ordering::Relaxed);
-                core.log_entry(acked + 1).map_or(0, |w| now.saturating_sub(w.commit_us) / 1000)
+                core.log_entry(acked + 1)
+                    .map_or(0, |w| now.saturating_sub(w.commit_us) / 1000)
             })
             .min()
             .unwrap_or(0);
         if closest_ms > bound_ms {
             self.rpo_refusals.fetch_add(1, Ordering::Relaxed);
-            return Err(Error::RpoBound { bound_ms, behind_ms: closest_ms });
+            return Err(Error::RpoBound {
+                bound_ms,
+                behind_ms: closest_ms,
+            });
         }
         Ok(())
     }
@@ -297,7 +324,10 @@ impl NodeState {
 
     /// The link setting `from -> to`.
     pub fn link(&self, from: RegionId, to: RegionId) -> LinkSetting {
-        self.links.read().unwrap_or_else(|p| p.into_inner()).get(from, to)
+        self.links
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(from, to)
     }
 
     /// A copy of the link table.
@@ -331,7 +361,18 @@ impl NodeState {
 
     /// Status and statistics, as served by `Admin/Status`.
     pub fn status(&self) -> pb::NodeStatus {
-        let (role, items, head, counters, conflicts, lost, clock_mode, skew_us, writable, divergent) = {
+        let (
+            role,
+            items,
+            head,
+            counters,
+            conflicts,
+            lost,
+            clock_mode,
+            skew_us,
+            writable,
+            divergent,
+        ) = {
             let core = self.core();
             (
                 core.role().clone(),
@@ -350,7 +391,10 @@ impl NodeState {
         let links = self
             .peers()
             .map(|origin| {
-                let s = self.inbound[origin.index()].stats.lock().unwrap_or_else(|p| p.into_inner());
+                let s = self.inbound[origin.index()]
+                    .stats
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
                 let applied = self.applied_from(origin);
                 let setting = self.link(origin, self.region);
                 pb::LinkStatus {
@@ -379,7 +423,10 @@ impl NodeState {
                 Mode::AuroraGlobal => pb::Mode::AuroraGlobal,
             } as i32,
             primary: match role.mode {
-                Mode::AuroraGlobal => role.primary.map(|p| self.regions.name(p).to_owned()).unwrap_or_default(),
+                Mode::AuroraGlobal => role
+                    .primary
+                    .map(|p| self.regions.name(p).to_owned())
+                    .unwrap_or_default(),
                 Mode::GlobalTables => String::new(),
             },
             epoch: role.epoch,
@@ -403,7 +450,12 @@ impl NodeState {
 }
 
 /// A link setting on the wire.
-pub fn link_to_pb(regions: &Regions, from: RegionId, to: RegionId, s: &LinkSetting) -> pb::LinkSetting {
+pub fn link_to_pb(
+    regions: &Regions,
+    from: RegionId,
+    to: RegionId,
+    s: &LinkSetting,
+) -> pb::LinkSetting {
     pb::LinkSetting {
         from: regions.name(from).to_owned(),
         to: regions.name(to).to_owned(),

@@ -149,17 +149,25 @@ pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
 
 /// Parse `TIMESTAMP[.LOGICAL]@REGION`.
 fn parse_version(s: &str) -> anyhow::Result<pb::Version> {
-    let (ts, region) = s.split_once('@').context("a version looks like 1732460000123456.0@us-east-1")?;
+    let (ts, region) = s
+        .split_once('@')
+        .context("a version looks like 1732460000123456.0@us-east-1")?;
     let (physical, logical) = ts.split_once('.').unwrap_or((ts, "0"));
     Ok(pb::Version {
-        timestamp: physical.parse().with_context(|| format!("bad timestamp in version {s:?}"))?,
-        logical: logical.parse().with_context(|| format!("bad logical counter in version {s:?}"))?,
+        timestamp: physical
+            .parse()
+            .with_context(|| format!("bad timestamp in version {s:?}"))?,
+        logical: logical
+            .parse()
+            .with_context(|| format!("bad logical counter in version {s:?}"))?,
         region: region.to_owned(),
     })
 }
 
 fn show_version(v: Option<&pb::Version>) -> String {
-    v.map_or("-".to_owned(), |v| format!("{}.{}@{}", v.timestamp, v.logical, v.region))
+    v.map_or("-".to_owned(), |v| {
+        format!("{}.{}@{}", v.timestamp, v.logical, v.region)
+    })
 }
 
 fn show_context(c: Option<&pb::CausalContext>) -> String {
@@ -173,7 +181,13 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
         None => {
             cluster
                 .region(&args.region)
-                .with_context(|| format!("unknown region {:?}; the cluster's regions are {}", args.region, cluster.names()))?
+                .with_context(|| {
+                    format!(
+                        "unknown region {:?}; the cluster's regions are {}",
+                        args.region,
+                        cluster.names()
+                    )
+                })?
                 .listen
         }
     };
@@ -185,7 +199,11 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
     };
     let c = RegionClient::new(addr, &session)?;
     let write_text = |key: &str, r: &pb::WriteReply| {
-        let lost = if r.outcome == pb::WriteOutcome::LostOnArrival as i32 { " (LOST on arrival: an existing write has a greater version)" } else { "" };
+        let lost = if r.outcome == pb::WriteOutcome::LostOnArrival as i32 {
+            " (LOST on arrival: an existing write has a greater version)"
+        } else {
+            ""
+        };
         format!(
             "{key}: written by {} as {}, write {}, context {}{lost}",
             r.committed_by,
@@ -195,26 +213,46 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
         )
     };
     Ok(match args.command {
-        CtlCommand::Put { key, value, value_file, if_absent, if_version } => {
+        CtlCommand::Put {
+            key,
+            value,
+            value_file,
+            if_absent,
+            if_version,
+        } => {
             let value = match (value, value_file) {
                 (Some(v), _) => v.into_bytes(),
-                (None, Some(f)) => std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?,
+                (None, Some(f)) => {
+                    std::fs::read(&f).with_context(|| format!("cannot read {}", f.display()))?
+                }
                 (None, None) => unreachable!("clap requires one"),
             };
             let condition = if if_absent {
-                Some(pb::Condition { kind: Some(pb::condition::Kind::IfAbsent(true)) })
+                Some(pb::Condition {
+                    kind: Some(pb::condition::Kind::IfAbsent(true)),
+                })
             } else {
                 if_version
                     .map(|v| parse_version(&v))
                     .transpose()?
-                    .map(|v| pb::Condition { kind: Some(pb::condition::Kind::IfVersion(v)) })
+                    .map(|v| pb::Condition {
+                        kind: Some(pb::condition::Kind::IfVersion(v)),
+                    })
             };
-            let req = pb::PutRequest { key: key.clone(), value, condition };
+            let req = pb::PutRequest {
+                key: key.clone(),
+                value,
+                condition,
+            };
             let r = c.kv().put(c.request(req)).await?.into_inner();
             (json::write_reply(&key, &r), write_text(&key, &r))
         }
         CtlCommand::Get { key } => {
-            let r = c.kv().get(c.request(pb::GetRequest { key: key.clone() })).await?.into_inner();
+            let r = c
+                .kv()
+                .get(c.request(pb::GetRequest { key: key.clone() }))
+                .await?
+                .into_inner();
             let text = if r.found {
                 format!(
                     "{key} = {}\n  version {}, write {}, context {}",
@@ -224,40 +262,73 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
                     show_context(r.context.as_ref())
                 )
             } else if r.tombstone {
-                format!("{key}: deleted (tombstone {} at {})", r.write_id, show_version(r.version.as_ref()))
+                format!(
+                    "{key}: deleted (tombstone {} at {})",
+                    r.write_id,
+                    show_version(r.version.as_ref())
+                )
             } else {
                 format!("{key}: not found")
             };
             (json::get_reply(&key, &r), text)
         }
         CtlCommand::Delete { key, if_version } => {
-            let condition = if_version
-                .map(|v| parse_version(&v))
-                .transpose()?
-                .map(|v| pb::Condition { kind: Some(pb::condition::Kind::IfVersion(v)) });
-            let r = c.kv().delete(c.request(pb::DeleteRequest { key: key.clone(), condition })).await?.into_inner();
+            let condition =
+                if_version
+                    .map(|v| parse_version(&v))
+                    .transpose()?
+                    .map(|v| pb::Condition {
+                        kind: Some(pb::condition::Kind::IfVersion(v)),
+                    });
+            let r = c
+                .kv()
+                .delete(c.request(pb::DeleteRequest {
+                    key: key.clone(),
+                    condition,
+                }))
+                .await?
+                .into_inner();
             (json::write_reply(&key, &r), write_text(&key, &r))
         }
         CtlCommand::Incr { key, by } => {
-            let r = c.kv().increment(c.request(pb::IncrementRequest { key: key.clone(), delta: by })).await?.into_inner();
+            let r = c
+                .kv()
+                .increment(c.request(pb::IncrementRequest {
+                    key: key.clone(),
+                    delta: by,
+                }))
+                .await?
+                .into_inner();
             let mut v = json::write_reply(&key, &r);
             v["new_value"] = json!(r.new_value);
             let text = format!("{} = {}\n{}", key, r.new_value, write_text(&key, &r));
             (v, text)
         }
         CtlCommand::Stats => {
-            let s = c.admin().status(c.request(pb::StatusRequest {})).await?.into_inner();
+            let s = c
+                .admin()
+                .status(c.request(pb::StatusRequest {}))
+                .await?
+                .into_inner();
             (json::status(&s), stats_text(&s))
         }
         CtlCommand::Conflicts { after, limit } => {
-            let r = c.admin().conflicts(c.request(pb::ConflictsRequest { after, limit })).await?.into_inner();
+            let r = c
+                .admin()
+                .conflicts(c.request(pb::ConflictsRequest { after, limit }))
+                .await?
+                .into_inner();
             let events: Vec<Value> = r.events.iter().map(json::event).collect();
             let mut text = format!(
                 "{} conflicts detected, {} writes lost at this region ({} events shown{})",
                 r.total_conflicts,
                 r.total_lost,
                 r.events.len(),
-                if r.dropped > 0 { format!(", {} older events dropped from the bounded feed", r.dropped) } else { String::new() }
+                if r.dropped > 0 {
+                    format!(", {} older events dropped from the bounded feed", r.dropped)
+                } else {
+                    String::new()
+                }
             );
             for e in &r.events {
                 let w = e.winner.as_ref();
@@ -284,26 +355,57 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
             (v, text)
         }
         CtlCommand::Links => {
-            let t = c.admin().links(c.request(pb::LinksRequest {})).await?.into_inner();
+            let t = c
+                .admin()
+                .links(c.request(pb::LinksRequest {}))
+                .await?
+                .into_inner();
             (links_json(&t), links_text(&t))
         }
-        CtlCommand::Link { from, to, latency_ms, jitter_ms, loss, one_way } => {
-            let req = pb::SetLinkRequest { from, to, latency_ms, jitter_ms, loss, both_ways: !one_way, local_only: false };
+        CtlCommand::Link {
+            from,
+            to,
+            latency_ms,
+            jitter_ms,
+            loss,
+            one_way,
+        } => {
+            let req = pb::SetLinkRequest {
+                from,
+                to,
+                latency_ms,
+                jitter_ms,
+                loss,
+                both_ways: !one_way,
+                local_only: false,
+            };
             let t = c.admin().set_link(c.request(req)).await?.into_inner();
             (links_json(&t), links_text(&t))
         }
         CtlCommand::Partition { target, peer } => {
-            let req = pb::PartitionRequest { region: target, peer: peer.unwrap_or_default(), local_only: false };
+            let req = pb::PartitionRequest {
+                region: target,
+                peer: peer.unwrap_or_default(),
+                local_only: false,
+            };
             let t = c.admin().partition(c.request(req)).await?.into_inner();
             (links_json(&t), links_text(&t))
         }
         CtlCommand::Heal { target, peer } => {
-            let req = pb::HealRequest { region: target.unwrap_or_default(), peer: peer.unwrap_or_default(), local_only: false };
+            let req = pb::HealRequest {
+                region: target.unwrap_or_default(),
+                peer: peer.unwrap_or_default(),
+                local_only: false,
+            };
             let t = c.admin().heal(c.request(req)).await?.into_inner();
             (links_json(&t), links_text(&t))
         }
         CtlCommand::Dump => {
-            let mut stream = c.admin().dump(c.request(pb::DumpRequest {})).await?.into_inner();
+            let mut stream = c
+                .admin()
+                .dump(c.request(pb::DumpRequest {}))
+                .await?
+                .into_inner();
             let mut items = Vec::new();
             while let Some(chunk) = stream.message().await? {
                 items.extend(chunk.items);
@@ -312,13 +414,30 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
             let text = items
                 .iter()
                 .map(|w| {
-                    let v = if w.tombstone { "<deleted>".to_owned() } else { String::from_utf8_lossy(&w.value).into_owned() };
-                    format!("{} = {}  ({}, {})", w.key, v, show_version(w.version.as_ref()), w.write_id)
+                    let v = if w.tombstone {
+                        "<deleted>".to_owned()
+                    } else {
+                        String::from_utf8_lossy(&w.value).into_owned()
+                    };
+                    format!(
+                        "{} = {}  ({}, {})",
+                        w.key,
+                        v,
+                        show_version(w.version.as_ref()),
+                        w.write_id
+                    )
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
             let v = json!({"region": args.region, "items": items.iter().map(json::record).collect::<Vec<_>>()});
-            (v, if text.is_empty() { "(no keys)".to_owned() } else { text })
+            (
+                v,
+                if text.is_empty() {
+                    "(no keys)".to_owned()
+                } else {
+                    text
+                },
+            )
         }
     })
 }
@@ -341,7 +460,10 @@ fn links_text(t: &pb::LinkTable) -> String {
         );
     }
     if !t.unreachable.is_empty() {
-        s += &format!("\nwarning: not passed on to unreachable regions: {}", t.unreachable.join(", "));
+        s += &format!(
+            "\nwarning: not passed on to unreachable regions: {}",
+            t.unreachable.join(", ")
+        );
     }
     s
 }
@@ -351,11 +473,24 @@ fn stats_text(s: &pb::NodeStatus) -> String {
     let role = if s.primary.is_empty() {
         String::new()
     } else {
-        format!(", primary {} (epoch {}), {}", s.primary, s.epoch, if s.writable { "writable" } else { "read-only" })
+        format!(
+            ", primary {} (epoch {}), {}",
+            s.primary,
+            s.epoch,
+            if s.writable { "writable" } else { "read-only" }
+        )
     };
     let mut t = format!(
         "region {} — mode {mode}{role}, clock {} (skew {} ms)\nitems {}, local writes {}, log head {}, conflicts {}, lost writes {}, forwarded {}\n",
-        s.region, s.clock, s.clock_skew_ms, s.items, s.writes_local, s.log_head, s.conflicts, s.lost_writes, s.forwarded_writes
+        s.region,
+        s.clock,
+        s.clock_skew_ms,
+        s.items,
+        s.writes_local,
+        s.log_head,
+        s.conflicts,
+        s.lost_writes,
+        s.forwarded_writes
     );
     t += "from         link(ms)  applied   pending  lag p50    p99      max     connected";
     for l in &s.links {

@@ -36,7 +36,11 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 
 /// A free loopback port (bound then released; the node binds it right after).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Poll `f` until it returns `Some`, or panic after [`DEADLINE`] naming `what`.
@@ -46,7 +50,10 @@ pub fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
         if let Some(v) = f() {
             return v;
         }
-        assert!(start.elapsed() < DEADLINE, "timed out after {DEADLINE:?} waiting for: {what}");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "timed out after {DEADLINE:?} waiting for: {what}"
+        );
         std::thread::sleep(Duration::from_millis(25));
     }
 }
@@ -63,7 +70,13 @@ pub struct Spec {
 impl Spec {
     /// `regions` in Global Tables mode with `latency_ms` on every link.
     pub fn new(regions: &[&'static str], latency_ms: f64) -> Self {
-        Self { regions: regions.to_vec(), mode: "global-tables", latency_ms, extra: String::new(), node_args: vec![] }
+        Self {
+            regions: regions.to_vec(),
+            mode: "global-tables",
+            latency_ms,
+            extra: String::new(),
+            node_args: vec![],
+        }
     }
 
     pub fn mode(mut self, mode: &'static str) -> Self {
@@ -99,12 +112,21 @@ impl Cluster {
         let dir = scratch_dir(name);
         let mut toml = format!("mode = \"{}\"\n{}", spec.mode, spec.extra);
         for r in &spec.regions {
-            toml += &format!("\n[[region]]\nname = \"{r}\"\nlisten = \"127.0.0.1:{}\"\n", free_port());
+            toml += &format!(
+                "\n[[region]]\nname = \"{r}\"\nlisten = \"127.0.0.1:{}\"\n",
+                free_port()
+            );
         }
         toml += &format!("\n[default_link]\nlatency_ms = {}\n", spec.latency_ms);
         let file = dir.join("cluster.toml");
         std::fs::write(&file, toml).unwrap();
-        let mut c = Cluster { dir, file, regions: spec.regions.clone(), spec_node_args: spec.node_args, children: vec![] };
+        let mut c = Cluster {
+            dir,
+            file,
+            regions: spec.regions.clone(),
+            spec_node_args: spec.node_args,
+            children: vec![],
+        };
         for r in spec.regions {
             c.start_node(r);
         }
@@ -126,8 +148,14 @@ impl Cluster {
         self.children.push((region, child));
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();
-        assert!(line.contains("serving on"), "node {region} did not start: {line:?} (see {})", self.dir.display());
-        poll(&format!("{region} answers stats"), || self.ctl_json(region, &["stats"]).ok());
+        assert!(
+            line.contains("serving on"),
+            "node {region} did not start: {line:?} (see {})",
+            self.dir.display()
+        );
+        poll(&format!("{region} answers stats"), || {
+            self.ctl_json(region, &["stats"]).ok()
+        });
     }
 
     /// SIGKILL the node of `region` and reap it.
@@ -147,12 +175,17 @@ impl Cluster {
         let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
             serde_json::json!({"error": {"code": "Unparsed", "message": format!("stdout {stdout:?} stderr {:?}", String::from_utf8_lossy(&out.stderr))}})
         });
-        if out.status.success() { Ok(v) } else { Err(v["error"].clone()) }
+        if out.status.success() {
+            Ok(v)
+        } else {
+            Err(v["error"].clone())
+        }
     }
 
     /// Like [`ctl_json`](Self::ctl_json) but panics on failure.
     pub fn ctl(&self, region: &str, args: &[&str]) -> Value {
-        self.ctl_json(region, args).unwrap_or_else(|e| panic!("ctl {region} {args:?} failed: {e}"))
+        self.ctl_json(region, args)
+            .unwrap_or_else(|e| panic!("ctl {region} {args:?} failed: {e}"))
     }
 
     pub fn ctl_raw(&self, region: &str, args: &[&str]) -> Output {
@@ -168,12 +201,17 @@ impl Cluster {
     /// `get KEY` at `region`: the value, or None when absent or deleted.
     pub fn value(&self, region: &str, key: &str) -> Option<String> {
         let v = self.ctl(region, &["get", key]);
-        v["found"].as_bool().unwrap().then(|| v["value"].as_str().unwrap().to_owned())
+        v["found"]
+            .as_bool()
+            .unwrap()
+            .then(|| v["value"].as_str().unwrap().to_owned())
     }
 
     /// The write id of `key`'s current write at `region`.
     pub fn write_id(&self, region: &str, key: &str) -> Option<String> {
-        self.ctl(region, &["get", key])["write_id"].as_str().map(str::to_owned)
+        self.ctl(region, &["get", key])["write_id"]
+            .as_str()
+            .map(str::to_owned)
     }
 
     /// Every region's whole state as sorted (key, write_id) pairs.
@@ -183,7 +221,12 @@ impl Cluster {
             .as_array()
             .unwrap()
             .iter()
-            .map(|w| (w["key"].as_str().unwrap().to_owned(), w["write_id"].as_str().unwrap().to_owned()))
+            .map(|w| {
+                (
+                    w["key"].as_str().unwrap().to_owned(),
+                    w["write_id"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect();
         items.sort();
         items
@@ -193,7 +236,10 @@ impl Cluster {
     pub fn converged(&self) -> Vec<(String, String)> {
         poll("all regions hold identical state", || {
             let first = self.dump(self.regions[0]);
-            self.regions[1..].iter().all(|r| self.dump(r) == first).then_some(first)
+            self.regions[1..]
+                .iter()
+                .all(|r| self.dump(r) == first)
+                .then_some(first)
         })
     }
 
@@ -219,5 +265,9 @@ pub fn meridian(args: &[&str], cwd: Option<&Path>) -> (bool, String, String) {
         cmd.current_dir(d);
     }
     let out = cmd.output().expect("run meridian");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -23,12 +23,27 @@ fn wall_clock_skew_makes_a_causally_later_write_lose() {
     let first = sim.put(0, "k", "first");
     sim.deliver(0, 1, 1);
     let later = sim.put(1, "k", "later");
-    assert!(matches!(sim.outcomes.last(), Some((1, Outcome::CausalInversion { .. }))), "lost on arrival");
+    assert!(
+        matches!(
+            sim.outcomes.last(),
+            Some((1, Outcome::CausalInversion { .. }))
+        ),
+        "lost on arrival"
+    );
     sim.settle();
     for c in &sim.cores {
-        assert_eq!(c.store().get("k").unwrap().id, first.id, "the causally earlier write won");
+        assert_eq!(
+            c.store().get("k").unwrap().id,
+            first.id,
+            "the causally earlier write won"
+        );
     }
-    assert!(sim.outcomes.iter().any(|(_, o)| o.loser().is_some_and(|l| l.id == later.id)), "and the loss is reported");
+    assert!(
+        sim.outcomes
+            .iter()
+            .any(|(_, o)| o.loser().is_some_and(|l| l.id == later.id)),
+        "and the loss is reported"
+    );
 }
 
 /// The same history with hybrid clocks: the later write wins, no anomaly.
@@ -48,17 +63,31 @@ fn hybrid_clock_lets_the_causally_later_write_win_despite_skew() {
 #[test]
 fn conditional_put_passes_in_two_regions_and_one_write_then_loses() {
     let mut sim = Sim::new(ClockMode::Hybrid, &[0, 0]);
-    let a = sim.cores[0].write("k", put("a"), Some(&Condition::IfAbsent), id(100), 10).unwrap();
-    let b = sim.cores[1].write("k", put("b"), Some(&Condition::IfAbsent), id(101), 20).unwrap();
+    let a = sim.cores[0]
+        .write("k", put("a"), Some(&Condition::IfAbsent), id(100), 10)
+        .unwrap();
+    let b = sim.cores[1]
+        .write("k", put("b"), Some(&Condition::IfAbsent), id(101), 20)
+        .unwrap();
     sim.settle();
     let winner = sim.cores[0].store().get("k").unwrap().id;
     assert_eq!(winner, b.write.id, "greater timestamp wins");
     assert_eq!(sim.cores[1].store().get("k").unwrap().id, winner);
-    let mut lost: Vec<_> = sim.outcomes.iter().filter_map(|(_, o)| o.loser().map(|l| l.id)).collect();
+    let mut lost: Vec<_> = sim
+        .outcomes
+        .iter()
+        .filter_map(|(_, o)| o.loser().map(|l| l.id))
+        .collect();
     lost.dedup();
-    assert_eq!(lost, vec![a.write.id], "the losing write is reported (by each region that merged the pair)");
+    assert_eq!(
+        lost,
+        vec![a.write.id],
+        "the losing write is reported (by each region that merged the pair)"
+    );
     // and now the condition fails locally
-    let err = sim.cores[0].write("k", put("c"), Some(&Condition::IfAbsent), id(102), 30).unwrap_err();
+    let err = sim.cores[0]
+        .write("k", put("c"), Some(&Condition::IfAbsent), id(102), 30)
+        .unwrap_err();
     assert!(matches!(err, Error::ConditionFailed(_)), "{err}");
 }
 
@@ -66,27 +95,60 @@ fn conditional_put_passes_in_two_regions_and_one_write_then_loses() {
 fn if_version_condition_checks_the_current_version() {
     let mut sim = Sim::new(ClockMode::Hybrid, &[0]);
     let w = sim.put(0, "k", "a");
-    let stale = Version { timestamp: crate::clock::Timestamp::at(1), region: w.version.region };
-    let err = sim.cores[0].write("k", put("b"), Some(&Condition::IfVersion(stale)), id(50), 100).unwrap_err();
+    let stale = Version {
+        timestamp: crate::clock::Timestamp::at(1),
+        region: w.version.region,
+    };
+    let err = sim.cores[0]
+        .write(
+            "k",
+            put("b"),
+            Some(&Condition::IfVersion(stale)),
+            id(50),
+            100,
+        )
+        .unwrap_err();
     assert!(matches!(err, Error::ConditionFailed(_)));
-    let ok = sim.cores[0].write("k", put("b"), Some(&Condition::IfVersion(w.version)), id(51), 100_000_000);
+    let ok = sim.cores[0].write(
+        "k",
+        put("b"),
+        Some(&Condition::IfVersion(w.version)),
+        id(51),
+        100_000_000,
+    );
     assert!(ok.is_ok());
 }
 
 #[test]
 fn increment_reads_modifies_and_writes_the_whole_value() {
     let mut sim = Sim::new(ClockMode::Hybrid, &[0, 0]);
-    let a = sim.cores[0].write("n", WriteOp::Increment(5), None, id(1), 10).unwrap();
+    let a = sim.cores[0]
+        .write("n", WriteOp::Increment(5), None, id(1), 10)
+        .unwrap();
     assert_eq!(a.new_value, Some(5));
     sim.settle();
     // both regions increment concurrently from 5: one update is lost
-    sim.cores[0].write("n", WriteOp::Increment(1), None, id(2), 20).unwrap();
-    sim.cores[1].write("n", WriteOp::Increment(1), None, id(3), 30).unwrap();
+    sim.cores[0]
+        .write("n", WriteOp::Increment(1), None, id(2), 20)
+        .unwrap();
+    sim.cores[1]
+        .write("n", WriteOp::Increment(1), None, id(3), 30)
+        .unwrap();
     sim.settle();
-    let v = sim.cores[0].store().get("n").unwrap().value.clone().unwrap();
+    let v = sim.cores[0]
+        .store()
+        .get("n")
+        .unwrap()
+        .value
+        .clone()
+        .unwrap();
     assert_eq!(&*v, b"6", "lost update: 5 + 1 + 1 = 6");
-    sim.cores[0].write("s", put("text"), None, id(4), 40).unwrap();
-    let err = sim.cores[0].write("s", WriteOp::Increment(1), None, id(5), 50).unwrap_err();
+    sim.cores[0]
+        .write("s", put("text"), None, id(4), 40)
+        .unwrap();
+    let err = sim.cores[0]
+        .write("s", WriteOp::Increment(1), None, id(5), 50)
+        .unwrap_err();
     assert!(matches!(err, Error::ConditionFailed(_)));
 }
 
@@ -95,10 +157,19 @@ fn bad_input_is_refused_and_changes_nothing() {
     let mut sim = Sim::new(ClockMode::Hybrid, &[0]);
     let core = &mut sim.cores[0];
     let big = WriteOp::Put(Arc::from(vec![0u8; crate::error::MAX_VALUE_BYTES + 1]));
-    assert!(matches!(core.write("k", big, None, id(1), 1), Err(Error::InvalidArgument(_))));
-    assert!(matches!(core.write("", put("v"), None, id(2), 1), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        core.write("k", big, None, id(1), 1),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(matches!(
+        core.write("", put("v"), None, id(2), 1),
+        Err(Error::InvalidArgument(_))
+    ));
     let long_key = "k".repeat(crate::error::MAX_KEY_BYTES + 1);
-    assert!(matches!(core.write(&long_key, put("v"), None, id(3), 1), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        core.write(&long_key, put("v"), None, id(3), 1),
+        Err(Error::InvalidArgument(_))
+    ));
     assert_eq!(core.log_head(), 0);
     assert!(core.store().is_empty());
 }
@@ -106,17 +177,31 @@ fn bad_input_is_refused_and_changes_nothing() {
 #[test]
 fn aurora_secondary_refuses_writes_naming_the_primary() {
     let mut sim = Sim::new(ClockMode::Hybrid, &[0, 0]);
-    let role = Role { mode: Mode::AuroraGlobal, primary: Some(RegionId::from_index(0)), epoch: 1, frozen: false, fence: None };
+    let role = Role {
+        mode: Mode::AuroraGlobal,
+        primary: Some(RegionId::from_index(0)),
+        epoch: 1,
+        frozen: false,
+        fence: None,
+    };
     for c in &mut sim.cores {
         c.set_role(role.clone()).unwrap();
     }
-    let err = sim.cores[1].write("k", put("v"), None, id(1), 1).unwrap_err();
+    let err = sim.cores[1]
+        .write("k", put("v"), None, id(1), 1)
+        .unwrap_err();
     assert!(err.to_string().contains("primary is r0"), "{err}");
     assert!(sim.cores[0].write("k", put("v"), None, id(2), 1).is_ok());
     sim.cores[0].set_frozen(true);
-    assert!(matches!(sim.cores[0].write("k", put("v"), None, id(3), 2), Err(Error::Frozen(_))));
+    assert!(matches!(
+        sim.cores[0].write("k", put("v"), None, id(3), 2),
+        Err(Error::Frozen(_))
+    ));
     let older = Role { epoch: 0, ..role };
-    assert!(sim.cores[0].set_role(older).is_err(), "no going back in epochs");
+    assert!(
+        sim.cores[0].set_role(older).is_err(),
+        "no going back in epochs"
+    );
 }
 
 #[test]
@@ -126,12 +211,32 @@ fn failover_fence_refuses_and_lists_divergent_writes() {
     sim.deliver(0, 1, 1);
     let w2 = sim.put(0, "b", "2");
     // region 1 is promoted having seen seq 1 of region 0
-    let fence = Fence { region: RegionId::from_index(0), after_seq: w1.seq, epoch: 1 };
-    let role = Role { mode: Mode::AuroraGlobal, primary: Some(RegionId::from_index(1)), epoch: 1, frozen: false, fence: Some(fence) };
+    let fence = Fence {
+        region: RegionId::from_index(0),
+        after_seq: w1.seq,
+        epoch: 1,
+    };
+    let role = Role {
+        mode: Mode::AuroraGlobal,
+        primary: Some(RegionId::from_index(1)),
+        epoch: 1,
+        frozen: false,
+        fence: Some(fence),
+    };
     for c in &mut sim.cores {
         c.set_role(role.clone()).unwrap();
     }
     sim.deliver(0, 1, 10);
-    assert!(sim.cores[1].store().get("b").is_none(), "divergent write not applied");
-    assert_eq!(sim.cores[0].divergent_writes().iter().map(|w| w.id).collect::<Vec<_>>(), vec![w2.id]);
+    assert!(
+        sim.cores[1].store().get("b").is_none(),
+        "divergent write not applied"
+    );
+    assert_eq!(
+        sim.cores[0]
+            .divergent_writes()
+            .iter()
+            .map(|w| w.id)
+            .collect::<Vec<_>>(),
+        vec![w2.id]
+    );
 }

@@ -54,15 +54,27 @@ impl AdminService {
     /// Run `call` against every peer's admin service; return the names of those that failed.
     async fn propagate<T, F, Fut>(&self, call: F) -> Vec<String>
     where
-        F: Fn(AdminClient<tonic::transport::Channel>, Option<MetadataValue<tonic::metadata::Ascii>>) -> Fut,
+        F: Fn(
+            AdminClient<tonic::transport::Channel>,
+            Option<MetadataValue<tonic::metadata::Ascii>>,
+        ) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
         let state = &self.node.state;
-        let token = state.opts.admin_token.as_deref().and_then(|t| MetadataValue::try_from(t).ok());
+        let token = state
+            .opts
+            .admin_token
+            .as_deref()
+            .and_then(|t| MetadataValue::try_from(t).ok());
         let calls = state.peers().map(|p| {
             let client = AdminClient::new(self.node.peer(p));
             let fut = call(client, token.clone());
-            async move { (p, tokio::time::timeout(std::time::Duration::from_secs(5), fut).await) }
+            async move {
+                (
+                    p,
+                    tokio::time::timeout(std::time::Duration::from_secs(5), fut).await,
+                )
+            }
         });
         join_all(calls)
             .await
@@ -88,15 +100,24 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'stati
 impl Admin for AdminService {
     type DumpStream = BoxStream<pb::DumpChunk>;
 
-    async fn status(&self, _req: Request<pb::StatusRequest>) -> Result<Response<pb::NodeStatus>, Status> {
+    async fn status(
+        &self,
+        _req: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::NodeStatus>, Status> {
         Ok(Response::new(self.node.state.status()))
     }
 
-    async fn links(&self, _req: Request<pb::LinksRequest>) -> Result<Response<pb::LinkTable>, Status> {
+    async fn links(
+        &self,
+        _req: Request<pb::LinksRequest>,
+    ) -> Result<Response<pb::LinkTable>, Status> {
         Ok(Response::new(self.table(vec![])))
     }
 
-    async fn set_link(&self, req: Request<pb::SetLinkRequest>) -> Result<Response<pb::LinkTable>, Status> {
+    async fn set_link(
+        &self,
+        req: Request<pb::SetLinkRequest>,
+    ) -> Result<Response<pb::LinkTable>, Status> {
         self.node.check_admin(req.metadata())?;
         let r = req.into_inner();
         let from = self.region(&r.from, "link region")?;
@@ -106,19 +127,30 @@ impl Admin for AdminService {
         }
         let state = &self.node.state;
         let current = state.link(from, to);
-        let setting = LinkSetting { latency_ms: r.latency_ms, jitter_ms: r.jitter_ms, loss: r.loss, partitioned: current.partitioned };
+        let setting = LinkSetting {
+            latency_ms: r.latency_ms,
+            jitter_ms: r.jitter_ms,
+            loss: r.loss,
+            partitioned: current.partitioned,
+        };
         setting.validate().map_err(Error::InvalidArgument)?;
         state.update_links(|t| {
             t.set(from, to, setting);
             if r.both_ways {
-                let back = LinkSetting { partitioned: t.get(to, from).partitioned, ..setting };
+                let back = LinkSetting {
+                    partitioned: t.get(to, from).partitioned,
+                    ..setting
+                };
                 t.set(to, from, back);
             }
         });
         let unreachable = if r.local_only {
             vec![]
         } else {
-            let fwd = pb::SetLinkRequest { local_only: true, ..r };
+            let fwd = pb::SetLinkRequest {
+                local_only: true,
+                ..r
+            };
             self.propagate(|mut c, t| {
                 let fwd = fwd.clone();
                 async move { c.set_link(with_token(fwd, t)).await }
@@ -128,24 +160,36 @@ impl Admin for AdminService {
         Ok(Response::new(self.table(unreachable)))
     }
 
-    async fn partition(&self, req: Request<pb::PartitionRequest>) -> Result<Response<pb::LinkTable>, Status> {
+    async fn partition(
+        &self,
+        req: Request<pb::PartitionRequest>,
+    ) -> Result<Response<pb::LinkTable>, Status> {
         self.node.check_admin(req.metadata())?;
         let r = req.into_inner();
         let region = self.region(&r.region, "region to partition")?;
-        let peer = (!r.peer.is_empty()).then(|| self.region(&r.peer, "peer region")).transpose()?;
+        let peer = (!r.peer.is_empty())
+            .then(|| self.region(&r.peer, "peer region"))
+            .transpose()?;
         if peer == Some(region) {
             return Err(Error::invalid("cannot partition a region from itself").into());
         }
         let state = &self.node.state;
         state.update_links(|t| {
-            for other in state.regions.ids().filter(|o| *o != region && peer.is_none_or(|p| p == *o)) {
+            for other in state
+                .regions
+                .ids()
+                .filter(|o| *o != region && peer.is_none_or(|p| p == *o))
+            {
                 t.set_partitioned(region, other, true);
             }
         });
         let unreachable = if r.local_only {
             vec![]
         } else {
-            let fwd = pb::PartitionRequest { local_only: true, ..r };
+            let fwd = pb::PartitionRequest {
+                local_only: true,
+                ..r
+            };
             self.propagate(|mut c, t| {
                 let fwd = fwd.clone();
                 async move { c.partition(with_token(fwd, t)).await }
@@ -158,8 +202,12 @@ impl Admin for AdminService {
     async fn heal(&self, req: Request<pb::HealRequest>) -> Result<Response<pb::LinkTable>, Status> {
         self.node.check_admin(req.metadata())?;
         let r = req.into_inner();
-        let region = (!r.region.is_empty()).then(|| self.region(&r.region, "region to heal")).transpose()?;
-        let peer = (!r.peer.is_empty()).then(|| self.region(&r.peer, "peer region")).transpose()?;
+        let region = (!r.region.is_empty())
+            .then(|| self.region(&r.region, "region to heal"))
+            .transpose()?;
+        let peer = (!r.peer.is_empty())
+            .then(|| self.region(&r.peer, "peer region"))
+            .transpose()?;
         if region.is_none() && peer.is_some() {
             return Err(Error::invalid("heal: give the region when giving a peer").into());
         }
@@ -183,7 +231,10 @@ impl Admin for AdminService {
         let unreachable = if r.local_only {
             vec![]
         } else {
-            let fwd = pb::HealRequest { local_only: true, ..r };
+            let fwd = pb::HealRequest {
+                local_only: true,
+                ..r
+            };
             self.propagate(|mut c, t| {
                 let fwd = fwd.clone();
                 async move { c.heal(with_token(fwd, t)).await }
@@ -193,7 +244,10 @@ impl Admin for AdminService {
         Ok(Response::new(self.table(unreachable)))
     }
 
-    async fn conflicts(&self, req: Request<pb::ConflictsRequest>) -> Result<Response<pb::ConflictsReply>, Status> {
+    async fn conflicts(
+        &self,
+        req: Request<pb::ConflictsRequest>,
+    ) -> Result<Response<pb::ConflictsReply>, Status> {
         let r = req.into_inner();
         let limit = match r.limit {
             0 => 1000,
@@ -205,9 +259,14 @@ impl Admin for AdminService {
             let (events, dropped) = core.feed().since(r.after, limit);
             (events, dropped, core.feed().conflicts(), core.feed().lost())
         };
-        let next = events.last().map_or(r.after.max(lost.min(r.after + dropped)), |e| e.seq);
+        let next = events
+            .last()
+            .map_or(r.after.max(lost.min(r.after + dropped)), |e| e.seq);
         Ok(Response::new(pb::ConflictsReply {
-            events: events.iter().map(|e| event_to_pb(&state.regions, state.region, e)).collect(),
+            events: events
+                .iter()
+                .map(|e| event_to_pb(&state.regions, state.region, e))
+                .collect(),
             next,
             total_conflicts: conflicts,
             total_lost: lost,
@@ -215,13 +274,21 @@ impl Admin for AdminService {
         }))
     }
 
-    async fn dump(&self, _req: Request<pb::DumpRequest>) -> Result<Response<Self::DumpStream>, Status> {
+    async fn dump(
+        &self,
+        _req: Request<pb::DumpRequest>,
+    ) -> Result<Response<Self::DumpStream>, Status> {
         let state = self.node.state.clone();
         let items: Vec<_> = state.core().store().iter().cloned().collect();
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             for chunk in items.chunks(1000) {
-                let msg = pb::DumpChunk { items: chunk.iter().map(|w| write_to_pb(&state.regions, w)).collect() };
+                let msg = pb::DumpChunk {
+                    items: chunk
+                        .iter()
+                        .map(|w| write_to_pb(&state.regions, w))
+                        .collect(),
+                };
                 if tx.send(Ok(msg)).await.is_err() {
                     break;
                 }
@@ -235,32 +302,65 @@ impl Admin for AdminService {
         let state = &self.node.state;
         let writes = {
             let core = state.core();
-            let up_to = if r.up_to_seq == 0 { core.log_head() } else { r.up_to_seq.min(core.log_head()) };
-            core.log_after(r.after_seq, up_to.saturating_sub(r.after_seq).min(1_000_000) as usize)
+            let up_to = if r.up_to_seq == 0 {
+                core.log_head()
+            } else {
+                r.up_to_seq.min(core.log_head())
+            };
+            core.log_after(
+                r.after_seq,
+                up_to.saturating_sub(r.after_seq).min(1_000_000) as usize,
+            )
         };
-        Ok(Response::new(pb::LogReply { writes: writes.iter().map(|w| write_to_pb(&state.regions, w)).collect() }))
+        Ok(Response::new(pb::LogReply {
+            writes: writes
+                .iter()
+                .map(|w| write_to_pb(&state.regions, w))
+                .collect(),
+        }))
     }
 
-    async fn freeze(&self, req: Request<pb::FreezeRequest>) -> Result<Response<pb::FreezeReply>, Status> {
+    async fn freeze(
+        &self,
+        req: Request<pb::FreezeRequest>,
+    ) -> Result<Response<pb::FreezeReply>, Status> {
         self.node.check_admin(req.metadata())?;
         let (head_seq, head_commit_time_us) = self.node.state.freeze(req.into_inner().frozen);
-        Ok(Response::new(pb::FreezeReply { head_seq, head_commit_time_us }))
+        Ok(Response::new(pb::FreezeReply {
+            head_seq,
+            head_commit_time_us,
+        }))
     }
 
-    async fn set_role(&self, req: Request<pb::SetRoleRequest>) -> Result<Response<pb::NodeStatus>, Status> {
+    async fn set_role(
+        &self,
+        req: Request<pb::SetRoleRequest>,
+    ) -> Result<Response<pb::NodeStatus>, Status> {
         self.node.check_admin(req.metadata())?;
         let r = req.into_inner();
         let state = &self.node.state;
         if state.core().role().mode != Mode::AuroraGlobal {
-            return Err(Error::FailedPrecondition("role changes need Aurora Global mode".into()).into());
+            return Err(
+                Error::FailedPrecondition("role changes need Aurora Global mode".into()).into(),
+            );
         }
         let primary = self.region(&r.primary, "primary")?;
         let fence = if r.fenced_region.is_empty() {
             state.core().role().fence
         } else {
-            Some(Fence { region: self.region(&r.fenced_region, "fenced region")?, after_seq: r.fenced_after_seq, epoch: r.epoch })
+            Some(Fence {
+                region: self.region(&r.fenced_region, "fenced region")?,
+                after_seq: r.fenced_after_seq,
+                epoch: r.epoch,
+            })
         };
-        let role = Role { mode: Mode::AuroraGlobal, primary: Some(primary), epoch: r.epoch, frozen: false, fence };
+        let role = Role {
+            mode: Mode::AuroraGlobal,
+            primary: Some(primary),
+            epoch: r.epoch,
+            frozen: false,
+            fence,
+        };
         if r.resync {
             crate::server::resync_from(&self.node, primary, role).await?;
         } else {
@@ -269,9 +369,17 @@ impl Admin for AdminService {
         Ok(Response::new(state.status()))
     }
 
-    async fn divergent(&self, _req: Request<pb::DivergentRequest>) -> Result<Response<pb::LogReply>, Status> {
+    async fn divergent(
+        &self,
+        _req: Request<pb::DivergentRequest>,
+    ) -> Result<Response<pb::LogReply>, Status> {
         let state = &self.node.state;
         let writes = state.core().divergent_writes();
-        Ok(Response::new(pb::LogReply { writes: writes.iter().map(|w| write_to_pb(&state.regions, w)).collect() }))
+        Ok(Response::new(pb::LogReply {
+            writes: writes
+                .iter()
+                .map(|w| write_to_pb(&state.regions, w))
+                .collect(),
+        }))
     }
 }
