@@ -113,6 +113,15 @@ impl Fence {
     }
 }
 
+/// How far a peer is behind this region's acknowledged writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RpoLag {
+    /// Writes committed here and not acknowledged by the peer.
+    pub writes: u64,
+    /// Age of the oldest of them, µs (0 when there is none).
+    pub age_us: u64,
+}
+
 /// Counters kept by the core.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
@@ -208,6 +217,20 @@ impl Core {
         let start = (after as usize).min(self.log.len());
         let end = start.saturating_add(max).min(self.log.len());
         self.log[start..end].to_vec()
+    }
+
+    /// How far a peer that acknowledged this region's log up to `acked` is behind it at
+    /// `now_us`: the writes not acknowledged, and the age of the oldest of them (Aurora's RPO
+    /// lag, as the primary sees it).
+    pub fn rpo_lag(&self, acked: u64, now_us: u64) -> RpoLag {
+        let writes = self.log_head().saturating_sub(acked);
+        let age_us = if writes == 0 {
+            0
+        } else {
+            self.log_entry(acked + 1)
+                .map_or(0, |w| now_us.saturating_sub(w.commit_us))
+        };
+        RpoLag { writes, age_us }
     }
 
     /// Does this region accept writes now? `Err` says why not.

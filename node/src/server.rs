@@ -31,6 +31,9 @@ use crate::{
 
 /// Largest client message accepted (a 400 KiB value plus headroom).
 const MAX_CLIENT_MESSAGE: usize = 1024 * 1024;
+/// How often the RPO lag histograms are sampled (Aurora publishes its RPO lag as a time series;
+/// sampling at a fixed rate weighs the histogram by time, not by write rate).
+const RPO_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// A lazily connected channel to `addr`.
 pub fn channel_to(addr: SocketAddr) -> Channel {
@@ -79,6 +82,7 @@ pub async fn run(
             token.clone(),
         ));
     }
+    tasks.spawn(sample_rpo_lag(state.clone(), token.clone()));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<KvServer<KvService>>().await;
@@ -127,6 +131,18 @@ pub async fn run(
     result.map_err(|e| Error::Internal(format!("server: {e}")))
 }
 
+/// Aurora Global: sample the RPO lag every [`RPO_SAMPLE_INTERVAL`] until `shutdown`.
+async fn sample_rpo_lag(state: Arc<NodeState>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(RPO_SAMPLE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => state.sample_rpo_lag(),
+        }
+    }
+}
+
 /// Aurora Global: replace this node's state with a snapshot of `primary`'s and take `role`.
 pub async fn resync_from(node: &Node, primary: RegionId, role: Role) -> Result<()> {
     let state = &node.state;
@@ -156,17 +172,10 @@ pub async fn resync_from(node: &Node, primary: RegionId, role: Role) -> Result<(
             high_water = chunk.high_water;
         }
     }
-    {
-        let mut core = state.core();
-        core.set_role(role)?;
-        core.install_snapshot(items);
-    }
-    for origin in state.peers().collect::<Vec<_>>() {
-        let hw = high_water
+    state.resync(role, items, |origin| {
+        high_water
             .get(state.regions.name(origin))
             .copied()
-            .unwrap_or(0);
-        state.reset_applied(origin, hw);
-    }
-    Ok(())
+            .unwrap_or(0)
+    })
 }

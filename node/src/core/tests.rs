@@ -240,3 +240,20 @@ fn failover_fence_refuses_and_lists_divergent_writes() {
         vec![w2.id]
     );
 }
+
+#[test]
+fn rpo_lag_counts_unacknowledged_writes_and_ages_the_oldest() {
+    let lag = |writes, age_us| RpoLag { writes, age_us };
+    let mut core = Sim::new(ClockMode::Hybrid, &[0]).cores.remove(0);
+    assert_eq!(core.rpo_lag(0, 1_000), lag(0, 0), "nothing written");
+    core.write("a", put("1"), None, id(1), 1_000).unwrap();
+    core.write("b", put("2"), None, id(2), 3_000).unwrap();
+    assert_eq!(
+        core.rpo_lag(0, 10_000),
+        lag(2, 9_000),
+        "aged from the oldest"
+    );
+    assert_eq!(core.rpo_lag(1, 10_000), lag(1, 7_000));
+    assert_eq!(core.rpo_lag(2, 10_000), lag(0, 0), "caught up");
+    assert_eq!(core.rpo_lag(5, 10_000), lag(0, 0), "an ack past the head");
+}

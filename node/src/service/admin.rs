@@ -348,10 +348,22 @@ impl Admin for AdminService {
         let fence = if r.fenced_region.is_empty() {
             state.core().role().fence
         } else {
+            if r.fenced_epoch > r.epoch {
+                return Err(Error::invalid(format!(
+                    "fenced_epoch {} is after epoch {}",
+                    r.fenced_epoch, r.epoch
+                ))
+                .into());
+            }
+            let epoch = if r.fenced_epoch == 0 {
+                r.epoch
+            } else {
+                r.fenced_epoch
+            };
             Some(Fence {
                 region: self.region(&r.fenced_region, "fenced region")?,
                 after_seq: r.fenced_after_seq,
-                epoch: r.epoch,
+                epoch,
             })
         };
         let role = Role {
