@@ -5,5 +5,6 @@
 //! - [`client`]: connecting to a region's node, request metadata (client region, consistency);
 //! - [`json`]: stable JSON shapes of replies (the public contract of `--json` output).
 
+pub mod aurora;
 pub mod client;
 pub mod json;

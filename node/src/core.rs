@@ -267,7 +267,6 @@ impl Core {
         let current = self.store.get(key);
         let live = current.filter(|w| !w.is_tombstone());
         match condition {
-            None => {}
             Some(Condition::IfAbsent) => {
                 if let Some(w) = live {
                     return Err(Error::ConditionFailed(format!(
@@ -277,14 +276,13 @@ impl Core {
                     )));
                 }
             }
-            Some(Condition::IfVersion(want)) => {
-                if current.map(|w| w.version) != Some(*want) {
-                    return Err(Error::ConditionFailed(format!(
-                        "key {key:?} is not at the expected version (it is at {})",
-                        current.map_or("no version".to_owned(), |w| self.describe(&w.version))
-                    )));
-                }
+            Some(Condition::IfVersion(want)) if current.map(|w| w.version) != Some(*want) => {
+                return Err(Error::ConditionFailed(format!(
+                    "key {key:?} is not at the expected version (it is at {})",
+                    current.map_or("no version".to_owned(), |w| self.describe(&w.version))
+                )));
             }
+            None | Some(Condition::IfVersion(_)) => {}
         }
         let (value, new_value) = match op {
             WriteOp::Put(v) => (Some(v), None),
