@@ -3,4 +3,5 @@
 
 mod support;
 
+mod aurora;
 mod global_tables;
