@@ -23,7 +23,7 @@
 //! The primary is whatever the nodes with the highest epoch say: after a failover the cut-off
 //! old primary still claims the role, in an older epoch.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, anyhow, bail};
 use futures::future::join_all;
@@ -98,7 +98,7 @@ pub struct SwitchoverReport {
     pub frozen_head_seq: u64,
     /// Writes of the old primary missing at the new one (checked: 0).
     pub rpo_writes: u64,
-    /// Commit-time span of those writes, ms (0).
+    /// How old the oldest of them was at the freeze, ms (0).
     pub rpo_ms: f64,
     /// Time from the freeze until the target accepted writes, ms.
     pub rto_ms: f64,
@@ -124,8 +124,10 @@ pub struct FailoverReport {
     pub old_primary_head_seq: u64,
     /// Acknowledged writes that never reached the new primary.
     pub rpo_writes: u64,
-    /// Commit-time span from the newest write the new primary has of the old primary (or the
-    /// first lost one, when it has none) to the newest lost write, ms; 0 when nothing is lost.
+    /// The RPO in time: how old the oldest lost write was when the old primary was cut off
+    /// (the new primary's RPO lag at the failure: everything committed before that write
+    /// survived), ms; 0 when nothing is lost. Measured from the write's commit, not from the
+    /// newest write the new primary had, so an idle spell before the loss does not count.
     pub rpo_ms: f64,
     /// Time from cutting the old primary off until the target accepted writes, ms.
     pub rto_ms: f64,
@@ -167,8 +169,8 @@ struct Current {
     epoch: u64,
     /// Status of each region, or why it could not be had.
     statuses: Vec<(String, Result<pb::NodeStatus, String>)>,
-    /// The fence those nodes hold (empty region: none).
-    fence: (String, u64, u64),
+    /// The fences those nodes hold (one per failover so far).
+    fences: Vec<pb::Fence>,
 }
 
 impl Current {
@@ -181,9 +183,17 @@ impl Current {
     }
 }
 
-/// Seconds of a duration as milliseconds, to the µs.
+/// A duration in milliseconds, to the µs.
 fn ms(d: Duration) -> f64 {
     d.as_micros() as f64 / 1000.0
+}
+
+/// Wall-clock time, µs since the Unix epoch (the clock the nodes stamp commit times with: the
+/// playground's regions share one machine).
+fn wall_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// An error naming the call, the region, and the node's status.
@@ -296,15 +306,11 @@ impl Fleet {
             );
         }
         let (primary, epoch) = (leader.primary.clone(), leader.epoch);
-        let fence = (
-            leader.fenced_region.clone(),
-            leader.fenced_after_seq,
-            leader.fenced_epoch,
-        );
+        let fences = leader.fences.clone();
         Ok(Current {
             primary,
             epoch,
-            fence,
+            fences,
             statuses,
         })
     }
@@ -365,27 +371,24 @@ impl Fleet {
     }
 
     /// The writes of `old`'s log after `after`: the loss of a target that applied up to
-    /// `after`. Returns the writes and their commit-time span, ms.
-    async fn loss(&self, old: &str, after: u64) -> anyhow::Result<(Vec<LostWrite>, f64)> {
+    /// `after`, if `old` was cut off at `cut_us` (wall clock, µs). Returns the writes and the
+    /// RPO in time: how old the oldest of them was at the cut, ms (0 when none is lost).
+    async fn loss(
+        &self,
+        old: &str,
+        after: u64,
+        cut_us: u64,
+    ) -> anyhow::Result<(Vec<LostWrite>, f64)> {
         let lost: Vec<LostWrite> = self
             .log(old, after, 0)
             .await?
             .iter()
             .map(LostWrite::from)
             .collect();
-        let Some(newest) = lost.last() else {
-            return Ok((lost, 0.0));
-        };
-        let anchor = match after {
-            0 => lost[0].commit_time_us,
-            n => self
-                .log(old, n - 1, n)
-                .await?
-                .first()
-                .map_or(lost[0].commit_time_us, |w| w.commit_time_us),
-        };
-        let span_ms = newest.commit_time_us.saturating_sub(anchor) as f64 / 1000.0;
-        Ok((lost, span_ms))
+        let rpo_ms = lost.first().map_or(0.0, |w| {
+            cut_us.saturating_sub(w.commit_time_us) as f64 / 1000.0
+        });
+        Ok((lost, rpo_ms))
     }
 }
 
@@ -402,7 +405,7 @@ pub async fn switchover(fleet: &Fleet, to: &str) -> anyhow::Result<SwitchoverRep
         .context("the primary must be reachable for a switchover (use failover when it is lost)")?;
     let epoch = current.epoch + 1;
 
-    let start = Instant::now();
+    let (start, cut_us) = (Instant::now(), wall_us());
     let frozen = fleet.freeze(&from, true).await?;
     let promoted = async {
         fleet
@@ -461,7 +464,7 @@ pub async fn switchover(fleet: &Fleet, to: &str) -> anyhow::Result<SwitchoverRep
         .await_link(to, &from, "has no link", |_| true)
         .await?
         .applied_seq;
-    let (lost, rpo_ms) = fleet.loss(&from, applied).await?;
+    let (lost, rpo_ms) = fleet.loss(&from, applied, cut_us).await?;
     Ok(SwitchoverReport {
         from,
         to: to.to_owned(),
@@ -488,7 +491,7 @@ pub async fn failover(fleet: &Fleet, to: &str) -> anyhow::Result<FailoverReport>
     let epoch = current.epoch + 1;
 
     // The region is lost: cut it off from everyone (the target passes the partition on).
-    let start = Instant::now();
+    let (start, cut_us) = (Instant::now(), wall_us());
     let c = fleet.client(to)?;
     let req = pb::PartitionRequest {
         region: from.clone(),
@@ -509,9 +512,11 @@ pub async fn failover(fleet: &Fleet, to: &str) -> anyhow::Result<FailoverReport>
     let promote = pb::SetRoleRequest {
         primary: to.to_owned(),
         epoch,
-        fenced_region: from.clone(),
-        fenced_after_seq,
-        fenced_epoch: epoch,
+        fences: vec![pb::Fence {
+            region: from.clone(),
+            after_seq: fenced_after_seq,
+            epoch,
+        }],
         resync: false,
     };
     fleet.set_role(to, promote.clone()).await.with_context(|| {
@@ -532,13 +537,14 @@ pub async fn failover(fleet: &Fleet, to: &str) -> anyhow::Result<FailoverReport>
 
     // The observer's view: the old primary's own log after the fence.
     let loss = if old_reachable {
-        fleet.loss(&from, fenced_after_seq).await.ok()
+        fleet.loss(&from, fenced_after_seq, cut_us).await.ok()
     } else {
         None
     };
     let (lost_writes, rpo_ms, complete) = match loss {
         Some((lost, rpo_ms)) => (lost, rpo_ms, true),
-        None => (Vec::new(), 0.0, false),
+        // The target's own view: how long its oldest write heard of but not applied waited.
+        None => (Vec::new(), link.rpo_lag_ms, false),
     };
     // Without the old primary, only the writes the target had heard of are known.
     let old_primary_head_seq = match lost_writes.last() {
@@ -590,13 +596,10 @@ pub async fn rejoin(fleet: &Fleet, region: &str) -> anyhow::Result<RejoinReport>
             .call("heal", region, c.admin().heal(c.request(heal)))
             .await?;
     }
-    let (fenced_region, fenced_after_seq, fenced_epoch) = current.fence.clone();
     let req = pb::SetRoleRequest {
         primary: primary.clone(),
         epoch: current.epoch,
-        fenced_region,
-        fenced_after_seq,
-        fenced_epoch,
+        fences: current.fences.clone(),
         resync: true,
     };
     fleet.set_role(region, req).await?;

@@ -110,11 +110,11 @@ pub fn status(s: &pb::NodeStatus) -> Value {
             })
         })
         .collect();
-    let fence = if s.fenced_region.is_empty() {
-        Value::Null
-    } else {
-        json!({"region": s.fenced_region, "after_seq": s.fenced_after_seq, "epoch": s.fenced_epoch})
-    };
+    let fences: Vec<Value> = s
+        .fences
+        .iter()
+        .map(|f| json!({"region": f.region, "after_seq": f.after_seq, "epoch": f.epoch}))
+        .collect();
     json!({
         "region": s.region,
         "mode": mode_name(s.mode),
@@ -122,7 +122,7 @@ pub fn status(s: &pb::NodeStatus) -> Value {
         "epoch": s.epoch,
         "writable": s.writable,
         "frozen": s.frozen,
-        "fence": fence,
+        "fences": fences,
         "clock": s.clock,
         "clock_skew_ms": s.clock_skew_ms,
         "items": s.items,

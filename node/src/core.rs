@@ -91,8 +91,25 @@ pub struct Role {
     pub epoch: u64,
     /// Writes paused (switchover draining).
     pub frozen: bool,
-    /// Writes of `region` with seq > `after_seq` made in epochs before `epoch` are divergent.
-    pub fence: Option<Fence>,
+    /// One fence per failover: the writes each cuts off are divergent. Fences are kept for
+    /// good (a region may rejoin, or a stale copy of its log arrive, at any later time).
+    pub fences: Vec<Fence>,
+}
+
+impl Role {
+    /// Is `w` cut off by one of the fences?
+    pub fn fenced(&self, w: &Write) -> bool {
+        self.fences.iter().any(|f| f.cuts(w))
+    }
+
+    /// Add `fences` not already held.
+    pub fn add_fences(&mut self, fences: impl IntoIterator<Item = Fence>) {
+        for f in fences {
+            if !self.fences.contains(&f) {
+                self.fences.push(f);
+            }
+        }
+    }
 }
 
 /// The cut left by a failover in the lost primary's log.
@@ -329,7 +346,7 @@ impl Core {
 
     /// Merge a write replicated from another region. `None` when a failover fence refuses it.
     pub fn apply_remote(&mut self, write: Arc<Write>, now_us: u64) -> Option<Outcome> {
-        if self.role.fence.is_some_and(|f| f.cuts(&write)) {
+        if self.role.fenced(&write) {
             self.counters.writes_fenced += 1;
             return None;
         }
@@ -357,14 +374,13 @@ impl Core {
         Ok(())
     }
 
-    /// This region's own writes cut off by the current fence (set aside after a failover).
+    /// This region's own writes cut off by a fence (set aside after a failover).
     pub fn divergent_writes(&self) -> Vec<Arc<Write>> {
-        match self.role.fence {
-            Some(f) if f.region == self.region => {
-                self.log.iter().filter(|w| f.cuts(w)).cloned().collect()
-            }
-            _ => Vec::new(),
-        }
+        self.log
+            .iter()
+            .filter(|w| self.role.fenced(w))
+            .cloned()
+            .collect()
     }
 
     /// Replace the state with a copy of another region's (Aurora Global resync). The own log is

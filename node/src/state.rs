@@ -30,7 +30,7 @@ use uuid::Uuid;
 use crate::{
     clock::{Clock, now_us},
     config::ClusterConfig,
-    core::{Committed, Condition, Core, Mode, Role, RpoLag, WriteOp},
+    core::{Committed, Condition, Core, Fence, Mode, Role, RpoLag, WriteOp},
     error::{Error, Result},
     events::DEFAULT_FEED_CAPACITY,
     links::{LinkSetting, LinkTable},
@@ -185,7 +185,7 @@ impl NodeState {
                 0
             },
             frozen: false,
-            fence: None,
+            fences: Vec::new(),
         };
         let core = Core::new(region, regions.clone(), clock, role, opts.feed_capacity);
         let n = regions.len();
@@ -581,15 +581,23 @@ impl NodeState {
             write_forwarding: self.opts.cluster.write_forwarding,
             rpo_bound_ms: self.opts.cluster.rpo_bound_ms,
             frozen: role.frozen,
-            fenced_region: role
-                .fence
-                .map(|f| self.regions.name(f.region).to_owned())
-                .unwrap_or_default(),
-            fenced_after_seq: role.fence.map_or(0, |f| f.after_seq),
-            fenced_epoch: role.fence.map_or(0, |f| f.epoch),
+            fences: role
+                .fences
+                .iter()
+                .map(|f| fence_to_pb(&self.regions, f))
+                .collect(),
             secondaries,
             rpo_refusals: self.rpo_refusals.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// A fence on the wire.
+pub fn fence_to_pb(regions: &Regions, f: &Fence) -> pb::Fence {
+    pb::Fence {
+        region: regions.name(f.region).to_owned(),
+        after_seq: f.after_seq,
+        epoch: f.epoch,
     }
 }
 

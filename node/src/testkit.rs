@@ -56,11 +56,29 @@ impl Sim {
             .iter()
             .enumerate()
             .map(|(i, skew)| {
-                let role = Role { mode: Mode::GlobalTables, primary: None, epoch: 0, frozen: false, fence: None };
-                Core::new(RegionId::from_index(i), regions.clone(), Clock::new(mode, *skew), role, 1_000_000)
+                let role = Role {
+                    mode: Mode::GlobalTables,
+                    primary: None,
+                    epoch: 0,
+                    frozen: false,
+                    fences: vec![],
+                };
+                Core::new(
+                    RegionId::from_index(i),
+                    regions.clone(),
+                    Clock::new(mode, *skew),
+                    role,
+                    1_000_000,
+                )
             })
             .collect();
-        Self { cores, delivered: vec![vec![0; n]; n], now_us: 1_000_000, next_id: 1, outcomes: Vec::new() }
+        Self {
+            cores,
+            delivered: vec![vec![0; n]; n],
+            now_us: 1_000_000,
+            next_id: 1,
+            outcomes: Vec::new(),
+        }
     }
 
     /// Region `r` puts `value` at `key`.
@@ -69,7 +87,13 @@ impl Sim {
         let id = Uuid::from_u128(self.next_id);
         self.next_id += 1;
         let c = self.cores[r]
-            .write(key, WriteOp::Put(Arc::from(value.as_bytes())), None, id, self.now_us)
+            .write(
+                key,
+                WriteOp::Put(Arc::from(value.as_bytes())),
+                None,
+                id,
+                self.now_us,
+            )
             .expect("write accepted");
         self.outcomes.push((r, c.outcome));
         c.write
@@ -80,7 +104,9 @@ impl Sim {
         self.now_us += 10;
         let id = Uuid::from_u128(self.next_id);
         self.next_id += 1;
-        let c = self.cores[r].write(key, WriteOp::Delete, None, id, self.now_us).expect("delete accepted");
+        let c = self.cores[r]
+            .write(key, WriteOp::Delete, None, id, self.now_us)
+            .expect("delete accepted");
         self.outcomes.push((r, c.outcome));
         c.write
     }
@@ -113,7 +139,10 @@ impl Sim {
 
     /// Every write made, in no particular order.
     pub fn all_writes(&self) -> Vec<Arc<Write>> {
-        self.cores.iter().flat_map(|c| c.log_after(0, usize::MAX)).collect()
+        self.cores
+            .iter()
+            .flat_map(|c| c.log_after(0, usize::MAX))
+            .collect()
     }
 }
 

@@ -541,7 +541,7 @@ async fn role_change(
         }),
         CtlCommand::Failover { to, .. } => aurora::failover(&fleet, to).await.map(|r| {
             let mut text = format!(
-                "failover {} -> {} done (epoch {}); {} is cut off and still believes it is the primary\n  RTO: {:.1} ms without a writer (from the cut until {} accepted writes)\n  RPO: {} acknowledged writes lost, spanning {:.1} ms ({} had {}'s log up to seq {}, whose head was {})",
+                "failover {} -> {} done (epoch {}); {} is cut off and still believes it is the primary\n  RTO: {:.1} ms without a writer (from the cut until {} accepted writes)\n  RPO: {} acknowledged writes lost, the oldest {:.1} ms old at the cut ({} had {}'s log up to seq {}; its head was {})",
                 r.from, r.to, r.epoch, r.from, r.rto_ms, r.to, r.rpo_writes, r.rpo_ms, r.to, r.from, r.fenced_after_seq, r.old_primary_head_seq
             );
             if !r.lost_writes_complete {
@@ -639,10 +639,10 @@ fn stats_text(s: &pb::NodeStatus) -> String {
         s.lost_writes,
         s.forwarded_writes
     );
-    if !s.fenced_region.is_empty() {
+    for f in &s.fences {
         t += &format!(
             "fence: writes of {} after seq {} made before epoch {} are divergent (never applied)\n",
-            s.fenced_region, s.fenced_after_seq, s.fenced_epoch
+            f.region, f.after_seq, f.epoch
         );
     }
     if s.rpo_bound_ms > 0 {

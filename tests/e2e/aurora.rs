@@ -403,3 +403,46 @@ fn the_rpo_bound_blocks_commits_while_the_only_secondary_is_partitioned_and_unbl
         (c.write_id("b", "after").as_deref() == w["write_id"].as_str()).then_some(())
     });
 }
+
+#[test]
+fn a_failover_after_the_primary_process_died_counts_the_writes_the_target_had_heard_of() {
+    let mut c = Cluster::start("aurora-dead-primary", Spec::aurora(REGIONS, 20.0, "a"));
+    c.ctl("a", &["put", "p", "v"]);
+    poll("b has a's first write", || {
+        (c.link_from("b", "a")["applied_seq"] == 1).then_some(())
+    });
+    c.ctl(
+        "a",
+        &["link", "a", "b", "--latency-ms", "30000", "--one-way"],
+    );
+    for i in 0..5 {
+        c.ctl("a", &["put", &format!("s{i}"), "v"]);
+    }
+    poll("b has heard of a's writes (received, not applied)", || {
+        (c.link_from("b", "a")["origin_head_seq"] == 6).then_some(())
+    });
+    c.kill("a");
+    let report = c.ctl("c", &["failover", "--to", "b"]);
+    assert_eq!(
+        report["lost_writes_complete"], false,
+        "a cannot be asked for its log: {report}"
+    );
+    assert_eq!(report["lost_writes"], serde_json::json!([]), "{report}");
+    assert_eq!(
+        (
+            report["fenced_after_seq"].as_u64(),
+            report["rpo_writes"].as_u64()
+        ),
+        (Some(1), Some(5)),
+        "{report}"
+    );
+    assert!(
+        report["rpo_ms"].as_f64().unwrap() > 0.0,
+        "b's own view of how long a's oldest write waited: {report}"
+    );
+    assert_eq!(report["resynced"], serde_json::json!(["c"]));
+    let w = c.ctl("b", &["put", "new", "n"]);
+    poll("c follows the new primary", || {
+        (c.write_id("c", "new").as_deref() == w["write_id"].as_str()).then_some(())
+    });
+}

@@ -345,34 +345,30 @@ impl Admin for AdminService {
             );
         }
         let primary = self.region(&r.primary, "primary")?;
-        let fence = if r.fenced_region.is_empty() {
-            state.core().role().fence
-        } else {
-            if r.fenced_epoch > r.epoch {
+        let mut fences = Vec::with_capacity(r.fences.len());
+        for f in &r.fences {
+            if f.epoch == 0 || f.epoch > r.epoch {
                 return Err(Error::invalid(format!(
-                    "fenced_epoch {} is after epoch {}",
-                    r.fenced_epoch, r.epoch
+                    "fence epoch {} must be between 1 and the role's epoch {}",
+                    f.epoch, r.epoch
                 ))
                 .into());
             }
-            let epoch = if r.fenced_epoch == 0 {
-                r.epoch
-            } else {
-                r.fenced_epoch
-            };
-            Some(Fence {
-                region: self.region(&r.fenced_region, "fenced region")?,
-                after_seq: r.fenced_after_seq,
-                epoch,
-            })
-        };
-        let role = Role {
+            let region = self.region(&f.region, "fenced region")?;
+            fences.push(Fence {
+                region,
+                after_seq: f.after_seq,
+                epoch: f.epoch,
+            });
+        }
+        let mut role = Role {
             mode: Mode::AuroraGlobal,
             primary: Some(primary),
             epoch: r.epoch,
             frozen: false,
-            fence,
+            fences: state.core().role().fences.clone(),
         };
+        role.add_fences(fences);
         if r.resync {
             crate::server::resync_from(&self.node, primary, role).await?;
         } else {
