@@ -181,6 +181,21 @@ impl Current {
             Some((_, Ok(s))) => Ok(s),
         }
     }
+
+    /// The status of `region`, which must be reachable and know the current role (a region
+    /// cut off by a failover does not, and must rejoin before it can be promoted).
+    fn up_to_date(&self, region: &str) -> anyhow::Result<&pb::NodeStatus> {
+        let s = self.status(region)?;
+        if s.epoch < self.epoch {
+            bail!(
+                "{region} is at epoch {} and has not learnt the current role (epoch {}, primary {}): `meridian ctl rejoin {region}` first",
+                s.epoch,
+                self.epoch,
+                self.primary
+            );
+        }
+        Ok(s)
+    }
 }
 
 /// A duration in milliseconds, to the µs.
@@ -399,10 +414,17 @@ pub async fn switchover(fleet: &Fleet, to: &str) -> anyhow::Result<SwitchoverRep
     if to == from {
         bail!("{to} is already the primary (epoch {})", current.epoch);
     }
-    current.status(to)?;
+    let target = current.up_to_date(to)?;
     current
         .status(&from)
         .context("the primary must be reachable for a switchover (use failover when it is lost)")?;
+    let partitioned =
+        |l: &pb::LinkStatus| l.origin == from && l.setting.as_ref().is_some_and(|s| s.partitioned);
+    if target.links.iter().any(partitioned) {
+        bail!(
+            "{to} is partitioned from the primary {from} and could not catch up; heal the link first"
+        );
+    }
     let epoch = current.epoch + 1;
 
     let (start, cut_us) = (Instant::now(), wall_us());
@@ -427,9 +449,12 @@ pub async fn switchover(fleet: &Fleet, to: &str) -> anyhow::Result<SwitchoverRep
         };
         if let Err(e) = fleet.set_role(to, req.clone()).await {
             // The call may have landed even though its answer did not: ask.
-            let s = fleet.status(to).await.map_err(|_| e)?;
-            if !(s.primary == to && s.epoch == epoch) {
-                bail!("{to} refused the primary role: {}", s.primary);
+            let landed = fleet
+                .status(to)
+                .await
+                .is_ok_and(|s| s.primary == to && s.epoch == epoch);
+            if !landed {
+                return Err(e);
             }
         }
         anyhow::Ok((caught_up, start.elapsed()))
@@ -444,7 +469,7 @@ pub async fn switchover(fleet: &Fleet, to: &str) -> anyhow::Result<SwitchoverRep
                     current.epoch
                 ),
                 Err(u) => format!(
-                    "{from} could NOT be unfrozen ({u:#}): resume it with a switchover to it"
+                    "{from} could NOT be unfrozen ({u:#}): it takes no writes until a switchover or failover moves the role"
                 ),
             };
             return Err(e.context(format!("switchover to {to} aborted; {undo}")));
@@ -486,7 +511,7 @@ pub async fn failover(fleet: &Fleet, to: &str) -> anyhow::Result<FailoverReport>
     if to == from {
         bail!("{to} is the primary; fail over to a secondary");
     }
-    current.status(to)?;
+    current.up_to_date(to)?;
     let old_reachable = current.status(&from).is_ok();
     let epoch = current.epoch + 1;
 

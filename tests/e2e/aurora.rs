@@ -189,9 +189,40 @@ fn a_switchover_during_writes_loses_nothing_and_reports_rpo_0_and_the_rto() {
 }
 
 #[test]
-fn a_switchover_to_a_target_that_cannot_catch_up_is_aborted_and_the_primary_resumes() {
+fn a_switchover_to_a_target_that_cannot_catch_up_is_refused_or_aborted_and_the_primary_keeps_writing()
+ {
     let c = Cluster::start("aurora-switchover-abort", Spec::aurora(REGIONS, 20.0, "a"));
+    let still_primary = |why: &str| {
+        let s = c.stats("a");
+        let role = (
+            s["primary"].as_str(),
+            s["epoch"].as_u64(),
+            s["writable"].as_bool(),
+            s["frozen"].as_bool(),
+        );
+        assert_eq!(
+            role,
+            (Some("a"), Some(1), Some(true), Some(false)),
+            "{why}: {s}"
+        );
+    };
+    // Refused before anything is frozen: b is partitioned from a.
     c.ctl("a", &["partition", "b", "a"]);
+    let err = c.ctl_json("a", &["switchover", "--to", "b"]).unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("b is partitioned from the primary a"),
+        "{err}"
+    );
+    still_primary("refused up front");
+    c.ctl("a", &["heal"]);
+    // Aborted midway: a's writes now take 30 s to reach b, which cannot catch up in time.
+    c.ctl(
+        "a",
+        &["link", "a", "b", "--latency-ms", "30000", "--one-way"],
+    );
     c.ctl("a", &["put", "k", "v"]);
     let err = c
         .ctl_json("a", &["switchover", "--to", "b", "--timeout-ms", "300"])
@@ -201,16 +232,8 @@ fn a_switchover_to_a_target_that_cannot_catch_up_is_aborted_and_the_primary_resu
         message.contains("aborted") && message.contains("a was unfrozen and is still the primary"),
         "{err}"
     );
-    let s = c.stats("a");
-    assert_eq!(
-        (
-            s["primary"].as_str(),
-            s["epoch"].as_u64(),
-            s["writable"].as_bool()
-        ),
-        (Some("a"), Some(1), Some(true)),
-        "{s}"
-    );
+    still_primary("aborted midway");
+    assert_eq!(c.stats("b")["epoch"], 1, "b was never promoted");
     c.ctl("a", &["put", "k2", "v"]);
 }
 
@@ -320,6 +343,16 @@ fn a_failover_reports_exactly_the_acknowledged_writes_missing_at_the_new_primary
     poll("c follows the new primary", || {
         (c.write_id("c", "new").as_deref() == w["write_id"].as_str()).then_some(())
     });
+
+    // a cannot be promoted while it does not know the current role.
+    let err = c.ctl_json("b", &["failover", "--to", "a"]).unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("ctl rejoin a` first"),
+        "{err}"
+    );
 
     // a comes back: a secondary of b, every write it made after the fence set aside.
     let rejoined = c.ctl("a", &["rejoin", "a"]);
