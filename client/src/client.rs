@@ -47,7 +47,11 @@ impl RegionClient {
             .connect_lazy();
         let mut meta = Vec::new();
         let mut add = |key: &'static str, value: &str| -> anyhow::Result<()> {
-            meta.push((key, MetadataValue::try_from(value).map_err(|_| anyhow::anyhow!("{key}: {value:?} is not valid metadata text"))?));
+            meta.push((
+                key,
+                MetadataValue::try_from(value)
+                    .map_err(|_| anyhow::anyhow!("{key}: {value:?} is not valid metadata text"))?,
+            ));
             Ok(())
         };
         if let Some(r) = &session.client_region {
@@ -62,7 +66,11 @@ impl RegionClient {
         if let Some(t) = &session.admin_token {
             add(ADMIN_TOKEN_HEADER, t)?;
         }
-        Ok(Self { addr, channel, meta })
+        Ok(Self {
+            addr,
+            channel,
+            meta,
+        })
     }
 
     /// A request with the session's metadata.

@@ -29,13 +29,19 @@ pub struct Timestamp {
 impl Timestamp {
     /// A timestamp with a zero logical part.
     pub const fn at(physical_us: u64) -> Self {
-        Self { physical_us, logical: 0 }
+        Self {
+            physical_us,
+            logical: 0,
+        }
     }
 
     /// The smallest timestamp greater than `self`.
     pub fn successor(self) -> Self {
         match self.logical.checked_add(1) {
-            Some(logical) => Self { physical_us: self.physical_us, logical },
+            Some(logical) => Self {
+                physical_us: self.physical_us,
+                logical,
+            },
             None => Self::at(self.physical_us + 1),
         }
     }
@@ -82,7 +88,11 @@ impl Clock {
     /// A clock in `mode` whose physical time runs `skew_us` ahead (negative: behind) of the
     /// machine's.
     pub fn new(mode: ClockMode, skew_us: i64) -> Self {
-        Self { mode, skew_us, last: Timestamp::default() }
+        Self {
+            mode,
+            skew_us,
+            last: Timestamp::default(),
+        }
     }
 
     /// The clock mode.
@@ -139,15 +149,33 @@ mod tests {
     fn stamps_in_one_microsecond_count_logically() {
         let mut c = Clock::new(ClockMode::Hybrid, 0);
         assert_eq!(c.tick_at(100), Timestamp::at(100));
-        assert_eq!(c.tick_at(100), Timestamp { physical_us: 100, logical: 1 });
-        assert_eq!(c.tick_at(90), Timestamp { physical_us: 100, logical: 2 });
+        assert_eq!(
+            c.tick_at(100),
+            Timestamp {
+                physical_us: 100,
+                logical: 1
+            }
+        );
+        assert_eq!(
+            c.tick_at(90),
+            Timestamp {
+                physical_us: 100,
+                logical: 2
+            }
+        );
     }
 
     #[test]
     fn hybrid_clock_stamps_after_an_observed_future_timestamp() {
         let mut c = Clock::new(ClockMode::Hybrid, 0);
         c.observe(Timestamp::at(5_000));
-        assert_eq!(c.tick_at(1_000), Timestamp { physical_us: 5_000, logical: 1 });
+        assert_eq!(
+            c.tick_at(1_000),
+            Timestamp {
+                physical_us: 5_000,
+                logical: 1
+            }
+        );
     }
 
     #[test]
@@ -167,7 +195,10 @@ mod tests {
 
     #[test]
     fn logical_overflow_carries_into_physical() {
-        let t = Timestamp { physical_us: 7, logical: u32::MAX };
+        let t = Timestamp {
+            physical_us: 7,
+            logical: u32::MAX,
+        };
         assert_eq!(t.successor(), Timestamp::at(8));
     }
 

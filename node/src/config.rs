@@ -62,7 +62,12 @@ pub struct LinkSpec {
 
 impl From<LinkSpec> for LinkSetting {
     fn from(s: LinkSpec) -> Self {
-        LinkSetting { latency_ms: s.latency_ms, jitter_ms: s.jitter_ms, loss: s.loss, partitioned: false }
+        LinkSetting {
+            latency_ms: s.latency_ms,
+            jitter_ms: s.jitter_ms,
+            loss: s.loss,
+            partitioned: false,
+        }
     }
 }
 
@@ -115,7 +120,11 @@ pub struct ClusterConfig {
 }
 
 fn default_link() -> LinkSpec {
-    LinkSpec { latency_ms: 50.0, jitter_ms: 0.0, loss: 0.0 }
+    LinkSpec {
+        latency_ms: 50.0,
+        jitter_ms: 0.0,
+        loss: 0.0,
+    }
 }
 
 /// A cluster file that cannot be used, with where and what.
@@ -133,7 +142,11 @@ impl ConfigError {
             .and_then(|n| text.lines().position(|l| l.contains(n)))
             .map(|i| format!(":{}", i + 1))
             .unwrap_or_default();
-        Self { origin: origin.to_owned(), location, message }
+        Self {
+            origin: origin.to_owned(),
+            location,
+            message,
+        }
     }
 }
 
@@ -179,7 +192,8 @@ jitter_ms = 2
 impl ClusterConfig {
     /// The built-in default cluster.
     pub fn builtin() -> Self {
-        Self::parse(DEFAULT_CLUSTER_TOML, "built-in cluster").expect("the built-in cluster is valid")
+        Self::parse(DEFAULT_CLUSTER_TOML, "built-in cluster")
+            .expect("the built-in cluster is valid")
     }
 
     /// Read a cluster file.
@@ -203,39 +217,70 @@ impl ClusterConfig {
         let cfg: ClusterConfig = toml::from_str(text).map_err(|e| {
             let location = e
                 .span()
-                .map(|s| format!(":{}", text[..s.start.min(text.len())].matches('\n').count() + 1))
+                .map(|s| {
+                    format!(
+                        ":{}",
+                        text[..s.start.min(text.len())].matches('\n').count() + 1
+                    )
+                })
                 .unwrap_or_default();
-            ConfigError { origin: origin.to_owned(), location, message: e.message().to_owned() }
+            ConfigError {
+                origin: origin.to_owned(),
+                location,
+                message: e.message().to_owned(),
+            }
         })?;
         cfg.validate(text, origin)?;
         Ok(cfg)
     }
 
     fn validate(&self, text: &str, origin: &str) -> Result<(), ConfigError> {
-        let err = |needle: Option<&str>, message: String| Err(ConfigError::at(origin, text, needle, message));
+        let err = |needle: Option<&str>, message: String| {
+            Err(ConfigError::at(origin, text, needle, message))
+        };
         if self.regions.is_empty() {
-            return err(None, "no regions: add at least one [[region]] with a name and a listen address".into());
+            return err(
+                None,
+                "no regions: add at least one [[region]] with a name and a listen address".into(),
+            );
         }
         let mut seen = std::collections::HashSet::new();
         for r in &self.regions {
             let valid = !r.name.is_empty()
                 && r.name.len() <= 64
-                && r.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                && r.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !valid {
-                return err(Some(&r.name), format!("region name {:?} must be 1-64 letters, digits, '-' or '_'", r.name));
+                return err(
+                    Some(&r.name),
+                    format!(
+                        "region name {:?} must be 1-64 letters, digits, '-' or '_'",
+                        r.name
+                    ),
+                );
             }
             if !seen.insert(&r.name) {
-                return err(Some(&r.name), format!("region {:?} is listed twice", r.name));
+                return err(
+                    Some(&r.name),
+                    format!("region {:?} is listed twice", r.name),
+                );
             }
             if !(r.skew_ms.is_finite() && r.skew_ms.abs() <= 3_600_000.0) {
-                return err(Some(&r.name), format!("region {:?}: skew_ms must be within ±1 hour", r.name));
+                return err(
+                    Some(&r.name),
+                    format!("region {:?}: skew_ms must be within ±1 hour", r.name),
+                );
             }
         }
         let known = |n: &str| self.regions.iter().any(|r| r.name == n);
         if let Some(p) = &self.primary
             && !known(p)
         {
-            return err(Some(p), format!("primary {p:?} is not a region of the cluster"));
+            return err(
+                Some(p),
+                format!("primary {p:?} is not a region of the cluster"),
+            );
         }
         if let Err(m) = LinkSetting::from(self.default_link).validate() {
             return err(Some("[default_link]"), format!("default_link: {m}"));
@@ -245,16 +290,28 @@ impl ClusterConfig {
                 (Some([a, b]), None, None) => (a, b),
                 (None, Some(a), Some(b)) => (a, b),
                 _ => {
-                    return err(None, format!("link #{}: give either between = [a, b] or both from and to", i + 1));
+                    return err(
+                        None,
+                        format!(
+                            "link #{}: give either between = [a, b] or both from and to",
+                            i + 1
+                        ),
+                    );
                 }
             };
             for n in [a, b] {
                 if !known(n) {
-                    return err(Some(n), format!("link #{}: {n:?} is not a region of the cluster", i + 1));
+                    return err(
+                        Some(n),
+                        format!("link #{}: {n:?} is not a region of the cluster", i + 1),
+                    );
                 }
             }
             if a == b {
-                return err(Some(a), format!("link #{}: a link needs two different regions", i + 1));
+                return err(
+                    Some(a),
+                    format!("link #{}: a link needs two different regions", i + 1),
+                );
             }
             if let Err(m) = LinkSetting::from(l.spec).validate() {
                 return err(None, format!("link #{} ({a} -> {b}): {m}", i + 1));
@@ -298,7 +355,11 @@ impl ClusterConfig {
 
     /// A comma-separated list of the region names, for messages.
     pub fn names(&self) -> String {
-        self.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
+        self.regions
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Render as TOML (the state dir of `cluster up` keeps the effective cluster).
@@ -312,7 +373,10 @@ impl ClusterConfig {
             self.rpo_bound_ms
         );
         for r in &self.regions {
-            s += &format!("\n[[region]]\nname = \"{}\"\nlisten = \"{}\"\nskew_ms = {}\n", r.name, r.listen, r.skew_ms);
+            s += &format!(
+                "\n[[region]]\nname = \"{}\"\nlisten = \"{}\"\nskew_ms = {}\n",
+                r.name, r.listen, r.skew_ms
+            );
         }
         let d = self.default_link;
         s += &format!(
@@ -360,16 +424,46 @@ mod tests {
     #[test]
     fn bad_files_name_the_line_and_the_problem() {
         let cases = [
-            ("mode = \"multi-master\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n", ":1", "unknown variant"),
-            ("[[region]]\nname = \"a\"\nlisten = \"not-an-address\"\n", ":3", "invalid socket address"),
-            ("[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:2\"\n", ":2", "listed twice"),
-            ("[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[link]]\nbetween = [\"a\", \"zz\"]\nlatency_ms = 1\n", ":5", "\"zz\" is not a region"),
-            ("[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"b\"\nlisten = \"127.0.0.1:2\"\n[[link]]\nbetween = [\"a\", \"b\"]\nlatency_ms = -5\n", "", "latency_ms must be"),
-            ("[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\nprimary_region = \"a\"\n", ":4", "unknown field"),
-            ("primary = \"nope\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n", ":1", "not a region"),
+            (
+                "mode = \"multi-master\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n",
+                ":1",
+                "unknown variant",
+            ),
+            (
+                "[[region]]\nname = \"a\"\nlisten = \"not-an-address\"\n",
+                ":3",
+                "invalid socket address",
+            ),
+            (
+                "[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:2\"\n",
+                ":2",
+                "listed twice",
+            ),
+            (
+                "[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[link]]\nbetween = [\"a\", \"zz\"]\nlatency_ms = 1\n",
+                ":5",
+                "\"zz\" is not a region",
+            ),
+            (
+                "[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"b\"\nlisten = \"127.0.0.1:2\"\n[[link]]\nbetween = [\"a\", \"b\"]\nlatency_ms = -5\n",
+                "",
+                "latency_ms must be",
+            ),
+            (
+                "[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\nprimary_region = \"a\"\n",
+                ":4",
+                "unknown field",
+            ),
+            (
+                "primary = \"nope\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n",
+                ":1",
+                "not a region",
+            ),
         ];
         for (text, line, what) in cases {
-            let e = ClusterConfig::parse(text, "f.toml").unwrap_err().to_string();
+            let e = ClusterConfig::parse(text, "f.toml")
+                .unwrap_err()
+                .to_string();
             assert!(e.starts_with(&format!("f.toml{line}:")), "{e}");
             assert!(e.contains(what), "{e}");
         }

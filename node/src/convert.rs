@@ -18,7 +18,10 @@ use crate::{
 /// Look a region name up, or say it is unknown and list the known ones.
 pub fn region_id(regions: &Regions, name: &str, what: &str) -> Result<RegionId> {
     regions.id(name).ok_or_else(|| {
-        Error::invalid(format!("unknown {what} {name:?}; the cluster's regions are {}", regions.names().join(", ")))
+        Error::invalid(format!(
+            "unknown {what} {name:?}; the cluster's regions are {}",
+            regions.names().join(", ")
+        ))
     })
 }
 
@@ -34,14 +37,22 @@ pub fn version_to_pb(regions: &Regions, v: &Version) -> pb::Version {
 /// Wire version to core.
 pub fn version_from_pb(regions: &Regions, v: &pb::Version) -> Result<Version> {
     Ok(Version {
-        timestamp: Timestamp { physical_us: v.timestamp, logical: v.logical },
+        timestamp: Timestamp {
+            physical_us: v.timestamp,
+            logical: v.logical,
+        },
         region: region_id(regions, &v.region, "version region")?,
     })
 }
 
 /// Core context to wire.
 pub fn context_to_pb(regions: &Regions, c: &VersionVector) -> pb::CausalContext {
-    pb::CausalContext { entries: c.entries().map(|(r, n)| (regions.name(r).to_owned(), n)).collect() }
+    pb::CausalContext {
+        entries: c
+            .entries()
+            .map(|(r, n)| (regions.name(r).to_owned(), n))
+            .collect(),
+    }
 }
 
 /// Wire context to core.
@@ -76,12 +87,20 @@ pub fn write_to_pb(regions: &Regions, w: &Write) -> pb::WriteRecord {
 pub fn write_from_pb(regions: &Regions, r: pb::WriteRecord) -> Result<Arc<Write>> {
     check_key(&r.key)?;
     check_value(&r.value)?;
-    let version = r.version.as_ref().ok_or_else(|| Error::invalid("write record without a version"))?;
+    let version = r
+        .version
+        .as_ref()
+        .ok_or_else(|| Error::invalid("write record without a version"))?;
     let version = version_from_pb(regions, version)?;
-    let context = r.context.as_ref().ok_or_else(|| Error::invalid("write record without a causal context"))?;
+    let context = r
+        .context
+        .as_ref()
+        .ok_or_else(|| Error::invalid("write record without a causal context"))?;
     let context = context_from_pb(regions, context)?;
     if context.get(version.region) == 0 {
-        return Err(Error::invalid("write record's causal context lacks its own region's entry"));
+        return Err(Error::invalid(
+            "write record's causal context lacks its own region's entry",
+        ));
     }
     if r.tombstone && !r.value.is_empty() {
         return Err(Error::invalid("a tombstone carries no value"));
@@ -134,9 +153,15 @@ mod tests {
             key: "k".into(),
             value: b"v".to_vec(),
             tombstone: false,
-            version: Some(pb::Version { timestamp: 10, logical: 1, region: "b".into() }),
+            version: Some(pb::Version {
+                timestamp: 10,
+                logical: 1,
+                region: "b".into(),
+            }),
             write_id: Uuid::from_u128(7).to_string(),
-            context: Some(pb::CausalContext { entries: [("b".to_owned(), 2)].into() }),
+            context: Some(pb::CausalContext {
+                entries: [("b".to_owned(), 2)].into(),
+            }),
             commit_time_us: 99,
             epoch: 0,
         }
@@ -154,9 +179,15 @@ mod tests {
         let cases: [(Mangle, &str); 7] = [
             (|r| r.key.clear(), "key must not be empty"),
             (|r| r.version = None, "without a version"),
-            (|r| r.version.as_mut().unwrap().region = "zz".into(), "unknown version region \"zz\""),
+            (
+                |r| r.version.as_mut().unwrap().region = "zz".into(),
+                "unknown version region \"zz\"",
+            ),
             (|r| r.context = None, "without a causal context"),
-            (|r| r.context = Some(pb::CausalContext::default()), "lacks its own region"),
+            (
+                |r| r.context = Some(pb::CausalContext::default()),
+                "lacks its own region",
+            ),
             (|r| r.write_id = "nope".into(), "not a UUID"),
             (|r| r.tombstone = true, "tombstone carries no value"),
         ];

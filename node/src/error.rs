@@ -18,7 +18,9 @@ pub enum Error {
     #[error("condition failed: {0}")]
     ConditionFailed(String),
     /// Aurora Global mode: this region is a read-only secondary.
-    #[error("region {region} is a read-only secondary; the primary is {primary} (write there, or enable write forwarding)")]
+    #[error(
+        "region {region} is a read-only secondary; the primary is {primary} (write there, or enable write forwarding)"
+    )]
     NotPrimary {
         /// This region.
         region: String,
@@ -29,7 +31,9 @@ pub enum Error {
     #[error("writes are paused at {0}: switchover in progress")]
     Frozen(String),
     /// Aurora Global mode: the RPO bound is exceeded; commits are refused until a secondary catches up.
-    #[error("RPO bound exceeded: no secondary is within {bound_ms} ms of the primary (closest is {behind_ms} ms behind)")]
+    #[error(
+        "RPO bound exceeded: no secondary is within {bound_ms} ms of the primary (closest is {behind_ms} ms behind)"
+    )]
     RpoBound {
         /// The configured bound.
         bound_ms: u64,

@@ -48,14 +48,21 @@ pub struct EventFeed {
 impl EventFeed {
     /// A feed keeping the newest `capacity` events.
     pub fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(1), events: VecDeque::new(), recorded: 0, conflicts: 0 }
+        Self {
+            capacity: capacity.max(1),
+            events: VecDeque::new(),
+            recorded: 0,
+            conflicts: 0,
+        }
     }
 
     /// Record the loss in `outcome`, if it has one.
     pub fn record(&mut self, outcome: &Outcome, now_us: u64) {
         let (kind, winner, loser) = match outcome {
             Outcome::Conflict { winner, loser } => (EventKind::Conflict, winner, loser),
-            Outcome::CausalInversion { winner, loser } => (EventKind::CausalInversion, winner, loser),
+            Outcome::CausalInversion { winner, loser } => {
+                (EventKind::CausalInversion, winner, loser)
+            }
             _ => return,
         };
         self.recorded += 1;
@@ -97,14 +104,19 @@ impl EventFeed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{clock::Timestamp, region::RegionId, store::Version, version_vector::VersionVector};
+    use crate::{
+        clock::Timestamp, region::RegionId, store::Version, version_vector::VersionVector,
+    };
     use uuid::Uuid;
 
     fn w(n: u64) -> Arc<Write> {
         Arc::new(Write {
             key: "k".into(),
             value: None,
-            version: Version { timestamp: Timestamp::at(n), region: RegionId::from_index(0) },
+            version: Version {
+                timestamp: Timestamp::at(n),
+                region: RegionId::from_index(0),
+            },
             id: Uuid::from_u128(n as u128),
             context: VersionVector::new(),
             commit_us: n,
@@ -114,7 +126,10 @@ mod tests {
     }
 
     fn conflict(n: u64) -> Outcome {
-        Outcome::Conflict { winner: w(n + 1), loser: w(n) }
+        Outcome::Conflict {
+            winner: w(n + 1),
+            loser: w(n),
+        }
     }
 
     #[test]
@@ -126,7 +141,10 @@ mod tests {
         f.record(&Outcome::Overwrote, 9);
         assert_eq!((f.conflicts(), f.lost()), (5, 5));
         let (events, dropped) = f.since(0, 10);
-        assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
+        assert_eq!(
+            events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![3, 4, 5]
+        );
         assert_eq!(dropped, 2);
         let (events, dropped) = f.since(3, 1);
         assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![4]);
@@ -138,7 +156,13 @@ mod tests {
     #[test]
     fn causal_inversions_count_as_lost_not_as_conflicts() {
         let mut f = EventFeed::new(10);
-        f.record(&Outcome::CausalInversion { winner: w(2), loser: w(1) }, 0);
+        f.record(
+            &Outcome::CausalInversion {
+                winner: w(2),
+                loser: w(1),
+            },
+            0,
+        );
         assert_eq!((f.conflicts(), f.lost()), (0, 1));
         assert_eq!(f.since(0, 10).0[0].kind, EventKind::CausalInversion);
     }

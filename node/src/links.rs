@@ -26,7 +26,12 @@ pub struct LinkSetting {
 
 impl Default for LinkSetting {
     fn default() -> Self {
-        Self { latency_ms: 0.0, jitter_ms: 0.0, loss: 0.0, partitioned: false }
+        Self {
+            latency_ms: 0.0,
+            jitter_ms: 0.0,
+            loss: 0.0,
+            partitioned: false,
+        }
     }
 }
 
@@ -38,20 +43,33 @@ pub const MAX_LOSS: f64 = 0.9;
 impl LinkSetting {
     /// A link with this latency and jitter.
     pub fn new(latency_ms: f64, jitter_ms: f64) -> Self {
-        Self { latency_ms, jitter_ms, ..Self::default() }
+        Self {
+            latency_ms,
+            jitter_ms,
+            ..Self::default()
+        }
     }
 
     /// Check the numbers are sane; `Err` says what is wrong.
     pub fn validate(&self) -> Result<(), String> {
         let ok = |v: f64| v.is_finite() && (0.0..=MAX_LATENCY_MS).contains(&v);
         if !ok(self.latency_ms) {
-            return Err(format!("latency_ms must be between 0 and {MAX_LATENCY_MS}, got {}", self.latency_ms));
+            return Err(format!(
+                "latency_ms must be between 0 and {MAX_LATENCY_MS}, got {}",
+                self.latency_ms
+            ));
         }
         if !ok(self.jitter_ms) {
-            return Err(format!("jitter_ms must be between 0 and {MAX_LATENCY_MS}, got {}", self.jitter_ms));
+            return Err(format!(
+                "jitter_ms must be between 0 and {MAX_LATENCY_MS}, got {}",
+                self.jitter_ms
+            ));
         }
         if !(self.loss.is_finite() && (0.0..=MAX_LOSS).contains(&self.loss)) {
-            return Err(format!("loss must be between 0 and {MAX_LOSS}, got {}", self.loss));
+            return Err(format!(
+                "loss must be between 0 and {MAX_LOSS}, got {}",
+                self.loss
+            ));
         }
         Ok(())
     }
@@ -71,7 +89,12 @@ impl LinkSetting {
 
 /// When a write committed at `commit_us` is delivered on a link whose previous delivery was at
 /// `prev_delivery_us`: commit + delay (+ a retransmission timeout when `lost`), FIFO.
-pub fn delivery_time(commit_us: u64, delay_us: u64, lost_extra_us: u64, prev_delivery_us: u64) -> u64 {
+pub fn delivery_time(
+    commit_us: u64,
+    delay_us: u64,
+    lost_extra_us: u64,
+    prev_delivery_us: u64,
+) -> u64 {
     (commit_us + delay_us + lost_extra_us).max(prev_delivery_us)
 }
 
@@ -85,7 +108,10 @@ pub struct LinkTable {
 impl LinkTable {
     /// A table for `n` regions, every link set to `default`.
     pub fn new(n: usize, default: LinkSetting) -> Self {
-        Self { n, links: vec![default; n * n] }
+        Self {
+            n,
+            links: vec![default; n * n],
+        }
     }
 
     /// The setting of `from -> to` (a region to itself: zero latency, never partitioned).
@@ -149,8 +175,16 @@ mod tests {
     #[test]
     fn delivery_is_fifo_per_link() {
         assert_eq!(delivery_time(1_000, 500, 0, 0), 1_500);
-        assert_eq!(delivery_time(1_000, 500, 0, 9_000), 9_000, "never before the previous write");
-        assert_eq!(delivery_time(1_000, 500, 20_000, 0), 21_500, "lost batches arrive after the timeout");
+        assert_eq!(
+            delivery_time(1_000, 500, 0, 9_000),
+            9_000,
+            "never before the previous write"
+        );
+        assert_eq!(
+            delivery_time(1_000, 500, 20_000, 0),
+            21_500,
+            "lost batches arrive after the timeout"
+        );
     }
 
     #[test]
@@ -159,7 +193,13 @@ mod tests {
             (LinkSetting::new(-1.0, 0.0), "latency_ms"),
             (LinkSetting::new(f64::NAN, 0.0), "latency_ms"),
             (LinkSetting::new(1.0, 1e9), "jitter_ms"),
-            (LinkSetting { loss: 1.0, ..LinkSetting::new(1.0, 0.0) }, "loss"),
+            (
+                LinkSetting {
+                    loss: 1.0,
+                    ..LinkSetting::new(1.0, 0.0)
+                },
+                "loss",
+            ),
         ];
         for (s, field) in bad {
             assert!(s.validate().unwrap_err().contains(field), "{s:?}");
@@ -181,7 +221,10 @@ mod tests {
     fn round_trip_adds_both_directions() {
         let mut t = LinkTable::new(2, LinkSetting::new(5.0, 0.0));
         t.set(r(1), r(0), LinkSetting::new(7.0, 0.0));
-        assert_eq!(t.round_trip(r(0), r(1), 0.5, 0.5), Duration::from_millis(12));
+        assert_eq!(
+            t.round_trip(r(0), r(1), 0.5, 0.5),
+            Duration::from_millis(12)
+        );
         assert_eq!(t.round_trip(r(0), r(0), 0.5, 0.5), Duration::ZERO);
     }
 }

@@ -13,7 +13,9 @@ pub mod replication;
 
 use std::{sync::Arc, time::Duration};
 
-use meridian_proto::{ADMIN_TOKEN_HEADER, CLIENT_REGION_HEADER, CONSISTENCY_HEADER, FORWARD_HEADER};
+use meridian_proto::{
+    ADMIN_TOKEN_HEADER, CLIENT_REGION_HEADER, CONSISTENCY_HEADER, FORWARD_HEADER,
+};
 use tokio_util::sync::CancellationToken;
 use tonic::{metadata::MetadataMap, transport::Channel};
 
@@ -47,7 +49,11 @@ impl Node {
             None => Ok(()),
             Some(token) => {
                 let given = md.get(ADMIN_TOKEN_HEADER).and_then(|v| v.to_str().ok());
-                if given == Some(token.as_str()) { Ok(()) } else { Err(Error::Unauthenticated) }
+                if given == Some(token.as_str()) {
+                    Ok(())
+                } else {
+                    Err(Error::Unauthenticated)
+                }
             }
         }
     }
@@ -82,7 +88,11 @@ impl RequestMeta {
     pub fn parse(state: &NodeState, md: &MetadataMap) -> Result<Self> {
         let text = |key: &str| -> Result<Option<String>> {
             md.get(key)
-                .map(|v| v.to_str().map(str::to_owned).map_err(|_| Error::invalid(format!("metadata {key} is not text"))))
+                .map(|v| {
+                    v.to_str()
+                        .map(str::to_owned)
+                        .map_err(|_| Error::invalid(format!("metadata {key} is not text")))
+                })
                 .transpose()
         };
         let client = text(CLIENT_REGION_HEADER)?
@@ -101,16 +111,30 @@ impl RequestMeta {
         let forward = match text(FORWARD_HEADER)?.as_deref() {
             None | Some("false") | Some("0") => false,
             Some("true") | Some("1") => true,
-            Some(other) => return Err(Error::invalid(format!("metadata {FORWARD_HEADER}: {other:?} is not true or false"))),
+            Some(other) => {
+                return Err(Error::invalid(format!(
+                    "metadata {FORWARD_HEADER}: {other:?} is not true or false"
+                )));
+            }
         };
-        Ok(Self { client, consistency, forward })
+        Ok(Self {
+            client,
+            consistency,
+            forward,
+        })
     }
 
     /// Emulate one network leg between the client's region and this node's (`inbound`: client
     /// to node). A partitioned link makes the region unreachable.
     pub async fn travel(&self, state: &NodeState, inbound: bool) -> Result<()> {
-        let Some(client) = self.client.filter(|c| *c != state.region) else { return Ok(()) };
-        let (from, to) = if inbound { (client, state.region) } else { (state.region, client) };
+        let Some(client) = self.client.filter(|c| *c != state.region) else {
+            return Ok(());
+        };
+        let (from, to) = if inbound {
+            (client, state.region)
+        } else {
+            (state.region, client)
+        };
         let link = state.link(from, to);
         if link.partitioned {
             return Err(Error::Unavailable(format!(

@@ -161,7 +161,11 @@ impl Store {
     /// The causal context a new write to `key` by `region` gets: everything seen for the key,
     /// with `region`'s own entry incremented.
     pub fn next_context(&self, key: &str, region: RegionId) -> VersionVector {
-        let mut ctx = self.items.get(key).map(|e| e.seen.clone()).unwrap_or_default();
+        let mut ctx = self
+            .items
+            .get(key)
+            .map(|e| e.seen.clone())
+            .unwrap_or_default();
         ctx.increment(region);
         ctx
     }
@@ -170,7 +174,13 @@ impl Store {
     pub fn apply(&mut self, write: Arc<Write>) -> Outcome {
         let Some(entry) = self.items.get_mut(&write.key) else {
             let seen = write.context.clone();
-            self.items.insert(write.key.clone(), Entry { current: write, seen });
+            self.items.insert(
+                write.key.clone(),
+                Entry {
+                    current: write,
+                    seen,
+                },
+            );
             return Outcome::Inserted;
         };
         if entry.current.id == write.id {
@@ -188,13 +198,23 @@ impl Store {
         let current = entry.current.clone();
         let outcome = match (write.context.compare(&current.context), wins) {
             (Causality::After, true) => Outcome::Overwrote,
-            (Causality::After, false) => Outcome::CausalInversion { winner: current, loser: write.clone() },
-            (Causality::Before | Causality::Equal, true) => {
-                Outcome::CausalInversion { winner: write.clone(), loser: current }
-            }
+            (Causality::After, false) => Outcome::CausalInversion {
+                winner: current,
+                loser: write.clone(),
+            },
+            (Causality::Before | Causality::Equal, true) => Outcome::CausalInversion {
+                winner: write.clone(),
+                loser: current,
+            },
             (Causality::Before | Causality::Equal, false) => Outcome::Superseded,
-            (Causality::Concurrent, true) => Outcome::Conflict { winner: write.clone(), loser: current },
-            (Causality::Concurrent, false) => Outcome::Conflict { winner: current, loser: write.clone() },
+            (Causality::Concurrent, true) => Outcome::Conflict {
+                winner: write.clone(),
+                loser: current,
+            },
+            (Causality::Concurrent, false) => Outcome::Conflict {
+                winner: current,
+                loser: write.clone(),
+            },
         };
         if wins {
             entry.current = write;

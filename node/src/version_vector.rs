@@ -118,7 +118,11 @@ mod tests {
     use super::*;
 
     fn vv(entries: &[u64]) -> VersionVector {
-        entries.iter().enumerate().map(|(i, n)| (RegionId::from_index(i), *n)).collect()
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (RegionId::from_index(i), *n))
+            .collect()
     }
 
     #[test]

@@ -7,10 +7,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use meridian_node::{
-    config::ClusterConfig,
-    core::Mode,
-};
+use meridian_node::{config::ClusterConfig, core::Mode};
 
 /// Which cluster: a file, or the built-in default; with mode overrides.
 #[derive(Args, Debug, Clone)]
@@ -32,11 +29,16 @@ impl ClusterArgs {
     pub fn load(&self) -> anyhow::Result<ClusterConfig> {
         let mut c = ClusterConfig::load_or_builtin(self.cluster.as_deref())?;
         if let Some(m) = &self.mode {
-            c.mode = Mode::parse(m).with_context(|| format!("--mode {m:?}: expected global-tables or aurora-global"))?;
+            c.mode = Mode::parse(m).with_context(|| {
+                format!("--mode {m:?}: expected global-tables or aurora-global")
+            })?;
         }
         if let Some(p) = &self.primary {
             if c.region(p).is_none() {
-                bail!("--primary {p:?} is not a region of the cluster ({})", c.names());
+                bail!(
+                    "--primary {p:?} is not a region of the cluster ({})",
+                    c.names()
+                );
             }
             c.primary = Some(p.clone());
         }
@@ -47,9 +49,14 @@ impl ClusterArgs {
 /// A tokio runtime with `workers` worker threads (1: current-thread scheduler).
 pub fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     let rt = if workers <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()?
     };
     Ok(rt)
 }
@@ -58,5 +65,8 @@ pub fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

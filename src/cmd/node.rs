@@ -39,7 +39,11 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     super::init_logging("info");
     let cluster = args.cluster.load()?;
     let region = cluster.region(&args.region).with_context(|| {
-        format!("unknown region {:?}; the cluster's regions are {}", args.region, cluster.names())
+        format!(
+            "unknown region {:?}; the cluster's regions are {}",
+            args.region,
+            cluster.names()
+        )
     })?;
     let listen = args.listen.unwrap_or(region.listen);
     if !(1..=1_000_000_000).contains(&args.max_batch) {

@@ -12,12 +12,24 @@ const REGIONS: &[&str] = &["a", "b", "c"];
 /// (timestamp, logical, region) of a reply's version, for LWW comparisons.
 fn version(v: &Value) -> (u64, u64, String) {
     let v = &v["version"];
-    (v["timestamp"].as_u64().unwrap(), v["logical"].as_u64().unwrap(), v["region"].as_str().unwrap().to_owned())
+    (
+        v["timestamp"].as_u64().unwrap(),
+        v["logical"].as_u64().unwrap(),
+        v["region"].as_str().unwrap().to_owned(),
+    )
 }
 
 /// Every conflict event of every region.
 fn all_events(c: &Cluster) -> Vec<Value> {
-    REGIONS.iter().flat_map(|r| c.ctl(r, &["conflicts"])["events"].as_array().unwrap().clone()).collect()
+    REGIONS
+        .iter()
+        .flat_map(|r| {
+            c.ctl(r, &["conflicts"])["events"]
+                .as_array()
+                .unwrap()
+                .clone()
+        })
+        .collect()
 }
 
 #[test]
@@ -28,10 +40,18 @@ fn concurrent_puts_in_two_regions_converge_to_the_lww_winner_and_are_reported_as
     // Premise: neither write saw the other (each context holds only its own region).
     assert_eq!(wa["context"], serde_json::json!({"a": 1}));
     assert_eq!(wb["context"], serde_json::json!({"b": 1}));
-    let (winner, loser) = if version(&wa) > version(&wb) { (&wa, &wb) } else { (&wb, &wa) };
+    let (winner, loser) = if version(&wa) > version(&wb) {
+        (&wa, &wb)
+    } else {
+        (&wb, &wa)
+    };
     let state = c.converged();
     let k = state.iter().find(|(key, _)| key == "k").expect("k present");
-    assert_eq!(k.1, winner["write_id"].as_str().unwrap(), "every region holds the LWW winner");
+    assert_eq!(
+        k.1,
+        winner["write_id"].as_str().unwrap(),
+        "every region holds the LWW winner"
+    );
     for r in REGIONS {
         let expected = if winner == &wa { "from-a" } else { "from-b" };
         assert_eq!(c.value(r, "k").as_deref(), Some(expected));
@@ -42,27 +62,60 @@ fn concurrent_puts_in_two_regions_converge_to_the_lww_winner_and_are_reported_as
         assert_eq!(e["kind"], "conflict");
         assert_eq!(e["key"], "k");
         assert_eq!(e["winner"]["write_id"], winner["write_id"]);
-        assert_eq!(e["loser"]["write_id"], loser["write_id"], "the smaller version is named loser");
+        assert_eq!(
+            e["loser"]["write_id"], loser["write_id"],
+            "the smaller version is named loser"
+        );
     }
-    let conflicts: u64 = REGIONS.iter().map(|r| c.ctl(r, &["stats"])["conflicts"].as_u64().unwrap()).sum();
-    assert_eq!(conflicts as usize, events.len(), "stats count what the feed shows");
+    let conflicts: u64 = REGIONS
+        .iter()
+        .map(|r| c.ctl(r, &["stats"])["conflicts"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        conflicts as usize,
+        events.len(),
+        "stats count what the feed shows"
+    );
 }
 
 #[test]
 fn a_write_replicates_only_after_its_links_lag() {
     let c = Cluster::start("lag", Spec::new(REGIONS, 200.0));
     let table = c.ctl("b", &["link", "a", "c", "--latency-ms", "3000"]);
-    assert_eq!(table["unreachable"], serde_json::json!([]), "the change reached every node");
+    assert_eq!(
+        table["unreachable"],
+        serde_json::json!([]),
+        "the change reached every node"
+    );
     let start = Instant::now();
     let w = c.ctl("a", &["put", "k", "v"]);
     let id = w["write_id"].as_str().unwrap().to_owned();
-    poll("b applies the write", || (c.write_id("b", "k").as_deref() == Some(&id)).then_some(()));
-    assert_eq!(c.write_id("c", "k"), None, "c (3000 ms away) has not got it when b (200 ms) has");
-    poll("c applies the write", || (c.write_id("c", "k").as_deref() == Some(&id)).then_some(()));
-    assert!(start.elapsed().as_millis() >= 3000, "never before the configured lag");
+    poll("b applies the write", || {
+        (c.write_id("b", "k").as_deref() == Some(&id)).then_some(())
+    });
+    assert_eq!(
+        c.write_id("c", "k"),
+        None,
+        "c (3000 ms away) has not got it when b (200 ms) has"
+    );
+    poll("c applies the write", || {
+        (c.write_id("c", "k").as_deref() == Some(&id)).then_some(())
+    });
+    assert!(
+        start.elapsed().as_millis() >= 3000,
+        "never before the configured lag"
+    );
     let stats = c.ctl("c", &["stats"]);
-    let link = stats["links"].as_array().unwrap().iter().find(|l| l["origin"] == "a").unwrap();
-    assert!(link["lag_ms"]["p50"].as_f64().unwrap() >= 3000.0, "observed lag {link}");
+    let link = stats["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["origin"] == "a")
+        .unwrap();
+    assert!(
+        link["lag_ms"]["p50"].as_f64().unwrap() >= 3000.0,
+        "observed lag {link}"
+    );
     assert_eq!(link["setting"]["latency_ms"], 3000.0);
 }
 
@@ -73,15 +126,33 @@ fn a_partitioned_region_keeps_accepting_writes_and_everything_converges_after_he
     let wc = c.ctl("c", &["put", "x", "written-in-c"]);
     let wa = c.ctl("a", &["put", "y", "written-in-a"]);
     poll("b gets a's write", || c.value("b", "y"));
-    assert_eq!(c.value("a", "x"), None, "c's write is held back by the partition");
-    assert_eq!(c.value("c", "y"), None, "a's write is held back by the partition");
+    assert_eq!(
+        c.value("a", "x"),
+        None,
+        "c's write is held back by the partition"
+    );
+    assert_eq!(
+        c.value("c", "y"),
+        None,
+        "a's write is held back by the partition"
+    );
     let stats = c.ctl("a", &["stats"]);
-    let from_c = stats["links"].as_array().unwrap().iter().find(|l| l["origin"] == "c").unwrap().clone();
+    let from_c = stats["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["origin"] == "c")
+        .unwrap()
+        .clone();
     assert_eq!(from_c["setting"]["partitioned"], true);
     c.ctl("b", &["heal"]);
     let state = c.converged();
     let ids: Vec<_> = state.iter().map(|(_, id)| id.as_str()).collect();
-    assert!(ids.contains(&wc["write_id"].as_str().unwrap()) && ids.contains(&wa["write_id"].as_str().unwrap()), "nothing lost: {state:?}");
+    assert!(
+        ids.contains(&wc["write_id"].as_str().unwrap())
+            && ids.contains(&wa["write_id"].as_str().unwrap()),
+        "nothing lost: {state:?}"
+    );
 }
 
 #[test]
@@ -89,13 +160,34 @@ fn a_conditional_put_passes_in_two_regions_and_one_write_then_loses() {
     let c = Cluster::start("condput", Spec::new(REGIONS, 3000.0));
     let wa = c.ctl("a", &["put", "lock", "held-by-a", "--if-absent"]);
     let wb = c.ctl("b", &["put", "lock", "held-by-b", "--if-absent"]);
-    assert_eq!(wb["context"], serde_json::json!({"b": 1}), "premise: b had not seen a's write");
-    let (winner, loser) = if version(&wa) > version(&wb) { (&wa, &wb) } else { (&wb, &wa) };
+    assert_eq!(
+        wb["context"],
+        serde_json::json!({"b": 1}),
+        "premise: b had not seen a's write"
+    );
+    let (winner, loser) = if version(&wa) > version(&wb) {
+        (&wa, &wb)
+    } else {
+        (&wb, &wa)
+    };
     let state = c.converged();
-    assert_eq!(state, vec![("lock".to_owned(), winner["write_id"].as_str().unwrap().to_owned())]);
+    assert_eq!(
+        state,
+        vec![(
+            "lock".to_owned(),
+            winner["write_id"].as_str().unwrap().to_owned()
+        )]
+    );
     let events = all_events(&c);
-    assert!(events.iter().any(|e| e["loser"]["write_id"] == loser["write_id"]), "the losing conditional write is reported lost");
-    let err = c.ctl_json("a", &["put", "lock", "again", "--if-absent"]).unwrap_err();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["loser"]["write_id"] == loser["write_id"]),
+        "the losing conditional write is reported lost"
+    );
+    let err = c
+        .ctl_json("a", &["put", "lock", "again", "--if-absent"])
+        .unwrap_err();
     assert_eq!(err["code"], "FailedPrecondition", "{err}");
 }
 
@@ -107,24 +199,71 @@ fn bad_input_gets_clear_errors_changes_nothing_and_the_node_stays_up() {
     let just_fits = c.path("just-fits");
     std::fs::write(&just_fits, vec![b'x'; 400 * 1024]).unwrap();
     let cases: Vec<(Vec<&str>, &str, &str)> = vec![
-        (vec!["put", "", "v"], "InvalidArgument", "key must not be empty"),
-        (vec!["put", "big", "--value-file", too_big.to_str().unwrap()], "InvalidArgument", "limit is 409600"),
-        (vec!["--from", "mars", "put", "k", "v"], "InvalidArgument", "unknown client region \"mars\""),
-        (vec!["--from", "mars", "get", "k"], "InvalidArgument", "unknown client region \"mars\""),
-        (vec!["link", "a", "mars", "--latency-ms", "5"], "InvalidArgument", "unknown link region \"mars\""),
-        (vec!["link", "a", "b", "--latency-ms=-5"], "InvalidArgument", "latency_ms must be between"),
-        (vec!["link", "a", "b", "--latency-ms", "5", "--loss", "1.5"], "InvalidArgument", "loss must be between"),
-        (vec!["partition", "mars"], "InvalidArgument", "unknown region to partition \"mars\""),
+        (
+            vec!["put", "", "v"],
+            "InvalidArgument",
+            "key must not be empty",
+        ),
+        (
+            vec!["put", "big", "--value-file", too_big.to_str().unwrap()],
+            "InvalidArgument",
+            "limit is 409600",
+        ),
+        (
+            vec!["--from", "mars", "put", "k", "v"],
+            "InvalidArgument",
+            "unknown client region \"mars\"",
+        ),
+        (
+            vec!["--from", "mars", "get", "k"],
+            "InvalidArgument",
+            "unknown client region \"mars\"",
+        ),
+        (
+            vec!["link", "a", "mars", "--latency-ms", "5"],
+            "InvalidArgument",
+            "unknown link region \"mars\"",
+        ),
+        (
+            vec!["link", "a", "b", "--latency-ms=-5"],
+            "InvalidArgument",
+            "latency_ms must be between",
+        ),
+        (
+            vec!["link", "a", "b", "--latency-ms", "5", "--loss", "1.5"],
+            "InvalidArgument",
+            "loss must be between",
+        ),
+        (
+            vec!["partition", "mars"],
+            "InvalidArgument",
+            "unknown region to partition \"mars\"",
+        ),
     ];
     for (args, code, message) in &cases {
         let err = c.ctl_json("a", args).unwrap_err();
         assert_eq!(err["code"], *code, "{args:?}: {err}");
-        assert!(err["message"].as_str().unwrap().contains(message), "{args:?}: {err}");
+        assert!(
+            err["message"].as_str().unwrap().contains(message),
+            "{args:?}: {err}"
+        );
     }
     let status = c.ctl("a", &["stats"]);
     assert_eq!(status["log_head"], 0, "nothing was written");
     let links = c.ctl("a", &["links"]);
-    assert!(links["links"].as_array().unwrap().iter().all(|l| l["latency_ms"] == 5.0), "links unchanged");
-    c.ctl("a", &["put", "fits", "--value-file", just_fits.to_str().unwrap()]);
-    poll("the largest value replicates", || (c.value("c", "fits").map(|v| v.len()) == Some(400 * 1024)).then_some(()));
+    assert!(
+        links["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["latency_ms"] == 5.0),
+        "links unchanged"
+    );
+    c.ctl(
+        "a",
+        &["put", "fits", "--value-file", just_fits.to_str().unwrap()],
+    );
+    poll("the largest value replicates", || {
+        (c.value("c", "fits").map(|v| v.len()) == Some(400 * 1024)).then_some(())
+    });
 }

@@ -47,9 +47,9 @@ impl KvService {
             None => Ok(None),
             Some(pb::condition::Kind::IfAbsent(true)) => Ok(Some(Condition::IfAbsent)),
             Some(pb::condition::Kind::IfAbsent(false)) => Ok(None),
-            Some(pb::condition::Kind::IfVersion(v)) => {
-                Ok(Some(Condition::IfVersion(version_from_pb(&self.node.state.regions, &v)?)))
-            }
+            Some(pb::condition::Kind::IfVersion(v)) => Ok(Some(Condition::IfVersion(
+                version_from_pb(&self.node.state.regions, &v)?,
+            ))),
         }
     }
 
@@ -60,7 +60,9 @@ impl KvService {
             write_id: c.write.id.to_string(),
             context: Some(context_to_pb(regions, &c.write.context)),
             outcome: match c.outcome {
-                Outcome::CausalInversion { .. } | Outcome::Conflict { .. } => pb::WriteOutcome::LostOnArrival,
+                Outcome::CausalInversion { .. } | Outcome::Conflict { .. } => {
+                    pb::WriteOutcome::LostOnArrival
+                }
                 _ => pb::WriteOutcome::Applied,
             } as i32,
             committed_by: self.node.state.region_name().to_owned(),
@@ -70,7 +72,11 @@ impl KvService {
     }
 
     /// Pay the client's round trip around `work`.
-    async fn around<T>(&self, meta: RequestMeta, work: impl Future<Output = Result<T>>) -> Result<T, Status> {
+    async fn around<T>(
+        &self,
+        meta: RequestMeta,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T, Status> {
         let state = &self.node.state;
         meta.travel(state, true).await?;
         let result = work.await;
@@ -79,7 +85,14 @@ impl KvService {
     }
 
     /// Commit locally, or forward to the primary when this is a secondary that may.
-    async fn write(&self, meta: RequestMeta, key: String, op: WriteOp, cond: Option<Condition>, forward: Forwardable) -> Result<pb::WriteReply> {
+    async fn write(
+        &self,
+        meta: RequestMeta,
+        key: String,
+        op: WriteOp,
+        cond: Option<Condition>,
+        forward: Forwardable,
+    ) -> Result<pb::WriteReply> {
         let state = &self.node.state;
         match state.commit(&key, op, cond.as_ref()) {
             Ok(c) => Ok(self.reply(c)),
@@ -95,21 +108,38 @@ impl KvService {
         }
     }
 
-    async fn forward(&self, meta: RequestMeta, primary: &str, op: Forwardable) -> Result<pb::WriteReply> {
+    async fn forward(
+        &self,
+        meta: RequestMeta,
+        primary: &str,
+        op: Forwardable,
+    ) -> Result<pb::WriteReply> {
         let state = &self.node.state;
-        let primary_id = state.regions.id(primary).ok_or_else(|| Error::Internal(format!("unknown primary {primary}")))?;
+        let primary_id = state
+            .regions
+            .id(primary)
+            .ok_or_else(|| Error::Internal(format!("unknown primary {primary}")))?;
         let mut client = KvClient::new(self.node.peer(primary_id));
-        let region = MetadataValue::try_from(state.region_name()).map_err(|e| Error::Internal(e.to_string()))?;
+        let region = MetadataValue::try_from(state.region_name())
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let status_to_error = |s: Status| match s.code() {
             tonic::Code::InvalidArgument => Error::InvalidArgument(s.message().to_owned()),
             tonic::Code::FailedPrecondition => Error::FailedPrecondition(s.message().to_owned()),
-            _ => Error::Unavailable(format!("forwarding to the primary {primary} failed: {}", s.message())),
+            _ => Error::Unavailable(format!(
+                "forwarding to the primary {primary} failed: {}",
+                s.message()
+            )),
         };
         macro_rules! call {
             ($method:ident, $req:expr) => {{
                 let mut req = Request::new($req);
-                req.metadata_mut().insert(CLIENT_REGION_HEADER, region.clone());
-                client.$method(req).await.map_err(status_to_error)?.into_inner()
+                req.metadata_mut()
+                    .insert(CLIENT_REGION_HEADER, region.clone());
+                client
+                    .$method(req)
+                    .await
+                    .map_err(status_to_error)?
+                    .into_inner()
             }};
         }
         let reply = match op {
@@ -119,7 +149,9 @@ impl KvService {
         };
         state.count_forwarded();
         if meta.consistency != Consistency::Eventual {
-            state.wait_applied(primary_id, reply.seq, CONSISTENCY_WAIT).await?;
+            state
+                .wait_applied(primary_id, reply.seq, CONSISTENCY_WAIT)
+                .await?;
         }
         Ok(reply)
     }
@@ -135,7 +167,12 @@ impl KvService {
                 let head = ReplicationClient::new(self.node.peer(primary))
                     .head(pb::HeadRequest {})
                     .await
-                    .map_err(|s| Error::Unavailable(format!("cannot reach the primary for a global read: {}", s.message())))?
+                    .map_err(|s| {
+                        Error::Unavailable(format!(
+                            "cannot reach the primary for a global read: {}",
+                            s.message()
+                        ))
+                    })?
                     .into_inner()
                     .head_seq;
                 state.wait_applied(primary, head, CONSISTENCY_WAIT).await?;
@@ -164,31 +201,54 @@ impl Kv for KvService {
         let r = req.into_inner();
         let cond = self.condition(r.condition.clone())?;
         let (key, value) = (r.key.clone(), Arc::from(r.value.as_slice()));
-        let reply = self.around(meta, self.write(meta, key, WriteOp::Put(value), cond, Forwardable::Put(r))).await?;
+        let reply = self
+            .around(
+                meta,
+                self.write(meta, key, WriteOp::Put(value), cond, Forwardable::Put(r)),
+            )
+            .await?;
         Ok(Response::new(reply))
     }
 
     async fn get(&self, req: Request<pb::GetRequest>) -> Result<Response<pb::GetReply>, Status> {
         let meta = RequestMeta::parse(&self.node.state, req.metadata())?;
         let key = req.into_inner().key;
-        Ok(Response::new(self.around(meta, self.read(meta, key)).await?))
+        Ok(Response::new(
+            self.around(meta, self.read(meta, key)).await?,
+        ))
     }
 
-    async fn delete(&self, req: Request<pb::DeleteRequest>) -> Result<Response<pb::WriteReply>, Status> {
+    async fn delete(
+        &self,
+        req: Request<pb::DeleteRequest>,
+    ) -> Result<Response<pb::WriteReply>, Status> {
         let meta = RequestMeta::parse(&self.node.state, req.metadata())?;
         let r = req.into_inner();
         let cond = self.condition(r.condition.clone())?;
         let key = r.key.clone();
-        let reply = self.around(meta, self.write(meta, key, WriteOp::Delete, cond, Forwardable::Delete(r))).await?;
+        let reply = self
+            .around(
+                meta,
+                self.write(meta, key, WriteOp::Delete, cond, Forwardable::Delete(r)),
+            )
+            .await?;
         Ok(Response::new(reply))
     }
 
-    async fn increment(&self, req: Request<pb::IncrementRequest>) -> Result<Response<pb::WriteReply>, Status> {
+    async fn increment(
+        &self,
+        req: Request<pb::IncrementRequest>,
+    ) -> Result<Response<pb::WriteReply>, Status> {
         let meta = RequestMeta::parse(&self.node.state, req.metadata())?;
         let r = req.into_inner();
         let (key, delta) = (r.key.clone(), r.delta);
         let op = WriteOp::Increment(delta);
-        let reply = self.around(meta, self.write(meta, key, op, None, Forwardable::Increment(r))).await?;
+        let reply = self
+            .around(
+                meta,
+                self.write(meta, key, op, None, Forwardable::Increment(r)),
+            )
+            .await?;
         Ok(Response::new(reply))
     }
 }

@@ -45,9 +45,15 @@ impl Replication for ReplicationService {
     type PullStream = BoxStream<pb::ReplBatch>;
     type SnapshotStream = BoxStream<pb::SnapshotChunk>;
 
-    async fn pull(&self, req: Request<Streaming<pb::PullRequest>>) -> Result<Response<Self::PullStream>, Status> {
+    async fn pull(
+        &self,
+        req: Request<Streaming<pb::PullRequest>>,
+    ) -> Result<Response<Self::PullStream>, Status> {
         let mut inbound = req.into_inner();
-        let open = inbound.message().await?.ok_or_else(|| Status::invalid_argument("pull stream opened without a request"))?;
+        let open = inbound
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("pull stream opened without a request"))?;
         let state = self.node.state.clone();
         let peer = region_id(&state.regions, &open.region, "pulling region")?;
         if peer == state.region {
@@ -72,7 +78,10 @@ impl Replication for ReplicationService {
         let ack_state = state.clone();
         tokio::spawn(async move {
             while let Ok(Some(ack)) = inbound.message().await {
-                ack_state.outbound(peer).acked.fetch_max(ack.applied_seq, Ordering::Relaxed);
+                ack_state
+                    .outbound(peer)
+                    .acked
+                    .fetch_max(ack.applied_seq, Ordering::Relaxed);
             }
         });
 
@@ -105,7 +114,11 @@ impl Replication for ReplicationService {
                     batch.push(write_to_pb(&state.regions, w));
                     next = w.seq;
                 }
-                let msg = pb::ReplBatch { origin: state.region_name().to_owned(), writes: batch, head_seq: head };
+                let msg = pb::ReplBatch {
+                    origin: state.region_name().to_owned(),
+                    writes: batch,
+                    head_seq: head,
+                };
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     r = tx.send(Ok(msg)) => if r.is_err() { break },
@@ -117,20 +130,37 @@ impl Replication for ReplicationService {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
-    async fn head(&self, _req: Request<pb::HeadRequest>) -> Result<Response<pb::HeadReply>, Status> {
+    async fn head(
+        &self,
+        _req: Request<pb::HeadRequest>,
+    ) -> Result<Response<pb::HeadReply>, Status> {
         let core = self.node.state.core();
-        Ok(Response::new(pb::HeadReply { head_seq: core.log_head(), epoch: core.role().epoch }))
+        Ok(Response::new(pb::HeadReply {
+            head_seq: core.log_head(),
+            epoch: core.role().epoch,
+        }))
     }
 
-    async fn snapshot(&self, req: Request<pb::SnapshotRequest>) -> Result<Response<Self::SnapshotStream>, Status> {
+    async fn snapshot(
+        &self,
+        req: Request<pb::SnapshotRequest>,
+    ) -> Result<Response<Self::SnapshotStream>, Status> {
         let state = self.node.state.clone();
-        region_id(&state.regions, &req.into_inner().region, "requesting region")?;
+        region_id(
+            &state.regions,
+            &req.into_inner().region,
+            "requesting region",
+        )?;
         let (items, mut high_water) = {
             let core = state.core();
             let items: Vec<_> = core.store().iter().cloned().collect();
             let mut hw = std::collections::HashMap::new();
             for r in state.regions.ids() {
-                let seq = if r == state.region { core.log_head() } else { state.applied_from(r) };
+                let seq = if r == state.region {
+                    core.log_head()
+                } else {
+                    state.applied_from(r)
+                };
                 hw.insert(state.regions.name(r).to_owned(), seq);
             }
             (items, hw)
@@ -139,13 +169,26 @@ impl Replication for ReplicationService {
         tokio::spawn(async move {
             let mut chunks = items.chunks(1000).peekable();
             if chunks.peek().is_none() {
-                let _ = tx.send(Ok(pb::SnapshotChunk { items: vec![], high_water: std::mem::take(&mut high_water), last: true })).await;
+                let _ = tx
+                    .send(Ok(pb::SnapshotChunk {
+                        items: vec![],
+                        high_water: std::mem::take(&mut high_water),
+                        last: true,
+                    }))
+                    .await;
             }
             while let Some(chunk) = chunks.next() {
                 let last = chunks.peek().is_none();
                 let msg = pb::SnapshotChunk {
-                    items: chunk.iter().map(|w| write_to_pb(&state.regions, w)).collect(),
-                    high_water: if last { std::mem::take(&mut high_water) } else { Default::default() },
+                    items: chunk
+                        .iter()
+                        .map(|w| write_to_pb(&state.regions, w))
+                        .collect(),
+                    high_water: if last {
+                        std::mem::take(&mut high_water)
+                    } else {
+                        Default::default()
+                    },
                     last,
                 };
                 if tx.send(Ok(msg)).await.is_err() {

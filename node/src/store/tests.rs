@@ -19,7 +19,10 @@ fn write(id: u128, ts: u64, region: usize, ctx: &[u64], value: Option<&str>) -> 
     Arc::new(Write {
         key: "k".into(),
         value: value.map(|v| Arc::from(v.as_bytes())),
-        version: Version { timestamp: Timestamp::at(ts), region: r(region) },
+        version: Version {
+            timestamp: Timestamp::at(ts),
+            region: r(region),
+        },
         id: Uuid::from_u128(id),
         context: ctx.iter().enumerate().map(|(i, n)| (r(i), *n)).collect(),
         commit_us: ts,
@@ -58,13 +61,22 @@ fn merge_table() {
             Outcome::Duplicate => "duplicate",
             Outcome::Superseded => "superseded",
             Outcome::Conflict { winner, loser } => {
-                assert!(loser.version < winner.version, "loser has the smaller version");
+                assert!(
+                    loser.version < winner.version,
+                    "loser has the smaller version"
+                );
                 "conflict"
             }
             Outcome::CausalInversion { .. } => "inversion",
         };
         assert_eq!(got, want, "current {} incoming {}", current.id, incoming.id);
-        assert_eq!(s.get("k").unwrap().id, Uuid::from_u128(winner), "winner for {} <- {}", current.id, incoming.id);
+        assert_eq!(
+            s.get("k").unwrap().id,
+            Uuid::from_u128(winner),
+            "winner for {} <- {}",
+            current.id,
+            incoming.id
+        );
     }
 }
 
@@ -125,12 +137,25 @@ fn run(mode: ClockMode, skews: &[i64], steps: &[Step]) -> Sim {
 }
 
 fn history() -> impl Strategy<Value = (bool, Vec<i64>, Vec<Step>)> {
-    (any::<bool>(), proptest::collection::vec(-2_000i64..2_000, 3))
-        .prop_flat_map(|(wall, skews)| (Just(wall), Just(skews), proptest::collection::vec(step(3), 1..60)))
+    (
+        any::<bool>(),
+        proptest::collection::vec(-2_000i64..2_000, 3),
+    )
+        .prop_flat_map(|(wall, skews)| {
+            (
+                Just(wall),
+                Just(skews),
+                proptest::collection::vec(step(3), 1..60),
+            )
+        })
 }
 
 fn mode(wall: bool) -> ClockMode {
-    if wall { ClockMode::Wall } else { ClockMode::Hybrid }
+    if wall {
+        ClockMode::Wall
+    } else {
+        ClockMode::Hybrid
+    }
 }
 
 proptest! {
