@@ -3,6 +3,7 @@
 
 mod support;
 
+mod aurora;
 mod cluster;
 mod durability;
 mod ecosystem;

@@ -79,6 +79,14 @@ impl Spec {
         }
     }
 
+    /// `regions` in Aurora Global mode with `primary` as the writer, write forwarding on, and
+    /// `latency_ms` on every link.
+    pub fn aurora(regions: &[&'static str], latency_ms: f64, primary: &str) -> Self {
+        Self::new(regions, latency_ms)
+            .mode("aurora-global")
+            .extra(&format!("primary = \"{primary}\"\nwrite_forwarding = true"))
+    }
+
     pub fn mode(mut self, mode: &'static str) -> Self {
         self.mode = mode;
         self
@@ -263,6 +271,22 @@ impl Cluster {
                 .all(|r| self.dump(r) == first)
                 .then_some(first)
         })
+    }
+
+    /// `ctl stats` at `region`.
+    pub fn stats(&self, region: &str) -> Value {
+        self.ctl(region, &["stats"])
+    }
+
+    /// `region`'s status of its link from `origin` (from `ctl stats`).
+    pub fn link_from(&self, region: &str, origin: &str) -> Value {
+        let stats = self.stats(region);
+        let links = stats["links"].as_array().expect("links in stats");
+        links
+            .iter()
+            .find(|l| l["origin"] == origin)
+            .cloned()
+            .unwrap_or_else(|| panic!("{region} has no link from {origin}: {stats}"))
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
