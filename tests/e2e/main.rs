@@ -5,6 +5,7 @@ mod support;
 
 mod aurora;
 mod cluster;
+mod demo;
 mod durability;
 mod ecosystem;
 mod global_tables;
