@@ -7,32 +7,7 @@ use meridian_proto::v1::{
 };
 use tonic::{Code, Request, transport::Channel};
 
-use crate::support::{Cluster, Spec};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn addr(c: &Cluster, region: &str) -> String {
-    let text = std::fs::read_to_string(&c.file).unwrap();
-    let block = text
-        .split("[[region]]")
-        .find(|b| b.contains(&format!("name = \"{region}\"")))
-        .unwrap();
-    format!(
-        "http://{}",
-        block
-            .lines()
-            .find(|l| l.starts_with("listen"))
-            .unwrap()
-            .split('"')
-            .nth(1)
-            .unwrap()
-    )
-}
+use crate::support::{Cluster, Spec, runtime};
 
 /// A codec that sends and receives raw bytes, for garbage messages.
 mod raw {
@@ -101,7 +76,7 @@ fn with_meta<T>(msg: T, key: &'static str, value: &str) -> Request<T> {
 fn malformed_oversized_and_garbage_requests_get_a_status_and_the_node_keeps_serving() {
     let c = Cluster::start("hostile", Spec::new(&["a", "b"], 5.0));
     runtime().block_on(async {
-        let ch = Channel::from_shared(addr(&c, "a"))
+        let ch = Channel::from_shared(c.url("a"))
             .unwrap()
             .connect()
             .await

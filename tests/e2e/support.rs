@@ -34,6 +34,14 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A single-threaded tokio runtime for tests that call gRPC directly.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A free loopback port (bound then released; the node binds it right after).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -176,6 +184,17 @@ impl Cluster {
         poll(&format!("{region} answers stats"), || {
             self.ctl_json(region, &["stats"]).ok()
         });
+    }
+
+    /// `http://ADDR` of `region`'s node, from the cluster file.
+    pub fn url(&self, region: &str) -> String {
+        let text = std::fs::read_to_string(&self.file).unwrap();
+        let block = text
+            .split("[[region]]")
+            .find(|b| b.contains(&format!("name = \"{region}\"")))
+            .unwrap();
+        let listen = block.lines().find(|l| l.starts_with("listen")).unwrap();
+        format!("http://{}", listen.split('"').nth(1).unwrap())
     }
 
     /// The process id of `region`'s node.
