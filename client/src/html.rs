@@ -227,7 +227,7 @@ pub fn load_charts(r: &LoadResult, label: &str) -> String {
     let (mut configured, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new());
     for n in &r.nodes {
         for l in &n.links {
-            let lag = l.lag.clone().unwrap_or_default();
+            let lag = l.lag.unwrap_or_default();
             if lag.count == 0 {
                 continue;
             }

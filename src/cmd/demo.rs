@@ -316,7 +316,7 @@ fn lag(r: &LoadResult) -> String {
         .nodes
         .iter()
         .flat_map(|n| n.links.iter())
-        .filter_map(|l| l.lag.clone())
+        .filter_map(|l| l.lag)
         .filter(|l| l.count > 0)
         .collect();
     if links.is_empty() {
