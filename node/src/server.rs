@@ -200,7 +200,7 @@ async fn sample_rpo_lag(state: Arc<NodeState>, shutdown: CancellationToken) {
 pub async fn resync_from(node: &Node, primary: RegionId, role: Role) -> Result<()> {
     let state = &node.state;
     if primary == state.region {
-        state.core().set_role(role)?;
+        state.set_role(role).await?;
         return Ok(());
     }
     let mut client = ReplicationClient::new(node.peer(primary))

@@ -258,6 +258,18 @@ impl NodeState {
                 s.origin_head = seq;
             }
         }
+        if let Some((primary, epoch, fences)) = recovered.role {
+            let mut core = state.core();
+            let role = Role {
+                primary,
+                epoch,
+                fences,
+                ..core.role().clone()
+            };
+            if role.epoch >= core.role().epoch {
+                core.set_role(role)?;
+            }
+        }
         state.persister = Some(persister);
         Ok(state)
     }
@@ -284,6 +296,20 @@ impl NodeState {
             }
         }
         Some(persister.queue(ops))
+    }
+
+    /// Install a new role (switchover, failover, rejoin) and make it durable, so a restarted
+    /// node comes back with the primary and fences the cluster agreed on, not the file's.
+    pub async fn set_role(&self, role: Role) -> Result<()> {
+        let durable = {
+            let mut core = self.core();
+            core.set_role(role.clone())?;
+            self.persist(vec![Op::Role(role)])
+        };
+        match durable {
+            Some(d) => storage::durable(d).await,
+            None => Ok(()),
+        }
     }
 
     /// Make `ops` durable (no-op in memory mode); call under the core lock, await outside it.
@@ -544,9 +570,9 @@ impl NodeState {
     ) -> Result<()> {
         let durable = {
             let mut core = self.core();
-            core.set_role(role)?;
+            core.set_role(role.clone())?;
             core.install_snapshot(items);
-            let mut ops = vec![Op::ClearItems];
+            let mut ops = vec![Op::ClearItems, Op::Role(role)];
             for origin in self.peers() {
                 let link = &self.inbound[origin.index()];
                 let seq = high_water(origin);

@@ -21,7 +21,9 @@ use uuid::Uuid;
 
 use crate::{
     convert::{context_from_pb, context_to_pb, write_from_pb, write_to_pb},
+    core::{Fence, Role},
     error::{Error, Result},
+    region::RegionId,
     region::Regions,
     store::Write,
     version_vector::VersionVector,
@@ -43,6 +45,28 @@ struct StoredPosition {
     applied_seq: u64,
     #[prost(string, tag = "2")]
     incarnation: String,
+}
+
+/// A persisted fence.
+#[derive(Clone, PartialEq, Message)]
+struct StoredFence {
+    #[prost(string, tag = "1")]
+    region: String,
+    #[prost(uint64, tag = "2")]
+    after_seq: u64,
+    #[prost(uint64, tag = "3")]
+    epoch: u64,
+}
+
+/// The persisted Aurora Global role (the mode itself comes from the cluster file).
+#[derive(Clone, PartialEq, Message)]
+struct StoredRole {
+    #[prost(string, tag = "1")]
+    primary: String,
+    #[prost(uint64, tag = "2")]
+    epoch: u64,
+    #[prost(message, repeated, tag = "3")]
+    fences: Vec<StoredFence>,
 }
 
 /// One thing to make durable.
@@ -68,6 +92,8 @@ pub enum Op {
     },
     /// Drop every key (a resync replaces the state).
     ClearItems,
+    /// The Aurora Global role (primary, epoch, fences) after a switchover or failover.
+    Role(Role),
 }
 
 /// What was found on disk.
@@ -83,6 +109,8 @@ pub struct Recovered {
     pub items: Vec<(Arc<Write>, VersionVector)>,
     /// Per origin: applied seq and the origin incarnation it refers to.
     pub applied: Vec<(String, u64, String)>,
+    /// The last role installed by a switchover or failover (primary, epoch, fences).
+    pub role: Option<(Option<RegionId>, u64, Vec<Fence>)>,
 }
 
 /// The open database.
@@ -155,6 +183,21 @@ impl Storage {
             let seen = context_from_pb(&self.regions, &item.seen.unwrap_or_default())?;
             r.items.push((write_from_pb(&self.regions, current)?, seen));
         }
+        if let Some(v) = self.meta.get("role").map_err(io)? {
+            let role = StoredRole::decode(&*v).map_err(|e| io(format!("corrupt role: {e}")))?;
+            let fences = role
+                .fences
+                .iter()
+                .filter_map(|f| {
+                    Some(Fence {
+                        region: self.regions.id(&f.region)?,
+                        after_seq: f.after_seq,
+                        epoch: f.epoch,
+                    })
+                })
+                .collect();
+            r.role = Some((self.regions.id(&role.primary), role.epoch, fences));
+        }
         for guard in self.meta.prefix("applied/") {
             let (k, v) = guard.into_inner().map_err(io)?;
             let origin = String::from_utf8_lossy(&k["applied/".len()..]).into_owned();
@@ -192,6 +235,25 @@ impl Storage {
                         incarnation: incarnation.clone(),
                     };
                     batch.insert(&self.meta, format!("applied/{origin}"), p.encode_to_vec());
+                }
+                Op::Role(role) => {
+                    let stored = StoredRole {
+                        primary: role
+                            .primary
+                            .map(|p| self.regions.name(p).to_owned())
+                            .unwrap_or_default(),
+                        epoch: role.epoch,
+                        fences: role
+                            .fences
+                            .iter()
+                            .map(|f| StoredFence {
+                                region: self.regions.name(f.region).to_owned(),
+                                after_seq: f.after_seq,
+                                epoch: f.epoch,
+                            })
+                            .collect(),
+                    };
+                    batch.insert(&self.meta, "role", stored.encode_to_vec());
                 }
                 Op::ClearItems => {
                     for guard in self.items.iter() {

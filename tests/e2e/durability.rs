@@ -167,3 +167,30 @@ fn a_ten_second_partition_heals_with_nothing_lost() {
         "converged after the heal"
     );
 }
+
+#[test]
+fn a_restarted_node_keeps_the_role_a_switchover_gave_it() {
+    let mut c = Cluster::start("role", Spec::aurora(&["a", "b", "c"], 5.0, "a"));
+    c.ctl("a", &["put", "k", "v"]);
+    let so = c.ctl("a", &["switchover", "--to", "b"]);
+    assert_eq!(so["rpo_writes"], 0);
+    c.kill("a");
+    c.start_node("a");
+    let s = c.ctl("a", &["stats"]);
+    assert_eq!(
+        s["primary"], "b",
+        "the old primary comes back as a secondary: {s}"
+    );
+    assert_eq!(s["writable"], false);
+    let err = c.ctl_json("a", &["put", "k2", "v"]).unwrap_err();
+    assert_eq!(err["code"], "FailedPrecondition", "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("the primary is b"),
+        "{err}"
+    );
+    c.ctl("b", &["put", "k3", "v"]);
+    poll("a follows the new primary", || c.value("a", "k3"));
+}

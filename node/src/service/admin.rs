@@ -372,7 +372,7 @@ impl Admin for AdminService {
         if r.resync {
             crate::server::resync_from(&self.node, primary, role).await?;
         } else {
-            state.core().set_role(role)?;
+            state.set_role(role).await?;
         }
         Ok(Response::new(state.status()))
     }
