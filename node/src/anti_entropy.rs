@@ -5,7 +5,8 @@
 //! bucket that differs, the puller asks for the peer's current writes of that bucket and merges
 //! them (last-writer-wins, idempotent — so repair never does harm). This rebuilds a region whose
 //! data directory was lost (its own old writes live on only in its peers' state, not in their
-//! logs), and repairs any divergence found. Each node runs a round against every peer at
+//! logs), and repairs any divergence found — but it never brings a write that the log stream
+//! from its origin has yet to deliver (see [`repairable`]). Each node runs a round against every peer at
 //! start-up (when its storage is fresh) and then periodically.
 
 use std::{sync::Arc, time::Duration};
@@ -76,6 +77,14 @@ pub fn items_in(store: &Store, buckets: u32, wanted: &[u32]) -> Vec<Arc<Write>> 
         .collect()
 }
 
+/// May anti-entropy merge `w` here? Only what the log streams can no longer bring: this region's
+/// own writes (lost with a data dir), and writes at or below the origin's applied position
+/// (divergence). Anything newer is left to replication, so repair never overtakes a link's lag
+/// nor moves a region past its applied position (Aurora Global fences rely on it).
+pub fn repairable(w: &Write, me: RegionId, applied_from_origin: u64) -> bool {
+    w.origin() == me || w.seq <= applied_from_origin
+}
+
 /// One repair round against `peer`: returns how many writes were merged.
 pub async fn repair_from(node: &Node, peer: RegionId) -> Result<usize, tonic::Status> {
     let state = &node.state;
@@ -109,6 +118,7 @@ pub async fn repair_from(node: &Node, peer: RegionId) -> Result<usize, tonic::St
             .items
             .into_iter()
             .filter_map(|r| write_from_pb(&state.regions, r).ok())
+            .filter(|w| repairable(w, state.region, state.applied_from(w.origin())))
             .collect();
         merged += writes.len();
         state
@@ -192,6 +202,27 @@ mod tests {
         let items = items_in(sim.cores[1].store(), 64, &differing(&a, &b2));
         assert!(items.iter().any(|x| x.id == w.id));
         assert!(items.len() < 50, "only the differing bucket travels");
+    }
+
+    #[test]
+    fn repair_never_overtakes_the_log_stream() {
+        let mut sim = Sim::new(ClockMode::Hybrid, &[0, 0]);
+        let own = sim.put(0, "mine", "v");
+        let theirs = sim.put(1, "theirs", "v");
+        let (me, other) = (own.origin(), theirs.origin());
+        assert!(
+            repairable(&own, me, 0),
+            "own writes: only repair can bring them back"
+        );
+        assert!(
+            !repairable(&theirs, me, 0),
+            "not yet delivered by the log: left to replication"
+        );
+        assert!(
+            repairable(&theirs, me, theirs.seq),
+            "at or below the applied position: divergence, repaired"
+        );
+        assert_ne!(me, other);
     }
 
     #[test]
