@@ -26,6 +26,8 @@ enum Command {
     Cluster(cmd::cluster::ClusterCmdArgs),
     /// Talk to a region's node: put/get/delete, stats, conflicts, links, partitions.
     Ctl(cmd::ctl::CtlArgs),
+    /// Start a cluster, run Global Tables vs Aurora Global side by side, print the comparison.
+    Demo(cmd::demo::DemoArgs),
     /// Drive a running cluster with load; report latency, conflicts, lag; check the outcome.
     Load(cmd::load::LoadArgs),
 }
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
         Command::Cluster(args) => cmd::cluster::run(args),
         Command::Ctl(args) => cmd::ctl::run(args),
         Command::Load(args) => cmd::load::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
     };
     match result {
         Ok(code) => code,

@@ -92,7 +92,7 @@ pub fn bar_chart(
     categories: &[String],
     bars: &[(String, Vec<f64>)],
 ) -> String {
-    let (w, h, ml, mr, mt, mb) = (720.0, 300.0, 60.0, 200.0, 30.0, 70.0);
+    let (w, h, ml, mr, mt, mb) = (720.0, 330.0, 60.0, 200.0, 30.0, 100.0);
     let y_max = nice(
         bars.iter()
             .flat_map(|(_, v)| v.iter().copied())
@@ -117,13 +117,10 @@ pub fn bar_chart(
                 esc(cat)
             );
         }
+        let (lx, ly) = (x0 + slot * 0.3, h - mb + 14.0);
         let _ = write!(
             s,
-            r#"<text x="{:.1}" y="{}" font-size="11" text-anchor="end" transform="rotate(-30 {:.1} {})">{}</text>"#,
-            x0 + slot * 0.4,
-            h - mb + 14.0,
-            x0 + slot * 0.4,
-            h - mb + 14.0,
+            r#"<text x="{lx:.1}" y="{ly}" font-size="11" text-anchor="start" transform="rotate(30 {lx:.1} {ly})">{}</text>"#,
             esc(cat)
         );
     }
@@ -172,7 +169,9 @@ fn legend(s: &mut String, x: f64, y: f64, color: &str, label: &str) {
 }
 
 fn trim(v: f64) -> String {
-    if v >= 100.0 {
+    if v == 0.0 {
+        "0".to_owned()
+    } else if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 1.0 {
         format!("{v:.1}")
@@ -228,7 +227,7 @@ pub fn load_charts(r: &LoadResult, label: &str) -> String {
     let (mut configured, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new());
     for n in &r.nodes {
         for l in &n.links {
-            let lag = l.lag.clone().unwrap_or_default();
+            let lag = l.lag.unwrap_or_default();
             if lag.count == 0 {
                 continue;
             }
@@ -290,13 +289,9 @@ pub fn load_charts(r: &LoadResult, label: &str) -> String {
         ],
     );
     if !k.conflicts_by_pair.is_empty() {
-        let cats: Vec<String> = k
-            .conflicts_by_pair
-            .keys()
-            .map(|p| format!("{p} (winner>loser)"))
-            .collect();
+        let cats: Vec<String> = k.conflicts_by_pair.keys().cloned().collect();
         b += &bar_chart(
-            &format!("{label}Conflicts per region pair"),
+            &format!("{label}Conflicts per region pair (winner>loser)"),
             "",
             &cats,
             &[(

@@ -91,8 +91,29 @@ pub fn status(s: &pb::NodeStatus) -> Value {
                 "lag_ms": latency(l.lag.as_ref()),
                 "last_lag_ms": l.last_lag_ms,
                 "rpo_lag_ms": l.rpo_lag_ms,
+                "rpo_lag_writes": l.rpo_lag_writes,
+                "rpo_lag": latency(l.rpo_lag.as_ref()),
             })
         })
+        .collect();
+    let secondaries: Vec<Value> = s
+        .secondaries
+        .iter()
+        .map(|p| {
+            json!({
+                "region": p.region,
+                "acked_seq": p.acked_seq,
+                "rpo_lag_writes": p.rpo_lag_writes,
+                "rpo_lag_ms": p.rpo_lag_ms,
+                "rpo_lag": latency(p.rpo_lag.as_ref()),
+                "connected": p.connected,
+            })
+        })
+        .collect();
+    let fences: Vec<Value> = s
+        .fences
+        .iter()
+        .map(|f| json!({"region": f.region, "after_seq": f.after_seq, "epoch": f.epoch}))
         .collect();
     json!({
         "region": s.region,
@@ -100,6 +121,8 @@ pub fn status(s: &pb::NodeStatus) -> Value {
         "primary": if s.primary.is_empty() { Value::Null } else { json!(s.primary) },
         "epoch": s.epoch,
         "writable": s.writable,
+        "frozen": s.frozen,
+        "fences": fences,
         "clock": s.clock,
         "clock_skew_ms": s.clock_skew_ms,
         "items": s.items,
@@ -111,9 +134,11 @@ pub fn status(s: &pb::NodeStatus) -> Value {
         "divergent_writes": s.divergent_writes,
         "write_forwarding": s.write_forwarding,
         "rpo_bound_ms": s.rpo_bound_ms,
+        "rpo_refusals": s.rpo_refusals,
         "uptime_ms": s.uptime_ms,
         "incarnation": s.incarnation,
         "links": links,
+        "secondaries": secondaries,
     })
 }
 

@@ -13,7 +13,9 @@
 //! - [`scenario`]: a cluster owned by a scenario (demo, benchmark), stopped on drop;
 //! - [`report`], [`html`]: JSON report, terminal summary, `.hgrm` files, HTML with SVG charts.
 
+pub mod aurora;
 pub mod checker;
+
 pub mod client;
 pub mod history;
 pub mod html;

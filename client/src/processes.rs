@@ -200,6 +200,8 @@ impl Launcher {
         let mut cmd = Command::new(&self.binary);
         cmd.args(["node", "--region", region, "--cluster"])
             .arg(&state.cluster_file)
+            .arg("--data-dir")
+            .arg(self.dir.join("data").join(region))
             .args(&state.node_args);
         if let Some(m) = metrics_addr {
             cmd.args(["--metrics-addr", &m.to_string()]);

@@ -191,7 +191,7 @@ pub fn summary(r: &LoadResult) -> String {
     );
     for n in &r.nodes {
         for l in &n.links {
-            let lag = l.lag.clone().unwrap_or_default();
+            let lag = l.lag.unwrap_or_default();
             let pair = format!("{}>{}", l.origin, n.region);
             if lag.count == 0 && l.pending == 0 {
                 continue;

@@ -124,6 +124,12 @@ impl Clock {
         next
     }
 
+    /// After a restart: never stamp at or before `own_last`, the newest stamp this region made
+    /// before it stopped (whatever the clock mode).
+    pub fn restore(&mut self, own_last: Timestamp) {
+        self.last = self.last.max(own_last);
+    }
+
     /// Take note of a timestamp seen in a replicated write. Hybrid clocks move past it;
     /// wall clocks ignore it.
     pub fn observe(&mut self, seen: Timestamp) {

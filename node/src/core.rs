@@ -91,8 +91,25 @@ pub struct Role {
     pub epoch: u64,
     /// Writes paused (switchover draining).
     pub frozen: bool,
-    /// Writes of `region` with seq > `after_seq` made in epochs before `epoch` are divergent.
-    pub fence: Option<Fence>,
+    /// One fence per failover: the writes each cuts off are divergent. Fences are kept for
+    /// good (a region may rejoin, or a stale copy of its log arrive, at any later time).
+    pub fences: Vec<Fence>,
+}
+
+impl Role {
+    /// Is `w` cut off by one of the fences?
+    pub fn fenced(&self, w: &Write) -> bool {
+        self.fences.iter().any(|f| f.cuts(w))
+    }
+
+    /// Add `fences` not already held.
+    pub fn add_fences(&mut self, fences: impl IntoIterator<Item = Fence>) {
+        for f in fences {
+            if !self.fences.contains(&f) {
+                self.fences.push(f);
+            }
+        }
+    }
 }
 
 /// The cut left by a failover in the lost primary's log.
@@ -111,6 +128,15 @@ impl Fence {
     pub fn cuts(&self, w: &Write) -> bool {
         w.origin() == self.region && w.seq > self.after_seq && w.epoch < self.epoch
     }
+}
+
+/// How far a peer is behind this region's acknowledged writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RpoLag {
+    /// Writes committed here and not acknowledged by the peer.
+    pub writes: u64,
+    /// Age of the oldest of them, µs (0 when there is none).
+    pub age_us: u64,
 }
 
 /// Counters kept by the core.
@@ -210,6 +236,20 @@ impl Core {
         self.log[start..end].to_vec()
     }
 
+    /// How far a peer that acknowledged this region's log up to `acked` is behind it at
+    /// `now_us`: the writes not acknowledged, and the age of the oldest of them (Aurora's RPO
+    /// lag, as the primary sees it).
+    pub fn rpo_lag(&self, acked: u64, now_us: u64) -> RpoLag {
+        let writes = self.log_head().saturating_sub(acked);
+        let age_us = if writes == 0 {
+            0
+        } else {
+            self.log_entry(acked + 1)
+                .map_or(0, |w| now_us.saturating_sub(w.commit_us))
+        };
+        RpoLag { writes, age_us }
+    }
+
     /// Does this region accept writes now? `Err` says why not.
     pub fn check_writable(&self) -> Result<()> {
         if self.role.mode == Mode::AuroraGlobal {
@@ -244,7 +284,6 @@ impl Core {
         let current = self.store.get(key);
         let live = current.filter(|w| !w.is_tombstone());
         match condition {
-            None => {}
             Some(Condition::IfAbsent) => {
                 if let Some(w) = live {
                     return Err(Error::ConditionFailed(format!(
@@ -254,14 +293,13 @@ impl Core {
                     )));
                 }
             }
-            Some(Condition::IfVersion(want)) => {
-                if current.map(|w| w.version) != Some(*want) {
-                    return Err(Error::ConditionFailed(format!(
-                        "key {key:?} is not at the expected version (it is at {})",
-                        current.map_or("no version".to_owned(), |w| self.describe(&w.version))
-                    )));
-                }
+            Some(Condition::IfVersion(want)) if current.map(|w| w.version) != Some(*want) => {
+                return Err(Error::ConditionFailed(format!(
+                    "key {key:?} is not at the expected version (it is at {})",
+                    current.map_or("no version".to_owned(), |w| self.describe(&w.version))
+                )));
             }
+            None | Some(Condition::IfVersion(_)) => {}
         }
         let (value, new_value) = match op {
             WriteOp::Put(v) => (Some(v), None),
@@ -308,7 +346,7 @@ impl Core {
 
     /// Merge a write replicated from another region. `None` when a failover fence refuses it.
     pub fn apply_remote(&mut self, write: Arc<Write>, now_us: u64) -> Option<Outcome> {
-        if self.role.fence.is_some_and(|f| f.cuts(&write)) {
+        if self.role.fenced(&write) {
             self.counters.writes_fenced += 1;
             return None;
         }
@@ -317,6 +355,23 @@ impl Core {
         self.feed.record(&outcome, now_us);
         self.counters.writes_applied += 1;
         Some(outcome)
+    }
+
+    /// Put back what storage recovered: the own log and every key's state.
+    pub fn restore(
+        &mut self,
+        log: Vec<Arc<Write>>,
+        items: Vec<(Arc<Write>, crate::version_vector::VersionVector)>,
+    ) {
+        if let Some(newest) = log.iter().map(|w| w.version.timestamp).max() {
+            self.clock.restore(newest);
+        }
+        for (current, seen) in items {
+            self.clock.observe(current.version.timestamp);
+            self.store.restore(current, seen);
+        }
+        self.counters.writes_local = log.len() as u64;
+        self.log = log;
     }
 
     /// Pause or resume writes (switchover).
@@ -336,14 +391,13 @@ impl Core {
         Ok(())
     }
 
-    /// This region's own writes cut off by the current fence (set aside after a failover).
+    /// This region's own writes cut off by a fence (set aside after a failover).
     pub fn divergent_writes(&self) -> Vec<Arc<Write>> {
-        match self.role.fence {
-            Some(f) if f.region == self.region => {
-                self.log.iter().filter(|w| f.cuts(w)).cloned().collect()
-            }
-            _ => Vec::new(),
-        }
+        self.log
+            .iter()
+            .filter(|w| self.role.fenced(w))
+            .cloned()
+            .collect()
     }
 
     /// Replace the state with a copy of another region's (Aurora Global resync). The own log is

@@ -12,13 +12,16 @@
 //! A thin async shell wraps it:
 //! - [`config`]: the cluster file and the built-in default cluster;
 //! - [`state`]: the shared node state (core behind a mutex, link stats, notifications);
+//! - [`anti_entropy`]: digest comparison and transfer of differing keys (repair);
 //! - [`replication`]: per-peer pull tasks that emulate the link and apply batches;
 //! - [`service`]: the gRPC services (kv, replication, admin) mapping requests to the core;
 //! - [`convert`]: proto <-> core conversions;
 //! - [`metrics`]: Prometheus text metrics over HTTP;
+//! - [`storage`]: durable state on fjall with group commit;
 //! - [`server`]: wiring, listener and structured shutdown;
 //! - [`error`]: the crate's one error type and its gRPC status mapping.
 
+pub mod anti_entropy;
 pub mod clock;
 pub mod config;
 pub mod convert;
@@ -32,6 +35,7 @@ pub mod replication;
 pub mod server;
 pub mod service;
 pub mod state;
+pub mod storage;
 pub mod store;
 pub mod version_vector;
 

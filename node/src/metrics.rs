@@ -64,6 +64,9 @@ fn line(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Displa
     out.push_str(&format!("{name}{{{labels}}} {value}\n"));
 }
 
+/// Reads one per-link figure from a link's status.
+type LinkGauge = fn(&meridian_proto::v1::LinkStatus) -> f64;
+
 /// The metrics page.
 pub fn render(state: &NodeState) -> String {
     let s = state.status();
@@ -71,7 +74,7 @@ pub fn render(state: &NodeState) -> String {
     let mut out = String::new();
     out += "# HELP meridian_replication_lag_ms Replication lag (apply time - origin commit time) per link, ms.\n# TYPE meridian_replication_lag_ms summary\n";
     for l in &s.links {
-        let lag = l.lag.clone().unwrap_or_default();
+        let lag = l.lag.unwrap_or_default();
         for (q, v) in [
             ("0.5", lag.p50),
             ("0.9", lag.p90),
@@ -101,7 +104,7 @@ pub fn render(state: &NodeState) -> String {
             lag.mean * lag.count as f64,
         );
     }
-    let per_link: [(&str, &str, &str, fn(&meridian_proto::v1::LinkStatus) -> f64); 5] = [
+    let per_link: [(&str, &str, &str, LinkGauge); 5] = [
         (
             "meridian_replication_pending_writes",
             "gauge",

@@ -10,6 +10,11 @@
 //! mark, so held-back writes arrive in order and nothing is lost. A broken connection (peer
 //! down) is retried with backoff. The queue is bounded: when it is full the loop stops reading
 //! the stream and HTTP/2 flow control pushes back on the origin.
+//!
+//! A resync (Aurora Global, after a failover) moves the applied positions under the session's
+//! feet: the session notices the new resync generation (or has its next batch refused by
+//! [`NodeState::apply_batch`]), drops its stream and queue, and the loop pulls again from the
+//! new position.
 
 use std::{collections::VecDeque, sync::Arc, time::Duration};
 
@@ -33,6 +38,7 @@ pub const MAX_REPLICATION_MESSAGE: usize = 64 * 1024 * 1024;
 enum SessionEnd {
     Shutdown,
     Partitioned,
+    Resynced,
 }
 
 /// Pull `origin`'s log into this node until `shutdown`.
@@ -43,6 +49,7 @@ pub async fn pull_loop(
     shutdown: CancellationToken,
 ) {
     let mut links = state.subscribe_links();
+    let mut resyncs = state.subscribe_resyncs();
     let mut backoff = Duration::from_millis(20);
     loop {
         while state.link(origin, state.region).partitioned {
@@ -51,7 +58,15 @@ pub async fn pull_loop(
                 _ = links.changed() => {}
             }
         }
-        let result = session(&state, origin, &channel, &mut links, &shutdown).await;
+        let result = session(
+            &state,
+            origin,
+            &channel,
+            &mut links,
+            &mut resyncs,
+            &shutdown,
+        )
+        .await;
         set_connected(&state, origin, false);
         match result {
             Ok(SessionEnd::Shutdown) => return,
@@ -59,6 +74,13 @@ pub async fn pull_loop(
                 info!(
                     origin = state.regions.name(origin),
                     "link partitioned: holding replication back"
+                );
+                backoff = Duration::from_millis(20);
+            }
+            Ok(SessionEnd::Resynced) => {
+                info!(
+                    origin = state.regions.name(origin),
+                    "resynced: pulling again from the new position"
                 );
                 backoff = Duration::from_millis(20);
             }
@@ -74,16 +96,15 @@ pub async fn pull_loop(
     }
 }
 
+/// Mark the stream up or down. The oldest pending commit time is kept when it goes down: those
+/// writes are still not applied here (they will be pulled again), so the RPO lag keeps growing.
 fn set_connected(state: &NodeState, origin: RegionId, connected: bool) {
-    let mut s = state
+    state
         .inbound(origin)
         .stats
         .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    s.connected = connected;
-    if !connected {
-        s.oldest_pending_commit_us = 0;
-    }
+        .unwrap_or_else(|p| p.into_inner())
+        .connected = connected;
 }
 
 async fn session(
@@ -91,9 +112,12 @@ async fn session(
     origin: RegionId,
     channel: &Channel,
     links: &mut watch::Receiver<u64>,
+    resyncs: &mut watch::Receiver<u64>,
     shutdown: &CancellationToken,
 ) -> Result<SessionEnd, tonic::Status> {
-    let after = state.applied_from(origin);
+    // Seen before the position is read: a resync after this point ends the session.
+    resyncs.borrow_and_update();
+    let (after, generation) = state.pull_position(origin);
     let me = state.region_name().to_owned();
     let (ack_tx, ack_rx) = mpsc::channel(4);
     let origin_incarnation = state
@@ -130,13 +154,20 @@ async fn session(
                     return Ok(SessionEnd::Partitioned);
                 }
             }
+            _ = resyncs.changed() => return Ok(SessionEnd::Resynced),
             _ = sleep_until_us(next_due.unwrap_or(0)), if next_due.is_some() => {
                 let now = now_us();
                 let mut due = Vec::new();
                 while queue.front().is_some_and(|(t, _)| *t <= now) {
                     due.push(queue.pop_front().expect("front exists").1);
                 }
-                state.apply_batch(origin, &due);
+                match state.apply_batch(origin, &due, generation).await {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(SessionEnd::Resynced),
+                    Err(e) => {
+                        return Err(tonic::Status::internal(format!("cannot persist replicated writes: {e}")));
+                    }
+                }
                 if let Some(last) = due.last() {
                     let ack = pb::PullRequest { region: me.clone(), applied_seq: last.seq, ..Default::default() };
                     let _ = ack_tx.try_send(ack); // a full channel: a later ack supersedes this one

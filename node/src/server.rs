@@ -14,7 +14,7 @@ use meridian_proto::{
     },
 };
 use tokio::{net::TcpListener, task::JoinSet};
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::{StreamExt, wrappers::TcpListenerStream};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint, Server};
 use tracing::info;
@@ -26,11 +26,18 @@ use crate::{
     region::RegionId,
     replication::{MAX_REPLICATION_MESSAGE, pull_loop},
     service::{Node, admin::AdminService, kv::KvService, replication::ReplicationService},
-    state::{NodeOptions, NodeState},
+    state::{NodeOptions, NodeState, StorageMode},
+    storage::{Persister, Storage},
 };
+
+/// How often anti-entropy compares digests with every peer.
+const ANTI_ENTROPY_EVERY: Duration = Duration::from_secs(30);
 
 /// Largest client message accepted (a 400 KiB value plus headroom).
 const MAX_CLIENT_MESSAGE: usize = 1024 * 1024;
+/// How often the RPO lag histograms are sampled (Aurora publishes its RPO lag as a time series;
+/// sampling at a fixed rate weighs the histogram by time, not by write rate).
+const RPO_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// A lazily connected channel to `addr`.
 pub fn channel_to(addr: SocketAddr) -> Channel {
@@ -49,7 +56,22 @@ pub async fn run(
     metrics: Option<TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let state = Arc::new(NodeState::new(opts)?);
+    let mut fresh = true;
+    let state = Arc::new(match &opts.storage {
+        StorageMode::Memory => NodeState::new(opts)?,
+        StorageMode::Durable(dir) => {
+            let (storage, recovered) = Storage::open(dir, opts.cluster.region_set())?;
+            info!(
+                dir = %dir.display(),
+                fresh = recovered.fresh,
+                log = recovered.log.len(),
+                keys = recovered.items.len(),
+                "storage opened"
+            );
+            fresh = recovered.fresh;
+            NodeState::with_storage(opts.clone(), recovered, Persister::start(storage))?
+        }
+    });
     let peers: Vec<Channel> = state
         .regions
         .names()
@@ -82,6 +104,12 @@ pub async fn run(
         ));
     }
 
+    tasks.spawn(crate::anti_entropy::run(
+        node.clone(),
+        fresh,
+        ANTI_ENTROPY_EVERY,
+    ));
+
     if let Some(m) = metrics {
         let (state, token) = (state.clone(), token.clone());
         tasks.spawn(async move {
@@ -90,6 +118,7 @@ pub async fn run(
             }
         });
     }
+    tasks.spawn(sample_rpo_lag(state.clone(), token.clone()));
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<KvServer<KvService>>().await;
@@ -99,21 +128,38 @@ pub async fn run(
     health_reporter
         .set_serving::<ReplicationServer<ReplicationService>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Both reflection versions: grpcurl asks for v1, many other clients still for v1alpha.
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflection_builder()
         .build_v1()
+        .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
+    let reflection_alpha = reflection_builder()
+        .build_v1alpha()
         .map_err(|e| Error::Internal(format!("reflection: {e}")))?;
 
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Internal(e.to_string()))?;
     info!(region = state.region_name(), %addr, mode = state.opts.cluster.mode.name(), "node serving");
+    // The builder's `tcp_nodelay` only reaches connections it accepts itself; these come from
+    // our listener, so set it here. Without it, Nagle's algorithm meets the peer's delayed ACK
+    // and a reply written in several pieces (headers, data, trailers) waits ~40 ms.
+    let incoming = TcpListenerStream::new(listener).map(|conn| {
+        if let Ok(stream) = &conn {
+            let _ = stream.set_nodelay(true);
+        }
+        conn
+    });
     let stop = token.clone();
     let result = Server::builder()
         .tcp_nodelay(true)
         .add_service(health_service)
         .add_service(reflection)
+        .add_service(reflection_alpha)
         .add_service(
             KvServer::new(KvService::new(node.clone()))
                 .max_decoding_message_size(MAX_CLIENT_MESSAGE),
@@ -123,7 +169,7 @@ pub async fn run(
                 .max_encoding_message_size(MAX_REPLICATION_MESSAGE),
         )
         .add_service(AdminServer::new(AdminService::new(node.clone())))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+        .serve_with_incoming_shutdown(incoming, async move {
             tokio::select! {
                 _ = shutdown => {}
                 _ = stop.cancelled() => {}
@@ -136,6 +182,18 @@ pub async fn run(
     while tasks.join_next().await.is_some() {}
     info!(region = state.region_name(), "node stopped");
     result.map_err(|e| Error::Internal(format!("server: {e}")))
+}
+
+/// Aurora Global: sample the RPO lag every [`RPO_SAMPLE_INTERVAL`] until `shutdown`.
+async fn sample_rpo_lag(state: Arc<NodeState>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(RPO_SAMPLE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => state.sample_rpo_lag(),
+        }
+    }
 }
 
 /// Aurora Global: replace this node's state with a snapshot of `primary`'s and take `role`.
@@ -167,17 +225,12 @@ pub async fn resync_from(node: &Node, primary: RegionId, role: Role) -> Result<(
             high_water = chunk.high_water;
         }
     }
-    {
-        let mut core = state.core();
-        core.set_role(role)?;
-        core.install_snapshot(items);
-    }
-    for origin in state.peers().collect::<Vec<_>>() {
-        let hw = high_water
-            .get(state.regions.name(origin))
-            .copied()
-            .unwrap_or(0);
-        state.reset_applied(origin, hw);
-    }
-    Ok(())
+    state
+        .resync(role, items, |origin| {
+            high_water
+                .get(state.regions.name(origin))
+                .copied()
+                .unwrap_or(0)
+        })
+        .await
 }

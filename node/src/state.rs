@@ -1,11 +1,18 @@
 //! The shared state of a running node: the pure [`Core`] behind a mutex, plus what the async
 //! shell needs around it — the link table, per-link replication statistics, notifications of
-//! new log entries and applied positions, and the peers' acknowledgements.
+//! new log entries and applied positions, the peers' acknowledgements, and the Aurora Global
+//! RPO lag figures.
 //!
 //! Locking: the core's critical sections are short and never `.await`, so a std `Mutex` is the
 //! right tool (tokio's would only add overhead). Replication applies whole batches under one
 //! lock acquisition. Link settings are read per request from an `RwLock` that is written only by
 //! admin calls.
+//!
+//! Resync (Aurora Global, after a failover) replaces the store and every applied position in
+//! one critical section and bumps the *resync generation*. A pull session remembers the
+//! generation it started in; a batch it applies after a resync is discarded under the same lock
+//! ([`NodeState::apply_batch`] returns `false`), and the session restarts from the new applied
+//! position. So the applied positions always describe what the store holds.
 
 use std::{
     sync::{
@@ -23,11 +30,12 @@ use uuid::Uuid;
 use crate::{
     clock::{Clock, now_us},
     config::ClusterConfig,
-    core::{Committed, Condition, Core, Mode, Role, WriteOp},
+    core::{Committed, Condition, Core, Fence, Mode, Role, RpoLag, WriteOp},
     error::{Error, Result},
     events::DEFAULT_FEED_CAPACITY,
     links::{LinkSetting, LinkTable},
     region::{RegionId, Regions},
+    storage::{self, Op, Persister, Recovered},
     store::Write,
 };
 
@@ -44,6 +52,17 @@ pub struct NodeOptions {
     pub feed_capacity: usize,
     /// Most writes per replication batch.
     pub max_batch: usize,
+    /// Where the state lives.
+    pub storage: StorageMode,
+}
+
+/// Where a node keeps its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageMode {
+    /// Only in memory: a restart starts empty (and with a new incarnation).
+    Memory,
+    /// Durable, in this directory (fjall, group commit).
+    Durable(std::path::PathBuf),
 }
 
 impl NodeOptions {
@@ -55,6 +74,7 @@ impl NodeOptions {
             admin_token: None,
             feed_capacity: DEFAULT_FEED_CAPACITY,
             max_batch: 512,
+            storage: StorageMode::Memory,
         }
     }
 }
@@ -87,6 +107,8 @@ pub struct LinkStats {
     pub connected: bool,
     /// The origin's incarnation the applied position refers to (empty: none yet).
     pub origin_incarnation: String,
+    /// RPO lag samples (Aurora Global, link from the primary), µs.
+    pub rpo_lag_us: Histogram<u64>,
 }
 
 impl LinkStats {
@@ -100,6 +122,7 @@ impl LinkStats {
             oldest_pending_commit_us: 0,
             connected: false,
             origin_incarnation: String::new(),
+            rpo_lag_us: new_histogram(),
         }
     }
 }
@@ -110,12 +133,29 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 /// A peer pulling from this node: what it acknowledged having applied.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct OutboundPeer {
     /// Highest seq of this node's log the peer has applied.
     pub acked: AtomicU64,
     /// Streams currently open from the peer.
     pub streams: AtomicU64,
+    /// RPO lag samples of the peer while this node is the Aurora Global primary, µs.
+    pub rpo_lag_us: Mutex<Histogram<u64>>,
+}
+
+impl OutboundPeer {
+    fn new() -> Self {
+        Self {
+            acked: AtomicU64::new(0),
+            streams: AtomicU64::new(0),
+            rpo_lag_us: Mutex::new(new_histogram()),
+        }
+    }
+}
+
+/// Record `value` in `h`, clamped to its range.
+fn record(h: &mut Histogram<u64>, value: u64) {
+    let _ = h.record(value.min(h.high()));
 }
 
 /// The node's shared state.
@@ -133,6 +173,7 @@ pub struct NodeState {
     head: watch::Sender<u64>,
     links: RwLock<LinkTable>,
     links_version: watch::Sender<u64>,
+    resync_generation: watch::Sender<u64>,
     inbound: Vec<InboundLink>,
     outbound: Vec<OutboundPeer>,
     started: Instant,
@@ -141,6 +182,8 @@ pub struct NodeState {
     rng: AtomicU64,
     /// Client requests by method and status code (for metrics).
     pub requests: crate::metrics::RequestCounters,
+    /// Group-commit storage (None: memory only).
+    persister: Option<Persister>,
 }
 
 impl NodeState {
@@ -162,7 +205,7 @@ impl NodeState {
                 0
             },
             frozen: false,
-            fence: None,
+            fences: Vec::new(),
         };
         let core = Core::new(region, regions.clone(), clock, role, opts.feed_capacity);
         let n = regions.len();
@@ -173,21 +216,79 @@ impl NodeState {
             head: watch::Sender::new(0),
             links: RwLock::new(cluster.link_table()),
             links_version: watch::Sender::new(0),
+            resync_generation: watch::Sender::new(0),
             inbound: (0..n)
                 .map(|_| InboundLink {
                     applied: watch::Sender::new(0),
                     stats: Mutex::new(LinkStats::new()),
                 })
                 .collect(),
-            outbound: (0..n).map(|_| OutboundPeer::default()).collect(),
+            outbound: (0..n).map(|_| OutboundPeer::new()).collect(),
             started: Instant::now(),
             forwarded: AtomicU64::new(0),
             rpo_refusals: AtomicU64::new(0),
             rng: AtomicU64::new(now_us()),
             requests: Default::default(),
+            persister: None,
             regions,
             opts,
         })
+    }
+
+    /// A node state over recovered storage: the log, the keys, the applied positions and the
+    /// incarnation come back as they were.
+    pub fn with_storage(
+        opts: NodeOptions,
+        recovered: Recovered,
+        persister: Persister,
+    ) -> Result<Self> {
+        let mut state = Self::new(opts)?;
+        state.incarnation = recovered.incarnation;
+        let head = recovered.log.len() as u64;
+        state.core().restore(recovered.log, recovered.items);
+        state.head.send_replace(head);
+        for (origin, seq, incarnation) in recovered.applied {
+            if let Some(o) = state.regions.id(&origin) {
+                state.inbound[o.index()].applied.send_replace(seq);
+                let mut s = state.inbound[o.index()]
+                    .stats
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                s.origin_incarnation = incarnation;
+                s.origin_head = seq;
+            }
+        }
+        state.persister = Some(persister);
+        Ok(state)
+    }
+
+    /// Is the state durable?
+    pub fn durable(&self) -> bool {
+        self.persister.is_some()
+    }
+
+    /// Queue the state of `keys` (and more `ops`) for durability; call under the core lock.
+    fn persist_keys<'a>(
+        &self,
+        core: &Core,
+        keys: impl Iterator<Item = &'a str>,
+        mut ops: Vec<Op>,
+    ) -> Option<tokio::sync::oneshot::Receiver<Result<()>>> {
+        let persister = self.persister.as_ref()?;
+        for key in keys {
+            if let Some((current, seen)) = core.store().entry(key) {
+                ops.push(Op::Item {
+                    current: current.clone(),
+                    seen: seen.clone(),
+                });
+            }
+        }
+        Some(persister.queue(ops))
+    }
+
+    /// Make `ops` durable (no-op in memory mode); call under the core lock, await outside it.
+    pub fn persist(&self, ops: Vec<Op>) -> Option<tokio::sync::oneshot::Receiver<Result<()>>> {
+        self.persister.as_ref().map(|p| p.queue(ops))
     }
 
     /// This region's name.
@@ -217,18 +318,27 @@ impl NodeState {
     }
 
     /// Commit a client write here, and wake the peers' pull streams.
-    pub fn commit(
+    pub async fn commit(
         &self,
         key: &str,
         op: WriteOp,
         condition: Option<&Condition>,
     ) -> Result<Committed> {
-        let committed = {
+        let (committed, durable) = {
             let mut core = self.core();
             self.check_rpo_bound(&core)?;
-            core.write(key, op, condition, Uuid::new_v4(), now_us())?
+            let c = core.write(key, op, condition, Uuid::new_v4(), now_us())?;
+            let durable =
+                self.persist_keys(&core, std::iter::once(key), vec![Op::Log(c.write.clone())]);
+            (c, durable)
         };
-        self.head.send_replace(committed.write.seq);
+        if let Some(d) = durable {
+            storage::durable(d).await?;
+        }
+        // Peers only ever see durable log entries: the head is the durable head.
+        let seq = committed.write.seq;
+        self.head
+            .send_if_modified(|h| (seq > *h).then(|| *h = seq).is_some());
         Ok(committed)
     }
 
@@ -242,11 +352,7 @@ impl NodeState {
         let now = now_us();
         let closest_ms = self
             .peers()
-            .map(|p| {
-                let acked = self.outbound[p.index()].acked.load(Ordering::Relaxed);
-                core.log_entry(acked + 1)
-                    .map_or(0, |w| now.saturating_sub(w.commit_us) / 1000)
-            })
+            .map(|p| self.peer_rpo_lag(core, p, now).age_us / 1000)
             .min()
             .unwrap_or(0);
         if closest_ms > bound_ms {
@@ -259,23 +365,113 @@ impl NodeState {
         Ok(())
     }
 
+    /// How far `peer` is behind this node's log, from its acknowledgements.
+    fn peer_rpo_lag(&self, core: &Core, peer: RegionId, now: u64) -> RpoLag {
+        core.rpo_lag(
+            self.outbound[peer.index()].acked.load(Ordering::Relaxed),
+            now,
+        )
+    }
+
+    /// Aurora Global: record one sample of the RPO lag — at the primary, of every secondary
+    /// (from their acknowledgements); at a secondary, of its link from the primary (as far as
+    /// it knows). Called periodically by the node's sampler task.
+    pub fn sample_rpo_lag(&self) {
+        let now = now_us();
+        let core = self.core();
+        let role = core.role();
+        let Some(primary) = role.primary.filter(|_| role.mode == Mode::AuroraGlobal) else {
+            return;
+        };
+        if primary == self.region {
+            for peer in self.peers() {
+                let lag = self.peer_rpo_lag(&core, peer, now);
+                record(
+                    &mut self.outbound[peer.index()]
+                        .rpo_lag_us
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner()),
+                    lag.age_us,
+                );
+            }
+        } else {
+            drop(core);
+            let mut s = self.inbound[primary.index()]
+                .stats
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let age = if s.oldest_pending_commit_us == 0 {
+                0
+            } else {
+                now.saturating_sub(s.oldest_pending_commit_us)
+            };
+            record(&mut s.rpo_lag_us, age);
+        }
+    }
+
     /// A receiver of this node's log head (for pull streams).
     pub fn subscribe_head(&self) -> watch::Receiver<u64> {
         self.head.subscribe()
     }
 
-    /// Merge a batch of writes replicated from `origin` and record the link statistics.
-    pub fn apply_batch(&self, origin: RegionId, writes: &[Arc<Write>]) {
-        let Some(last) = writes.last() else { return };
-        {
+    /// Where a pull session from `origin` starts: the applied position and the resync
+    /// generation it belongs to (read together, so they match).
+    pub fn pull_position(&self, origin: RegionId) -> (u64, u64) {
+        let _core = self.core();
+        (self.applied_from(origin), *self.resync_generation.borrow())
+    }
+
+    /// A receiver that changes at every resync (pull sessions restart on it).
+    pub fn subscribe_resyncs(&self) -> watch::Receiver<u64> {
+        self.resync_generation.subscribe()
+    }
+
+    /// Merge a batch of writes replicated from `origin` by a session of resync generation
+    /// `generation`, make it durable, and record the link statistics. `Ok(false)`: a resync
+    /// happened since the session started; the batch was discarded and the session must restart.
+    pub async fn apply_batch(
+        &self,
+        origin: RegionId,
+        writes: &[Arc<Write>],
+        generation: u64,
+    ) -> Result<bool> {
+        let Some(last) = writes.last() else {
+            return Ok(true);
+        };
+        let link = &self.inbound[origin.index()];
+        let durable = {
             let mut core = self.core();
+            if *self.resync_generation.borrow() != generation {
+                return Ok(false);
+            }
             let now = now_us();
             for w in writes {
                 core.apply_remote(w.clone(), now);
             }
+            // Under the core lock, so that a resync never interleaves between the store and
+            // the position.
+            link.applied.send_replace(last.seq);
+            let incarnation = link
+                .stats
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .origin_incarnation
+                .clone();
+            let position = Op::Applied {
+                origin: self.regions.name(origin).to_owned(),
+                seq: last.seq,
+                incarnation,
+            };
+            let mut keys: Vec<&str> = writes.iter().map(|w| &*w.key).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            self.persist_keys(&core, keys.into_iter(), vec![position])
+        };
+        // The origin hears of the position (acks) only once it is durable here.
+        if let Some(d) = durable {
+            storage::durable(d).await?;
         }
         let now = now_us();
-        let link = &self.inbound[origin.index()];
         {
             let mut s = link.stats.lock().unwrap_or_else(|p| p.into_inner());
             for w in writes {
@@ -288,7 +484,22 @@ impl NodeState {
             s.writes_applied += writes.len() as u64;
             s.origin_head = s.origin_head.max(last.seq);
         }
-        link.applied.send_replace(last.seq);
+        Ok(true)
+    }
+
+    /// Merge writes learnt by anti-entropy (LWW, idempotent) and make the result durable.
+    pub async fn merge_items(&self, writes: &[Arc<Write>], now: u64) -> Result<()> {
+        let durable = {
+            let mut core = self.core();
+            for w in writes {
+                core.apply_remote(w.clone(), now);
+            }
+            self.persist_keys(&core, writes.iter().map(|w| &*w.key), vec![])
+        };
+        match durable {
+            Some(d) => storage::durable(d).await,
+            None => Ok(()),
+        }
     }
 
     /// Replication into this node from `origin`.
@@ -322,10 +533,41 @@ impl NodeState {
         }
     }
 
-    /// Set the applied position of `origin` (after a resync) and restart its pull stream there.
-    pub fn reset_applied(&self, origin: RegionId, seq: u64) {
-        self.inbound[origin.index()].applied.send_replace(seq);
-        self.links_version.send_modify(|v| *v += 1);
+    /// Aurora Global resync: take `role`, replace the state with `items` (a snapshot of the
+    /// primary's), set the applied position of every origin to `high_water(origin)`, and
+    /// restart the pull sessions there — all in one critical section.
+    pub async fn resync(
+        &self,
+        role: Role,
+        items: Vec<Arc<Write>>,
+        high_water: impl Fn(RegionId) -> u64,
+    ) -> Result<()> {
+        let durable = {
+            let mut core = self.core();
+            core.set_role(role)?;
+            core.install_snapshot(items);
+            let mut ops = vec![Op::ClearItems];
+            for origin in self.peers() {
+                let link = &self.inbound[origin.index()];
+                let seq = high_water(origin);
+                link.applied.send_replace(seq);
+                let mut s = link.stats.lock().unwrap_or_else(|p| p.into_inner());
+                s.origin_head = s.origin_head.max(seq);
+                s.oldest_pending_commit_us = 0;
+                ops.push(Op::Applied {
+                    origin: self.regions.name(origin).to_owned(),
+                    seq,
+                    incarnation: s.origin_incarnation.clone(),
+                });
+            }
+            self.resync_generation.send_modify(|g| *g += 1);
+            let keys: Vec<Arc<str>> = core.store().iter().map(|w| w.key.clone()).collect();
+            self.persist_keys(&core, keys.iter().map(|k| &**k), ops)
+        };
+        match durable {
+            Some(d) => storage::durable(d).await,
+            None => Ok(()),
+        }
     }
 
     /// The origin restarted with a new log: its positions start again at 0 (no session restart:
@@ -378,6 +620,7 @@ impl NodeState {
 
     /// Status and statistics, as served by `Admin/Status`.
     pub fn status(&self) -> pb::NodeStatus {
+        let now = now_us();
         let (
             role,
             items,
@@ -389,8 +632,31 @@ impl NodeState {
             skew_us,
             writable,
             divergent,
+            secondaries,
         ) = {
             let core = self.core();
+            let is_primary =
+                core.role().mode == Mode::AuroraGlobal && core.role().primary == Some(self.region);
+            let secondaries: Vec<_> = if is_primary {
+                self.peers()
+                    .map(|p| {
+                        let peer = &self.outbound[p.index()];
+                        let lag = self.peer_rpo_lag(&core, p, now);
+                        pb::SecondaryStatus {
+                            region: self.regions.name(p).to_owned(),
+                            acked_seq: peer.acked.load(Ordering::Relaxed),
+                            rpo_lag_writes: lag.writes,
+                            rpo_lag_ms: lag.age_us as f64 / 1000.0,
+                            rpo_lag: Some(summarize(
+                                &peer.rpo_lag_us.lock().unwrap_or_else(|p| p.into_inner()),
+                            )),
+                            connected: peer.streams.load(Ordering::Relaxed) > 0,
+                        }
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
             (
                 core.role().clone(),
                 core.store().len() as u64,
@@ -402,9 +668,9 @@ impl NodeState {
                 core.clock().skew_us(),
                 core.check_writable().is_ok(),
                 core.divergent_writes().len() as u64,
+                secondaries,
             )
         };
-        let now = now_us();
         let links = self
             .peers()
             .map(|origin| {
@@ -430,6 +696,8 @@ impl NodeState {
                     } else {
                         now.saturating_sub(s.oldest_pending_commit_us) as f64 / 1000.0
                     },
+                    rpo_lag_writes: s.origin_head.saturating_sub(applied),
+                    rpo_lag: Some(summarize(&s.rpo_lag_us)),
                 }
             })
             .collect();
@@ -462,7 +730,24 @@ impl NodeState {
             clock_skew_ms: skew_us as f64 / 1000.0,
             write_forwarding: self.opts.cluster.write_forwarding,
             rpo_bound_ms: self.opts.cluster.rpo_bound_ms,
+            frozen: role.frozen,
+            fences: role
+                .fences
+                .iter()
+                .map(|f| fence_to_pb(&self.regions, f))
+                .collect(),
+            secondaries,
+            rpo_refusals: self.rpo_refusals.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// A fence on the wire.
+pub fn fence_to_pb(regions: &Regions, f: &Fence) -> pb::Fence {
+    pb::Fence {
+        region: regions.name(f.region).to_owned(),
+        after_seq: f.after_seq,
+        epoch: f.epoch,
     }
 }
 
@@ -499,3 +784,6 @@ pub fn summarize(h: &Histogram<u64>) -> pb::LatencySummary {
         mean: h.mean() / 1000.0,
     }
 }
+
+#[cfg(test)]
+mod tests;

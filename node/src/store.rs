@@ -143,6 +143,17 @@ impl Store {
         self.items.get(key).map(|e| &e.current)
     }
 
+    /// The current write and everything seen of `key`.
+    pub fn entry(&self, key: &str) -> Option<(&Arc<Write>, &VersionVector)> {
+        self.items.get(key).map(|e| (&e.current, &e.seen))
+    }
+
+    /// Put back a key's persisted state (recovery after a restart).
+    pub fn restore(&mut self, current: Arc<Write>, seen: VersionVector) {
+        self.items
+            .insert(current.key.clone(), Entry { current, seen });
+    }
+
     /// Number of keys (tombstones included).
     pub fn len(&self) -> usize {
         self.items.len()

@@ -61,7 +61,7 @@ impl Sim {
                     primary: None,
                     epoch: 0,
                     frozen: false,
-                    fence: None,
+                    fences: vec![],
                 };
                 Core::new(
                     RegionId::from_index(i),

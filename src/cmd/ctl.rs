@@ -1,11 +1,14 @@
-//! `meridian ctl`: talk to one region's node. Every command takes `--json` and then prints one
-//! JSON object (on error too: `{"error": {"code", "message"}}`, with a non-zero exit status).
+//! `meridian ctl`: talk to one region's node — or, for the Aurora Global role changes
+//! (`switchover`, `failover`, `rejoin`), to every node of the cluster. Every command takes
+//! `--json` and then prints one JSON object (on error too: `{"error": {"code", "message"}}`,
+//! with a non-zero exit status).
 
 use std::{net::SocketAddr, process::ExitCode};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use meridian_client::{
+    aurora::{self, Fleet, LostWrite},
     client::{RegionClient, Session},
     json,
 };
@@ -119,6 +122,32 @@ enum CtlCommand {
     },
     /// The node's whole state (every key's current write).
     Dump,
+    /// Aurora Global: planned switchover of the primary to REGION. Writes pause at the primary
+    /// until REGION has caught up, then REGION is the primary. Prints RPO (0) and RTO.
+    Switchover {
+        #[arg(long, value_name = "REGION")]
+        to: String,
+        /// Give up (and resume the old primary) if REGION has not caught up by then.
+        #[arg(long, default_value_t = 30_000, value_name = "MS")]
+        timeout_ms: u64,
+    },
+    /// Aurora Global: unplanned failover to REGION. The primary is cut off and treated as lost;
+    /// REGION is promoted with what it has. Prints the acknowledged writes lost (RPO) and RTO.
+    Failover {
+        #[arg(long, value_name = "REGION")]
+        to: String,
+        /// Give up if REGION's stream from the lost primary has not stopped by then.
+        #[arg(long, default_value_t = 30_000, value_name = "MS")]
+        timeout_ms: u64,
+    },
+    /// Aurora Global: REGION (a primary lost to a failover) comes back as a secondary: its
+    /// links heal, its state becomes the primary's, its divergent writes are set aside.
+    Rejoin {
+        #[arg(value_name = "REGION")]
+        target: String,
+    },
+    /// Aurora Global: this node's writes set aside after a failover (never merged).
+    Divergent,
 }
 
 pub fn run(args: CtlArgs) -> anyhow::Result<ExitCode> {
@@ -176,6 +205,9 @@ fn show_context(c: Option<&pb::CausalContext>) -> String {
 
 async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
     let cluster = args.cluster.load()?;
+    if let Some(done) = role_change(&args, &cluster).await {
+        return done;
+    }
     let addr = match args.addr {
         Some(a) => a,
         None => {
@@ -439,7 +471,122 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
                 },
             )
         }
+        CtlCommand::Divergent => {
+            let r = c
+                .admin()
+                .divergent(c.request(pb::DivergentRequest {}))
+                .await?
+                .into_inner();
+            let mut text = format!(
+                "{} divergent writes at {} (made after a failover fenced them off; set aside, never merged)",
+                r.writes.len(),
+                args.region
+            );
+            for w in &r.writes {
+                text += &format!(
+                    "\n  seq {:<6} key {:<16} write {}  epoch {}",
+                    w.seq, w.key, w.write_id, w.epoch
+                );
+            }
+            let v = json!({
+                "region": args.region,
+                "count": r.writes.len(),
+                "writes": r.writes.iter().map(json::record).collect::<Vec<_>>(),
+            });
+            (v, text)
+        }
+        CtlCommand::Switchover { .. } | CtlCommand::Failover { .. } | CtlCommand::Rejoin { .. } => {
+            unreachable!("handled by role_change")
+        }
     })
+}
+
+/// The Aurora Global role changes, which talk to every node of the cluster; `None` for the
+/// other commands.
+async fn role_change(
+    args: &CtlArgs,
+    cluster: &meridian_node::config::ClusterConfig,
+) -> Option<anyhow::Result<(Value, String)>> {
+    let timeout_ms = match &args.command {
+        CtlCommand::Switchover { timeout_ms, .. } | CtlCommand::Failover { timeout_ms, .. } => {
+            *timeout_ms
+        }
+        CtlCommand::Rejoin { .. } => 30_000,
+        _ => return None,
+    };
+    let session = Session {
+        admin_token: args.admin_token.clone(),
+        ..Session::default()
+    };
+    let opts = aurora::Options {
+        catch_up_timeout: std::time::Duration::from_millis(timeout_ms),
+        ..aurora::Options::default()
+    };
+    let nodes: anyhow::Result<Vec<_>> = cluster
+        .regions
+        .iter()
+        .map(|r| Ok((r.name.clone(), RegionClient::new(r.listen, &session)?)))
+        .collect();
+    let fleet = match nodes {
+        Ok(nodes) => Fleet::new(nodes, opts),
+        Err(e) => return Some(Err(e)),
+    };
+    Some(match &args.command {
+        CtlCommand::Switchover { to, .. } => aurora::switchover(&fleet, to).await.map(|r| {
+            let text = format!(
+                "switchover {} -> {} done (epoch {})\n  RPO: {} writes lost ({:.1} ms)\n  RTO: {:.1} ms without a writer ({} frozen at log seq {}; {} caught up after {:.1} ms)",
+                r.from, r.to, r.epoch, r.rpo_writes, r.rpo_ms, r.rto_ms, r.from, r.frozen_head_seq, r.to, r.catch_up_ms
+            ) + &not_updated_text(&r.not_updated);
+            (aurora::to_json(&r), text)
+        }),
+        CtlCommand::Failover { to, .. } => aurora::failover(&fleet, to).await.map(|r| {
+            let mut text = format!(
+                "failover {} -> {} done (epoch {}); {} is cut off and still believes it is the primary\n  RTO: {:.1} ms without a writer (from the cut until {} accepted writes)\n  RPO: {} acknowledged writes lost, the oldest {:.1} ms old at the cut ({} had {}'s log up to seq {}; its head was {})",
+                r.from, r.to, r.epoch, r.from, r.rto_ms, r.to, r.rpo_writes, r.rpo_ms, r.to, r.from, r.fenced_after_seq, r.old_primary_head_seq
+            );
+            if !r.lost_writes_complete {
+                text += &format!("\n  ({} did not answer: the lost writes cannot be listed; the count is what {} had heard of)", r.from, r.to);
+            }
+            text += &lost_text(&r.lost_writes);
+            if !r.resynced.is_empty() {
+                text += &format!("\n  resynced from {}: {}", r.to, r.resynced.join(", "));
+            }
+            text += &not_updated_text(&r.not_updated);
+            text += &format!("\n  writes taken by {0} from now on are divergent too; bring it back with `meridian ctl rejoin {0}`", r.from);
+            (aurora::to_json(&r), text)
+        }),
+        CtlCommand::Rejoin { target } => aurora::rejoin(&fleet, target).await.map(|r| {
+            let text = format!(
+                "{} rejoined as a secondary of {} (epoch {}), its state copied from {}; {} divergent writes set aside (`meridian ctl --region {} divergent`)",
+                r.region, r.primary, r.epoch, r.primary, r.divergent_writes.len(), r.region
+            ) + &lost_text(&r.divergent_writes);
+            (aurora::to_json(&r), text)
+        }),
+        _ => unreachable!("filtered above"),
+    })
+}
+
+fn lost_text(writes: &[LostWrite]) -> String {
+    writes
+        .iter()
+        .map(|w| {
+            format!(
+                "\n    seq {:<6} key {:<16} write {}  committed at {} µs",
+                w.seq, w.key, w.write_id, w.commit_time_us
+            )
+        })
+        .collect()
+}
+
+fn not_updated_text(regions: &[String]) -> String {
+    if regions.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\n  warning: could not tell {} the new role (they keep the old one until told)",
+            regions.join(", ")
+        )
+    }
 }
 
 fn links_json(t: &pb::LinkTable) -> Value {
@@ -473,12 +620,12 @@ fn stats_text(s: &pb::NodeStatus) -> String {
     let role = if s.primary.is_empty() {
         String::new()
     } else {
-        format!(
-            ", primary {} (epoch {}), {}",
-            s.primary,
-            s.epoch,
-            if s.writable { "writable" } else { "read-only" }
-        )
+        let state = match (s.writable, s.frozen) {
+            (true, _) => "writable",
+            (false, true) => "FROZEN (switchover)",
+            (false, false) => "read-only",
+        };
+        format!(", primary {} (epoch {}), {state}", s.primary, s.epoch)
     };
     let mut t = format!(
         "region {} — mode {mode}{role}, clock {} (skew {} ms)\nitems {}, local writes {}, log head {}, conflicts {}, lost writes {}, forwarded {}\n",
@@ -492,12 +639,24 @@ fn stats_text(s: &pb::NodeStatus) -> String {
         s.lost_writes,
         s.forwarded_writes
     );
-    t += "from         link(ms)  applied   pending  lag p50    p99      max     connected";
+    for f in &s.fences {
+        t += &format!(
+            "fence: writes of {} after seq {} made before epoch {} are divergent (never applied)\n",
+            f.region, f.after_seq, f.epoch
+        );
+    }
+    if s.rpo_bound_ms > 0 {
+        t += &format!(
+            "RPO bound {} ms: {} commits refused\n",
+            s.rpo_bound_ms, s.rpo_refusals
+        );
+    }
+    t += "from         link(ms)  applied   pending  lag p50    p99      max     connected  rpo ms  rpo writes";
     for l in &s.links {
-        let lag = l.lag.clone().unwrap_or_default();
+        let lag = l.lag.unwrap_or_default();
         let set = l.setting.clone().unwrap_or_default();
         t += &format!(
-            "\n{:<12} {:>7.1}{} {:>8} {:>8} {:>8.1} {:>8.1} {:>8.1}  {}",
+            "\n{:<12} {:>7.1}{} {:>8} {:>8} {:>8.1} {:>8.1} {:>8.1}  {:<9} {:>7.1} {:>10}",
             l.origin,
             set.latency_ms,
             if set.partitioned { "P" } else { " " },
@@ -506,8 +665,28 @@ fn stats_text(s: &pb::NodeStatus) -> String {
             lag.p50,
             lag.p99,
             lag.max,
-            if l.connected { "yes" } else { "no" }
+            if l.connected { "yes" } else { "no" },
+            l.rpo_lag_ms,
+            l.rpo_lag_writes
         );
+    }
+    if !s.secondaries.is_empty() {
+        t += "\nsecondaries (RPO lag behind this primary's acknowledged writes, from their acks; sampled every 100 ms):";
+        t += "\nsecondary    acked     rpo writes  rpo ms   p50      p99      max      connected";
+        for p in &s.secondaries {
+            let h = p.rpo_lag.unwrap_or_default();
+            t += &format!(
+                "\n{:<12} {:>8} {:>11} {:>8.1} {:>8.1} {:>8.1} {:>8.1}  {}",
+                p.region,
+                p.acked_seq,
+                p.rpo_lag_writes,
+                p.rpo_lag_ms,
+                h.p50,
+                h.p99,
+                h.max,
+                if p.connected { "yes" } else { "no" }
+            );
+        }
     }
     t
 }

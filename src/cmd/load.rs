@@ -111,6 +111,8 @@ impl LoadArgs {
         w.cluster.cluster = Some(cluster.to_owned());
         w.duration = duration;
         w.rate = rate;
+        // Enough in flight that far (round-trip-paying) writes never queue behind the client.
+        w.concurrency = 64;
         w.keys = keys;
         w.seed = seed;
         w.aurora_writes = match writes {

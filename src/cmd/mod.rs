@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod ctl;
+pub mod demo;
 pub mod load;
 pub mod node;
 

@@ -4,7 +4,10 @@ use std::{net::SocketAddr, process::ExitCode};
 
 use anyhow::Context;
 use clap::Args;
-use meridian_node::{server, state::NodeOptions};
+use meridian_node::{
+    server,
+    state::{NodeOptions, StorageMode},
+};
 
 use super::ClusterArgs;
 
@@ -33,6 +36,12 @@ pub struct NodeArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<SocketAddr>,
+    /// Where state lives: `durable` (fjall in --data-dir, group commit) or `memory`.
+    #[arg(long, default_value = "durable")]
+    storage: String,
+    /// Data directory of a durable node. Default: meridian-data/REGION.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<std::path::PathBuf>,
     /// Most writes per replication batch.
     #[arg(long, default_value_t = 512)]
     max_batch: usize,
@@ -56,6 +65,15 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     opts.admin_token = args.admin_token.filter(|t| !t.is_empty());
     opts.feed_capacity = args.conflict_feed.max(1);
     opts.max_batch = args.max_batch;
+    opts.storage = match args.storage.as_str() {
+        "memory" => StorageMode::Memory,
+        "durable" => StorageMode::Durable(
+            args.data_dir
+                .clone()
+                .unwrap_or_else(|| std::path::PathBuf::from("meridian-data").join(&args.region)),
+        ),
+        other => anyhow::bail!("--storage {other:?}: expected durable or memory"),
+    };
     let rt = super::runtime(args.workers)?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)

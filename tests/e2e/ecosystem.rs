@@ -3,29 +3,12 @@
 
 use std::io::{Read, Write};
 
-use crate::support::{Cluster, Spec, free_port};
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn addr(c: &Cluster, region: &str) -> String {
-    let text = std::fs::read_to_string(&c.file).unwrap();
-    let block = text
-        .split("[[region]]")
-        .find(|b| b.contains(&format!("name = \"{region}\"")))
-        .unwrap();
-    let listen = block.lines().find(|l| l.starts_with("listen")).unwrap();
-    listen.split('"').nth(1).unwrap().to_owned()
-}
+use crate::support::{Cluster, Spec, free_port, runtime};
 
 #[test]
 fn health_and_reflection_answer() {
     let c = Cluster::start("ecosystem", Spec::new(&["a", "b"], 5.0));
-    let url = format!("http://{}", addr(&c, "a"));
+    let url = c.url("a");
     runtime().block_on(async {
         let channel = tonic::transport::Channel::from_shared(url.clone())
             .unwrap()

@@ -3,7 +3,11 @@
 
 mod support;
 
+mod aurora;
 mod cluster;
+mod demo;
+mod durability;
 mod ecosystem;
 mod global_tables;
+mod hostile;
 mod load;

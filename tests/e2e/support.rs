@@ -34,6 +34,14 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A single-threaded tokio runtime for tests that call gRPC directly.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A free loopback port (bound then released; the node binds it right after).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -77,6 +85,14 @@ impl Spec {
             extra: String::new(),
             node_args: vec![],
         }
+    }
+
+    /// `regions` in Aurora Global mode with `primary` as the writer, write forwarding on, and
+    /// `latency_ms` on every link.
+    pub fn aurora(regions: &[&'static str], latency_ms: f64, primary: &str) -> Self {
+        Self::new(regions, latency_ms)
+            .mode("aurora-global")
+            .extra(&format!("primary = \"{primary}\"\nwrite_forwarding = true"))
     }
 
     pub fn mode(mut self, mode: &'static str) -> Self {
@@ -149,6 +165,8 @@ impl Cluster {
             .args(["node", "--region", region, "--cluster"])
             .arg(&self.file)
             .args(&self.spec_node_args)
+            .arg("--data-dir")
+            .arg(self.dir.join(format!("data-{region}")))
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(log)
@@ -166,6 +184,17 @@ impl Cluster {
         poll(&format!("{region} answers stats"), || {
             self.ctl_json(region, &["stats"]).ok()
         });
+    }
+
+    /// `http://ADDR` of `region`'s node, from the cluster file.
+    pub fn url(&self, region: &str) -> String {
+        let text = std::fs::read_to_string(&self.file).unwrap();
+        let block = text
+            .split("[[region]]")
+            .find(|b| b.contains(&format!("name = \"{region}\"")))
+            .unwrap();
+        let listen = block.lines().find(|l| l.starts_with("listen")).unwrap();
+        format!("http://{}", listen.split('"').nth(1).unwrap())
     }
 
     /// The process id of `region`'s node.
@@ -261,6 +290,22 @@ impl Cluster {
                 .all(|r| self.dump(r) == first)
                 .then_some(first)
         })
+    }
+
+    /// `ctl stats` at `region`.
+    pub fn stats(&self, region: &str) -> Value {
+        self.ctl(region, &["stats"])
+    }
+
+    /// `region`'s status of its link from `origin` (from `ctl stats`).
+    pub fn link_from(&self, region: &str, origin: &str) -> Value {
+        let stats = self.stats(region);
+        let links = stats["links"].as_array().expect("links in stats");
+        links
+            .iter()
+            .find(|l| l["origin"] == origin)
+            .cloned()
+            .unwrap_or_else(|| panic!("{region} has no link from {origin}: {stats}"))
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

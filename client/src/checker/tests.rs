@@ -229,7 +229,7 @@ fn an_incomplete_feed_is_reported_not_guessed() {
 #[test]
 fn conflict_rate_counts_each_write_concurrent_with_any_other() {
     // a1 ∥ b1, a1 ∥ c1, b1 → c2? no: three regions, each write once, no one saw anyone.
-    let writes = vec![
+    let writes = [
         write("a1", "k", 10, "a", &[("a", 1)]),
         write("b1", "k", 11, "b", &[("b", 1)]),
         write("a2", "k", 12, "a", &[("a", 2), ("b", 1)]),

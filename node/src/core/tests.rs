@@ -182,7 +182,7 @@ fn aurora_secondary_refuses_writes_naming_the_primary() {
         primary: Some(RegionId::from_index(0)),
         epoch: 1,
         frozen: false,
-        fence: None,
+        fences: vec![],
     };
     for c in &mut sim.cores {
         c.set_role(role.clone()).unwrap();
@@ -221,7 +221,7 @@ fn failover_fence_refuses_and_lists_divergent_writes() {
         primary: Some(RegionId::from_index(1)),
         epoch: 1,
         frozen: false,
-        fence: Some(fence),
+        fences: vec![fence],
     };
     for c in &mut sim.cores {
         c.set_role(role.clone()).unwrap();
@@ -238,5 +238,73 @@ fn failover_fence_refuses_and_lists_divergent_writes() {
             .map(|w| w.id)
             .collect::<Vec<_>>(),
         vec![w2.id]
+    );
+}
+
+#[test]
+fn rpo_lag_counts_unacknowledged_writes_and_ages_the_oldest() {
+    let lag = |writes, age_us| RpoLag { writes, age_us };
+    let mut core = Sim::new(ClockMode::Hybrid, &[0]).cores.remove(0);
+    assert_eq!(core.rpo_lag(0, 1_000), lag(0, 0), "nothing written");
+    core.write("a", put("1"), None, id(1), 1_000).unwrap();
+    core.write("b", put("2"), None, id(2), 3_000).unwrap();
+    assert_eq!(
+        core.rpo_lag(0, 10_000),
+        lag(2, 9_000),
+        "aged from the oldest"
+    );
+    assert_eq!(core.rpo_lag(1, 10_000), lag(1, 7_000));
+    assert_eq!(core.rpo_lag(2, 10_000), lag(0, 0), "caught up");
+    assert_eq!(core.rpo_lag(5, 10_000), lag(0, 0), "an ack past the head");
+}
+
+#[test]
+fn fences_of_successive_failovers_all_hold() {
+    let r = RegionId::from_index;
+    let aurora = |primary: usize, epoch: u64, fences: Vec<Fence>| Role {
+        mode: Mode::AuroraGlobal,
+        primary: Some(r(primary)),
+        epoch,
+        frozen: false,
+        fences,
+    };
+    let mut sim = Sim::new(ClockMode::Hybrid, &[0, 0, 0]);
+    // Epoch 1: r0 writes twice; only the first reaches r1 before r0 is lost.
+    for c in &mut sim.cores {
+        c.set_role(aurora(0, 1, vec![])).unwrap();
+    }
+    let kept0 = sim.put(0, "a", "1");
+    let cut0 = sim.put(0, "b", "2");
+    sim.deliver(0, 1, 1);
+    // Epoch 2: r1 takes over, writes twice; only the first reaches r2 before r1 is lost.
+    let first = Fence {
+        region: r(0),
+        after_seq: kept0.seq,
+        epoch: 2,
+    };
+    sim.cores[1].set_role(aurora(1, 2, vec![first])).unwrap();
+    let kept1 = sim.put(1, "c", "3");
+    let cut1 = sim.put(1, "d", "4");
+    sim.deliver(1, 2, 1);
+    // Epoch 3: r2 takes over; it must refuse the cut writes of both lost primaries.
+    let second = Fence {
+        region: r(1),
+        after_seq: kept1.seq,
+        epoch: 3,
+    };
+    let mut role = aurora(2, 3, vec![first]);
+    role.add_fences([second, first]);
+    assert_eq!(role.fences, vec![first, second], "a fence is held once");
+    sim.cores[2].set_role(role).unwrap();
+    sim.settle();
+    let at_r2: Vec<_> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|k| sim.cores[2].store().get(k).map(|w| w.id))
+        .collect();
+    assert_eq!(at_r2, vec![Some(kept0.id), None, Some(kept1.id), None]);
+    assert!(
+        !sim.cores[2].role().fenced(&kept1)
+            && sim.cores[2].role().fenced(&cut0)
+            && sim.cores[2].role().fenced(&cut1)
     );
 }

@@ -345,22 +345,30 @@ impl Admin for AdminService {
             );
         }
         let primary = self.region(&r.primary, "primary")?;
-        let fence = if r.fenced_region.is_empty() {
-            state.core().role().fence
-        } else {
-            Some(Fence {
-                region: self.region(&r.fenced_region, "fenced region")?,
-                after_seq: r.fenced_after_seq,
-                epoch: r.epoch,
-            })
-        };
-        let role = Role {
+        let mut fences = Vec::with_capacity(r.fences.len());
+        for f in &r.fences {
+            if f.epoch == 0 || f.epoch > r.epoch {
+                return Err(Error::invalid(format!(
+                    "fence epoch {} must be between 1 and the role's epoch {}",
+                    f.epoch, r.epoch
+                ))
+                .into());
+            }
+            let region = self.region(&f.region, "fenced region")?;
+            fences.push(Fence {
+                region,
+                after_seq: f.after_seq,
+                epoch: f.epoch,
+            });
+        }
+        let mut role = Role {
             mode: Mode::AuroraGlobal,
             primary: Some(primary),
             epoch: r.epoch,
             frozen: false,
-            fence,
+            fences: state.core().role().fences.clone(),
         };
+        role.add_fences(fences);
         if r.resync {
             crate::server::resync_from(&self.node, primary, role).await?;
         } else {

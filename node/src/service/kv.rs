@@ -103,7 +103,7 @@ impl KvService {
         forward: Forwardable,
     ) -> Result<pb::WriteReply> {
         let state = &self.node.state;
-        match state.commit(&key, op, cond.as_ref()) {
+        match state.commit(&key, op, cond.as_ref()).await {
             Ok(c) => Ok(self.reply(c)),
             Err(Error::NotPrimary { region, primary }) if meta.forward => {
                 if !state.opts.cluster.write_forwarding {

@@ -44,6 +44,53 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'stati
 impl Replication for ReplicationService {
     type PullStream = BoxStream<pb::ReplBatch>;
     type SnapshotStream = BoxStream<pb::SnapshotChunk>;
+    type ItemsStream = BoxStream<pb::SnapshotChunk>;
+
+    async fn digest(
+        &self,
+        req: Request<pb::DigestRequest>,
+    ) -> Result<Response<pb::DigestReply>, Status> {
+        let r = req.into_inner();
+        region_id(&self.node.state.regions, &r.region, "requesting region")?;
+        if !(1..=65_536).contains(&r.buckets) {
+            return Err(Error::invalid("buckets must be between 1 and 65536").into());
+        }
+        let hashes = crate::anti_entropy::digest(self.node.state.core().store(), r.buckets);
+        Ok(Response::new(pb::DigestReply { hashes }))
+    }
+
+    async fn items(
+        &self,
+        req: Request<pb::ItemsRequest>,
+    ) -> Result<Response<Self::ItemsStream>, Status> {
+        let r = req.into_inner();
+        let state = self.node.state.clone();
+        region_id(&state.regions, &r.region, "requesting region")?;
+        if !(1..=65_536).contains(&r.buckets) || r.wanted.iter().any(|b| *b >= r.buckets) {
+            return Err(Error::invalid(
+                "buckets must be between 1 and 65536, and wanted buckets below it",
+            )
+            .into());
+        }
+        let items = crate::anti_entropy::items_in(state.core().store(), r.buckets, &r.wanted);
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            for chunk in items.chunks(1000) {
+                let msg = pb::SnapshotChunk {
+                    items: chunk
+                        .iter()
+                        .map(|w| write_to_pb(&state.regions, w))
+                        .collect(),
+                    high_water: Default::default(),
+                    last: false,
+                };
+                if tx.send(Ok(msg)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
 
     async fn pull(
         &self,
@@ -91,11 +138,11 @@ impl Replication for ReplicationService {
             let mut next = after_seq;
             let mut reset = reset;
             loop {
-                head_rx.borrow_and_update();
-                let (writes, head) = {
-                    let core = state.core();
-                    (core.log_after(next, max_batch), core.log_head())
-                };
+                // Only durable entries go out: the head watch is the durable head.
+                let head = *head_rx.borrow_and_update();
+                let writes = state
+                    .core()
+                    .log_after(next, max_batch.min(head.saturating_sub(next) as usize));
                 if writes.is_empty() && !reset {
                     tokio::select! {
                         _ = shutdown.cancelled() => break,

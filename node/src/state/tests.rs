@@ -1,0 +1,62 @@
+//! Node-state tests: resync and the pull sessions' resync generation, without a network.
+
+use futures::executor::block_on;
+
+use super::*;
+use crate::{clock::ClockMode, testkit::Sim};
+
+/// A two-region Aurora Global node state for `r1` (primary `r0`).
+fn secondary() -> NodeState {
+    let toml = r#"mode = "aurora-global"
+primary = "r0"
+[[region]]
+name = "r0"
+listen = "127.0.0.1:0"
+[[region]]
+name = "r1"
+listen = "127.0.0.1:0"
+"#;
+    let cluster = ClusterConfig::parse(toml, "test").unwrap();
+    NodeState::new(NodeOptions::new("r1", cluster)).unwrap()
+}
+
+#[test]
+fn a_batch_pulled_before_a_resync_is_discarded_and_the_session_restarts_at_the_new_position() {
+    let state = secondary();
+    let r0 = state.regions.id("r0").unwrap();
+    let mut primary = Sim::new(ClockMode::Hybrid, &[0, 0]);
+    let w1 = primary.put(0, "a", "1");
+    let w2 = primary.put(0, "b", "2");
+    let w3 = primary.put(0, "c", "3");
+
+    let (after, generation) = state.pull_position(r0);
+    assert_eq!(after, 0);
+    assert!(block_on(state.apply_batch(r0, std::slice::from_ref(&w1), generation)).unwrap());
+    assert_eq!(state.applied_from(r0), 1);
+
+    // A snapshot of the primary as of seq 2 replaces the state.
+    let role = state.core().role().clone();
+    block_on(state.resync(role, vec![w1.clone(), w2.clone()], |_| 2)).unwrap();
+    assert_eq!(state.applied_from(r0), 2);
+    assert_eq!(state.core().store().len(), 2);
+
+    // The old session's next batch is refused; nothing of it lands in the store.
+    assert!(
+        !block_on(state.apply_batch(r0, std::slice::from_ref(&w3), generation)).unwrap(),
+        "stale session"
+    );
+    assert!(state.core().store().get("c").is_none());
+    assert_eq!(
+        state.applied_from(r0),
+        2,
+        "the applied position describes the store"
+    );
+
+    // A new session starts at the snapshot's position, in the new generation.
+    let (after, new_generation) = state.pull_position(r0);
+    assert_eq!(after, 2);
+    assert_ne!(new_generation, generation);
+    assert!(block_on(state.apply_batch(r0, std::slice::from_ref(&w3), new_generation)).unwrap());
+    assert_eq!(state.applied_from(r0), 3);
+    assert!(state.core().store().get("c").is_some());
+}

@@ -1,0 +1,275 @@
+//! Durable storage of a node, on the embedded LSM engine fjall (pure Rust).
+//!
+//! What survives a restart: the region's own write log (peers resume pulling it at their
+//! high-water marks), the current write and causal history (`seen`) of every key, the applied
+//! position (and incarnation) of every origin, and the node's incarnation id. A node whose data
+//! directory is new gets a new incarnation; peers then pull its (empty) log from the start and
+//! anti-entropy fills in the rest.
+//!
+//! Writes are group-committed: a dedicated thread ([`Persister`]) takes every pending batch of
+//! operations off its queue, writes them as one atomic fjall batch and syncs the journal once,
+//! then acknowledges them all — durability without a sync per write. Operations are queued under
+//! the core's lock, so the queue order is the commit order.
+
+use std::{path::Path, sync::Arc};
+
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
+use meridian_proto::v1 as pb;
+use prost::Message;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use crate::{
+    convert::{context_from_pb, context_to_pb, write_from_pb, write_to_pb},
+    error::{Error, Result},
+    region::Regions,
+    store::Write,
+    version_vector::VersionVector,
+};
+
+/// A key's persisted state.
+#[derive(Clone, PartialEq, Message)]
+struct StoredItem {
+    #[prost(message, optional, tag = "1")]
+    current: Option<pb::WriteRecord>,
+    #[prost(message, optional, tag = "2")]
+    seen: Option<pb::CausalContext>,
+}
+
+/// An origin's persisted applied position.
+#[derive(Clone, PartialEq, Message)]
+struct StoredPosition {
+    #[prost(uint64, tag = "1")]
+    applied_seq: u64,
+    #[prost(string, tag = "2")]
+    incarnation: String,
+}
+
+/// One thing to make durable.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// A write of this region's own log.
+    Log(Arc<Write>),
+    /// A key's current write and causal history.
+    Item {
+        /// The current write.
+        current: Arc<Write>,
+        /// Everything seen for the key.
+        seen: VersionVector,
+    },
+    /// Replication from an origin has been applied up to `seq`.
+    Applied {
+        /// Origin region name.
+        origin: String,
+        /// Applied position.
+        seq: u64,
+        /// The origin incarnation the position refers to.
+        incarnation: String,
+    },
+    /// Drop every key (a resync replaces the state).
+    ClearItems,
+}
+
+/// What was found on disk.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// The incarnation id (new when the directory was empty).
+    pub incarnation: Uuid,
+    /// Was the directory empty (or new)?
+    pub fresh: bool,
+    /// The own log, in order.
+    pub log: Vec<Arc<Write>>,
+    /// Every key's current write and history.
+    pub items: Vec<(Arc<Write>, VersionVector)>,
+    /// Per origin: applied seq and the origin incarnation it refers to.
+    pub applied: Vec<(String, u64, String)>,
+}
+
+/// The open database.
+pub struct Storage {
+    db: Database,
+    log: Keyspace,
+    items: Keyspace,
+    meta: Keyspace,
+    regions: Regions,
+}
+
+fn io(e: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("storage: {e}"))
+}
+
+impl Storage {
+    /// Open (or create) the database in `dir` and read everything back.
+    pub fn open(dir: &Path, regions: Regions) -> Result<(Self, Recovered)> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| io(format!("cannot create {}: {e}", dir.display())))?;
+        let db = Database::builder(dir)
+            .open()
+            .map_err(|e| io(format!("cannot open {}: {e}", dir.display())))?;
+        let ks = |name: &str| {
+            db.keyspace(name, KeyspaceCreateOptions::default)
+                .map_err(io)
+        };
+        let (log, items, meta) = (ks("log")?, ks("items")?, ks("meta")?);
+        let storage = Self {
+            db,
+            log,
+            items,
+            meta,
+            regions,
+        };
+        let recovered = storage.recover()?;
+        Ok((storage, recovered))
+    }
+
+    fn recover(&self) -> Result<Recovered> {
+        let mut r = Recovered::default();
+        match self.meta.get("incarnation").map_err(io)? {
+            Some(v) => {
+                r.incarnation = Uuid::from_slice(&v).map_err(|_| io("corrupt incarnation id"))?;
+            }
+            None => {
+                r.incarnation = Uuid::new_v4();
+                r.fresh = true;
+                self.meta
+                    .insert("incarnation", r.incarnation.as_bytes())
+                    .map_err(io)?;
+                self.db.persist(PersistMode::SyncAll).map_err(io)?;
+            }
+        }
+        for guard in self.log.iter() {
+            let (_, v) = guard.into_inner().map_err(io)?;
+            let rec =
+                pb::WriteRecord::decode(&*v).map_err(|e| io(format!("corrupt log entry: {e}")))?;
+            r.log.push(write_from_pb(&self.regions, rec)?);
+        }
+        for (i, w) in r.log.iter().enumerate() {
+            if w.seq != i as u64 + 1 {
+                return Err(io(format!("the log has a gap at seq {}", i + 1)));
+            }
+        }
+        for guard in self.items.iter() {
+            let (_, v) = guard.into_inner().map_err(io)?;
+            let item = StoredItem::decode(&*v).map_err(|e| io(format!("corrupt item: {e}")))?;
+            let current = item.current.ok_or_else(|| io("item without a write"))?;
+            let seen = context_from_pb(&self.regions, &item.seen.unwrap_or_default())?;
+            r.items.push((write_from_pb(&self.regions, current)?, seen));
+        }
+        for guard in self.meta.prefix("applied/") {
+            let (k, v) = guard.into_inner().map_err(io)?;
+            let origin = String::from_utf8_lossy(&k["applied/".len()..]).into_owned();
+            let p =
+                StoredPosition::decode(&*v).map_err(|e| io(format!("corrupt position: {e}")))?;
+            r.applied.push((origin, p.applied_seq, p.incarnation));
+        }
+        Ok(r)
+    }
+
+    /// Write `ops` as one atomic batch and sync the journal.
+    pub fn commit(&self, ops: &[Op]) -> Result<()> {
+        let mut batch = self.db.batch();
+        for op in ops {
+            match op {
+                Op::Log(w) => batch.insert(
+                    &self.log,
+                    w.seq.to_be_bytes(),
+                    write_to_pb(&self.regions, w).encode_to_vec(),
+                ),
+                Op::Item { current, seen } => {
+                    let item = StoredItem {
+                        current: Some(write_to_pb(&self.regions, current)),
+                        seen: Some(context_to_pb(&self.regions, seen)),
+                    };
+                    batch.insert(&self.items, current.key.as_bytes(), item.encode_to_vec());
+                }
+                Op::Applied {
+                    origin,
+                    seq,
+                    incarnation,
+                } => {
+                    let p = StoredPosition {
+                        applied_seq: *seq,
+                        incarnation: incarnation.clone(),
+                    };
+                    batch.insert(&self.meta, format!("applied/{origin}"), p.encode_to_vec());
+                }
+                Op::ClearItems => {
+                    for guard in self.items.iter() {
+                        let k = guard.key().map_err(io)?;
+                        batch.remove(&self.items, k);
+                    }
+                }
+            }
+        }
+        batch.commit().map_err(io)?;
+        self.db.persist(PersistMode::SyncData).map_err(io)
+    }
+}
+
+/// A queued batch and who waits for it.
+type Job = (Vec<Op>, Option<oneshot::Sender<Result<()>>>);
+
+/// The group-commit thread's handle.
+#[derive(Debug, Clone)]
+pub struct Persister {
+    tx: std::sync::mpsc::Sender<Job>,
+}
+
+/// Most jobs folded into one sync.
+const MAX_GROUP: usize = 4096;
+
+impl Persister {
+    /// Start the group-commit thread over `storage`.
+    pub fn start(storage: Storage) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("meridian-persist".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut jobs = vec![first];
+                    while jobs.len() < MAX_GROUP {
+                        match rx.try_recv() {
+                            Ok(j) => jobs.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    let ops: Vec<Op> = jobs
+                        .iter_mut()
+                        .flat_map(|(ops, _)| std::mem::take(ops))
+                        .collect();
+                    let result = storage.commit(&ops);
+                    if let Err(e) = &result {
+                        tracing::error!(error = %e, "storage commit failed");
+                    }
+                    for (_, ack) in jobs {
+                        if let Some(ack) = ack {
+                            let _ = ack.send(
+                                result
+                                    .as_ref()
+                                    .map(|_| ())
+                                    .map_err(|e| Error::Internal(e.to_string())),
+                            );
+                        }
+                    }
+                }
+            })
+            .expect("spawn the persist thread");
+        Self { tx }
+    }
+
+    /// Queue `ops` (call this under the core lock, so queue order is commit order); the
+    /// receiver resolves once they are durable.
+    pub fn queue(&self, ops: Vec<Op>) -> oneshot::Receiver<Result<()>> {
+        let (tx, rx) = oneshot::channel();
+        if let Err(std::sync::mpsc::SendError((_, Some(ack)))) = self.tx.send((ops, Some(tx))) {
+            let _ = ack.send(Err(Error::Internal("storage thread stopped".into())));
+        }
+        rx
+    }
+}
+
+/// Wait for queued ops to be durable.
+pub async fn durable(rx: oneshot::Receiver<Result<()>>) -> Result<()> {
+    rx.await
+        .unwrap_or_else(|_| Err(Error::Internal("storage thread stopped".into())))
+}

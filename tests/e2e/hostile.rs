@@ -1,0 +1,347 @@
+//! Hostile input, table-driven: malformed, oversized and garbage requests to every service
+//! (client and peer side) each get a status — and the node keeps serving. Plus the admin token.
+
+use meridian_proto::v1::{
+    self as pb, admin_client::AdminClient, kv_client::KvClient,
+    replication_client::ReplicationClient,
+};
+use tonic::{Code, Request, transport::Channel};
+
+use crate::support::{Cluster, Spec, runtime};
+
+/// A codec that sends and receives raw bytes, for garbage messages.
+mod raw {
+    use bytes::{Buf, BufMut};
+    use tonic::{
+        Status,
+        codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder},
+    };
+
+    #[derive(Default, Clone)]
+    pub struct Raw;
+    pub struct Enc;
+    pub struct Dec;
+
+    impl Codec for Raw {
+        type Encode = Vec<u8>;
+        type Decode = Vec<u8>;
+        type Encoder = Enc;
+        type Decoder = Dec;
+        fn encoder(&mut self) -> Enc {
+            Enc
+        }
+        fn decoder(&mut self) -> Dec {
+            Dec
+        }
+    }
+    impl Encoder for Enc {
+        type Item = Vec<u8>;
+        type Error = Status;
+        fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+            dst.put_slice(&item);
+            Ok(())
+        }
+    }
+    impl Decoder for Dec {
+        type Item = Vec<u8>;
+        type Error = Status;
+        fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+            let v = src.chunk().to_vec();
+            src.advance(v.len());
+            Ok(Some(v))
+        }
+    }
+}
+
+async fn garbage(channel: Channel, path: &'static str, body: Vec<u8>) -> Code {
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let r = grpc
+        .unary::<Vec<u8>, Vec<u8>, _>(
+            Request::new(body),
+            tonic::codegen::http::uri::PathAndQuery::from_static(path),
+            raw::Raw,
+        )
+        .await;
+    r.err().map_or(Code::Ok, |s| s.code())
+}
+
+fn with_meta<T>(msg: T, key: &'static str, value: &str) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.metadata_mut().insert(key, value.parse().unwrap());
+    r
+}
+
+#[test]
+fn malformed_oversized_and_garbage_requests_get_a_status_and_the_node_keeps_serving() {
+    let c = Cluster::start("hostile", Spec::new(&["a", "b"], 5.0));
+    runtime().block_on(async {
+        let ch = Channel::from_shared(c.url("a"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut kv = KvClient::new(ch.clone()).max_encoding_message_size(8 << 20);
+        let mut admin = AdminClient::new(ch.clone());
+        let mut repl = ReplicationClient::new(ch.clone());
+        let put = |key: &str, value: Vec<u8>| pb::PutRequest {
+            key: key.into(),
+            value,
+            condition: None,
+        };
+        let bad_version = pb::Condition {
+            kind: Some(pb::condition::Kind::IfVersion(pb::Version {
+                timestamp: 1,
+                logical: 0,
+                region: "mars".into(),
+            })),
+        };
+        let mut cases: Vec<(&str, Code)> = Vec::new();
+        macro_rules! case {
+            ($name:expr, $call:expr) => {
+                cases.push(($name, $call.await.err().map_or(Code::Ok, |s| s.code())));
+            };
+        }
+        case!("empty key", kv.put(put("", b"v".to_vec())));
+        case!(
+            "key of 2049 bytes",
+            kv.put(put(&"k".repeat(2049), b"v".to_vec()))
+        );
+        case!(
+            "value of 400 KiB + 1",
+            kv.put(put("k", vec![0; 400 * 1024 + 1]))
+        );
+        case!("message of 5 MiB", kv.put(put("k", vec![0; 5 << 20])));
+        case!(
+            "if_version of an unknown region",
+            kv.put(pb::PutRequest {
+                key: "k".into(),
+                value: vec![],
+                condition: Some(bad_version)
+            })
+        );
+        case!(
+            "get with an empty key",
+            kv.get(pb::GetRequest { key: String::new() })
+        );
+        case!(
+            "unknown client region",
+            kv.get(with_meta(
+                pb::GetRequest { key: "k".into() },
+                "meridian-client-region",
+                "mars"
+            ))
+        );
+        case!(
+            "bad consistency",
+            kv.get(with_meta(
+                pb::GetRequest { key: "k".into() },
+                "meridian-consistency",
+                "strong-ish"
+            ))
+        );
+        case!("increment overflow", async {
+            kv.put(put("n", i64::MAX.to_string().into_bytes())).await?;
+            kv.increment(pb::IncrementRequest {
+                key: "n".into(),
+                delta: 1,
+            })
+            .await
+        });
+        case!(
+            "link latency NaN",
+            admin.set_link(pb::SetLinkRequest {
+                from: "a".into(),
+                to: "b".into(),
+                latency_ms: f64::NAN,
+                ..Default::default()
+            })
+        );
+        case!(
+            "link to itself",
+            admin.set_link(pb::SetLinkRequest {
+                from: "a".into(),
+                to: "a".into(),
+                latency_ms: 1.0,
+                ..Default::default()
+            })
+        );
+        case!(
+            "absurd latency",
+            admin.set_link(pb::SetLinkRequest {
+                from: "a".into(),
+                to: "b".into(),
+                latency_ms: 1e12,
+                ..Default::default()
+            })
+        );
+        case!(
+            "partition an unknown region",
+            admin.partition(pb::PartitionRequest {
+                region: "mars".into(),
+                ..Default::default()
+            })
+        );
+        case!(
+            "heal a peer without a region",
+            admin.heal(pb::HealRequest {
+                peer: "b".into(),
+                ..Default::default()
+            })
+        );
+        case!(
+            "role change in global-tables mode",
+            admin.set_role(pb::SetRoleRequest {
+                primary: "a".into(),
+                epoch: 9,
+                ..Default::default()
+            })
+        );
+        case!("pull from an unknown region", async {
+            repl.pull(tokio_stream::iter(vec![pb::PullRequest {
+                region: "mars".into(),
+                ..Default::default()
+            }]))
+            .await
+        });
+        case!("pull from itself", async {
+            repl.pull(tokio_stream::iter(vec![pb::PullRequest {
+                region: "a".into(),
+                ..Default::default()
+            }]))
+            .await
+        });
+        case!("pull with no request", async {
+            repl.pull(tokio_stream::iter(Vec::<pb::PullRequest>::new()))
+                .await
+        });
+        case!(
+            "snapshot for an unknown region",
+            repl.snapshot(pb::SnapshotRequest {
+                region: "mars".into()
+            })
+        );
+        cases.push((
+            "garbage bytes to Kv/Put",
+            garbage(ch.clone(), "/meridian.v1.Kv/Put", vec![0xff; 64]).await,
+        ));
+        cases.push((
+            "garbage bytes to Admin/SetLink",
+            garbage(
+                ch.clone(),
+                "/meridian.v1.Admin/SetLink",
+                vec![0x0a, 0xff, 0xff, 0xff],
+            )
+            .await,
+        ));
+        cases.push((
+            "garbage bytes to an unknown method",
+            garbage(ch.clone(), "/meridian.v1.Kv/Explode", vec![1, 2, 3]).await,
+        ));
+
+        let expected = [
+            ("empty key", Code::InvalidArgument),
+            ("key of 2049 bytes", Code::InvalidArgument),
+            ("value of 400 KiB + 1", Code::InvalidArgument),
+            ("message of 5 MiB", Code::OutOfRange),
+            ("if_version of an unknown region", Code::InvalidArgument),
+            ("get with an empty key", Code::InvalidArgument),
+            ("unknown client region", Code::InvalidArgument),
+            ("bad consistency", Code::InvalidArgument),
+            ("increment overflow", Code::FailedPrecondition),
+            ("link latency NaN", Code::InvalidArgument),
+            ("link to itself", Code::InvalidArgument),
+            ("absurd latency", Code::InvalidArgument),
+            ("partition an unknown region", Code::InvalidArgument),
+            ("heal a peer without a region", Code::InvalidArgument),
+            (
+                "role change in global-tables mode",
+                Code::FailedPrecondition,
+            ),
+            ("pull from an unknown region", Code::InvalidArgument),
+            ("pull from itself", Code::InvalidArgument),
+            ("pull with no request", Code::InvalidArgument),
+            ("snapshot for an unknown region", Code::InvalidArgument),
+            ("garbage bytes to Kv/Put", Code::Internal),
+            ("garbage bytes to Admin/SetLink", Code::Internal),
+            ("garbage bytes to an unknown method", Code::Unimplemented),
+        ];
+        assert_eq!(cases, expected.to_vec());
+
+        // Still serving, and nothing changed: no link was altered, only the one valid put landed.
+        let status = admin
+            .status(pb::StatusRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            status.log_head, 1,
+            "only the valid put of the overflow case was written"
+        );
+        let links = admin.links(pb::LinksRequest {}).await.unwrap().into_inner();
+        assert!(
+            links
+                .links
+                .iter()
+                .all(|l| l.latency_ms == 5.0 && !l.partitioned)
+        );
+        kv.put(put("still", b"serving".to_vec()))
+            .await
+            .expect("the node still serves");
+    });
+}
+
+#[test]
+fn admin_changes_need_the_token_when_one_is_set() {
+    let c = Cluster::start(
+        "token",
+        Spec::new(&["a", "b"], 5.0)
+            .node_arg("--admin-token")
+            .node_arg("s3cret"),
+    );
+    let err = c.ctl_json("a", &["partition", "b"]).unwrap_err();
+    assert_eq!(err["code"], "Unauthenticated", "{err}");
+    let err = c
+        .ctl_json(
+            "a",
+            &[
+                "--admin-token",
+                "wrong",
+                "link",
+                "a",
+                "b",
+                "--latency-ms",
+                "9",
+            ],
+        )
+        .unwrap_err();
+    assert_eq!(err["code"], "Unauthenticated", "{err}");
+    assert!(
+        c.ctl("a", &["links"])["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["latency_ms"] == 5.0),
+        "nothing changed"
+    );
+    let t = c.ctl(
+        "a",
+        &[
+            "--admin-token",
+            "s3cret",
+            "link",
+            "a",
+            "b",
+            "--latency-ms",
+            "9",
+        ],
+    );
+    assert_eq!(
+        t["unreachable"],
+        serde_json::json!([]),
+        "passed on to b with the token"
+    );
+    assert_eq!(c.ctl("b", &["links"])["links"][0]["latency_ms"], 9.0);
+    c.ctl("a", &["stats"]);
+    c.ctl("a", &["put", "reads-and-writes", "need-no-token"]);
+}
