@@ -68,6 +68,10 @@ struct RunArgs {
     /// Tokio threads of the benchmark client (1: current-thread runtime).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+    /// Node storage modes: the first is used by every scenario; single-region throughput and
+    /// memory run once per mode.
+    #[arg(long, value_delimiter = ',', default_value = "durable,memory")]
+    storages: Vec<String>,
     /// Writes made while a region is partitioned away.
     #[arg(long)]
     catchup_writes: Option<u64>,
@@ -155,6 +159,7 @@ impl RunArgs {
             payload: self.payload,
             keys: self.keys,
             node_workers: self.node_workers,
+            storages: self.storages,
             client_threads: self.client_threads,
             catchup_writes: small(self.catchup_writes, 200_000),
             memory_keys: small(self.memory_keys, 200_000),

@@ -43,17 +43,28 @@ pub fn builtin_cluster(mode: Mode) -> ClusterConfig {
     c
 }
 
-/// Start `cluster` for scenario `name`, logs under `<out>/clusters/<name>`.
+/// Start `cluster` for scenario `name` with the run's storage mode, logs (and data) under
+/// `<out>/clusters/<name>`.
 pub async fn start(
     opts: &Options,
     name: &str,
     cluster: ClusterConfig,
 ) -> anyhow::Result<LocalCluster> {
+    start_with(opts, name, cluster, opts.storage()).await
+}
+
+/// [`start`] with nodes keeping their state in `storage` (`durable` or `memory`).
+pub async fn start_with(
+    opts: &Options,
+    name: &str,
+    cluster: ClusterConfig,
+    storage: &str,
+) -> anyhow::Result<LocalCluster> {
     let dir = opts.out.join("clusters").join(name);
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
     }
-    LocalCluster::start(opts.meridian.clone(), dir, cluster, opts.node_args())
+    LocalCluster::start(opts.meridian.clone(), dir, cluster, opts.node_args(storage))
         .await
         .with_context(|| format!("cannot start the {name} cluster"))
 }

@@ -99,6 +99,9 @@ pub struct Options {
     pub keys: u64,
     /// Tokio worker threads of every node and of the echo server.
     pub node_workers: usize,
+    /// Node storage modes (`durable`, `memory`): the first is used by every scenario; the
+    /// single-region and memory scenarios run once per mode.
+    pub storages: Vec<String>,
     /// Tokio threads of the benchmark client (1: current-thread runtime).
     pub client_threads: usize,
     /// Writes made while a region is partitioned away (catch-up).
@@ -138,9 +141,19 @@ impl Options {
                     .any(|x| matches!(x, Scenario::Single | Scenario::Global)))
     }
 
-    /// Node arguments every cluster is started with.
-    pub fn node_args(&self) -> Vec<String> {
-        vec!["--workers".into(), self.node_workers.to_string()]
+    /// The storage mode every scenario uses (the first given).
+    pub fn storage(&self) -> &str {
+        self.storages.first().map_or("durable", String::as_str)
+    }
+
+    /// Node arguments of a cluster whose nodes keep their state in `storage`.
+    pub fn node_args(&self, storage: &str) -> Vec<String> {
+        vec![
+            "--workers".into(),
+            self.node_workers.to_string(),
+            "--storage".into(),
+            storage.to_owned(),
+        ]
     }
 
     /// Check ranges that would make a run meaningless.
@@ -153,6 +166,14 @@ impl Options {
         }
         if self.node_workers == 0 || self.client_threads == 0 {
             bail!("worker counts must be at least 1");
+        }
+        if self.storages.is_empty()
+            || self
+                .storages
+                .iter()
+                .any(|s| !["durable", "memory"].contains(&s.as_str()))
+        {
+            bail!("--storages: give durable and/or memory");
         }
         if self.keys == 0 || self.matrix_keys == 0 {
             bail!("key counts must be at least 1");

@@ -84,6 +84,15 @@ impl Setup {
                 opts.duration.as_secs_f64(),
                 opts.warmup.as_secs_f64()
             ),
+            format!(
+                "node storage: {} (every scenario; single-region and memory also run with {})",
+                opts.storage(),
+                if opts.storages.len() > 1 {
+                    opts.storages[1..].join(", ")
+                } else {
+                    "nothing else".into()
+                }
+            ),
             format!("meridian binary: {}", opts.meridian.display()),
         ];
         lines.retain(|l| !l.is_empty());
@@ -123,21 +132,31 @@ pub fn headline(r: &Results) -> Table {
             "-".into(),
         ]);
     }
-    if let (Some(put), Some(x)) = (&r.put, r.put.as_ref().and_then(|p| r.ratio_to_echo(p))) {
-        t.row(vec![
-            "single-region put / echo".into(),
-            format!("{} ({} ops/s)", n2(x), n0(put.rate())),
-            format!("≥ {}", targets::PUT_RATIO),
-            yes_no(x >= targets::PUT_RATIO),
-        ]);
-    }
-    if let (Some(get), Some(x)) = (&r.get, r.get.as_ref().and_then(|p| r.ratio_to_echo(p))) {
-        t.row(vec![
-            "single-region get / echo".into(),
-            format!("{} ({} ops/s)", n2(x), n0(get.rate())),
-            "-".into(),
-            "-".into(),
-        ]);
+    for (k, one) in r.single.iter().enumerate() {
+        if let Some(x) = r.ratio_to_echo(&one.put) {
+            t.row(vec![
+                format!("single-region put / echo ({} storage)", one.storage),
+                format!("{} ({} ops/s)", n2(x), n0(one.put.rate())),
+                if k == 0 {
+                    format!("≥ {}", targets::PUT_RATIO)
+                } else {
+                    "-".into()
+                },
+                if k == 0 {
+                    yes_no(x >= targets::PUT_RATIO)
+                } else {
+                    "-".into()
+                },
+            ]);
+        }
+        if let Some(x) = r.ratio_to_echo(&one.get) {
+            t.row(vec![
+                format!("single-region get / echo ({} storage)", one.storage),
+                format!("{} ({} ops/s)", n2(x), n0(one.get.rate())),
+                "-".into(),
+                "-".into(),
+            ]);
+        }
     }
     if let Some(g) = &r.global {
         match g.best_kept_up() {
@@ -209,17 +228,25 @@ pub fn headline(r: &Results) -> Table {
             yes_no(d.abs() <= targets::LAG_P50_MS),
         ]);
     }
-    if let Some(m) = &r.memory {
+    for (k, m) in r.memory.iter().enumerate() {
         t.row(vec![
-            "node memory / raw key+value bytes".into(),
+            format!("node memory / raw key+value bytes ({} storage)", m.storage),
             format!(
                 "{:.2}× ({:.0} B/key, {:.0} MiB per million keys)",
                 m.ratio_to_raw(),
                 m.bytes_per_key(),
                 m.bytes_per_key() * 1e6 / 1048576.0
             ),
-            format!("≤ {}×", targets::MEMORY_RATIO),
-            yes_no(m.ratio_to_raw() <= targets::MEMORY_RATIO),
+            if k == 0 {
+                format!("≤ {}×", targets::MEMORY_RATIO)
+            } else {
+                "-".into()
+            },
+            if k == 0 {
+                yes_no(m.ratio_to_raw() <= targets::MEMORY_RATIO)
+            } else {
+                "-".into()
+            },
         ]);
     }
     t
@@ -259,11 +286,15 @@ pub fn throughput(r: &Results, opts: &Options) -> Table {
     if let Some(o) = &r.echo_repeat {
         add("echo baseline (repeat, after the node runs)", o);
     }
-    if let Some(o) = &r.put {
-        add("put, 1 region", o);
-    }
-    if let Some(o) = &r.get {
-        add("get, 1 region", o);
+    for one in &r.single {
+        add(
+            &format!("put, 1 region ({} storage)", one.storage),
+            &one.put,
+        );
+        add(
+            &format!("get, 1 region ({} storage)", one.storage),
+            &one.get,
+        );
     }
     if let Some(g) = &r.global
         && let Some(flat) = g.flat_out()
@@ -425,13 +456,13 @@ pub fn tables(r: &Results, opts: &Options) -> Vec<Table> {
             None,
         ));
     }
-    if let Some(m) = &r.memory {
+    if !r.memory.is_empty() {
         let mut t = Table::new(
             "memory",
             "Node memory per key",
-            "One-region node; distinct keys written once each (closed loop); VmRSS from /proc before and after. Includes everything the node keeps per write (store, replication log, version, context, write id) and allocator overhead.",
+            "One-region node; distinct keys written once each (closed loop); VmRSS from /proc before and after. Includes everything the node keeps per write (store, replication log, version, context, write id; durable storage: the engine's memtables and caches) and allocator overhead.",
             &[
-                "case",
+                "storage",
                 "keys",
                 "items at node",
                 "key + value B",
@@ -443,18 +474,20 @@ pub fn tables(r: &Results, opts: &Options) -> Vec<Table> {
                 "fill rate ops/s",
             ],
         );
-        t.row(vec![
-            "memory".into(),
-            m.keys.to_string(),
-            m.items.to_string(),
-            (m.key_bytes + m.value_bytes).to_string(),
-            format!("{:.1}", m.rss_before as f64 / 1048576.0),
-            format!("{:.1}", m.rss_after as f64 / 1048576.0),
-            n0(m.bytes_per_key()),
-            n0(m.bytes_per_key() * 1e6 / 1048576.0),
-            n2(m.ratio_to_raw()),
-            n0(m.write_rate),
-        ]);
+        for m in &r.memory {
+            t.row(vec![
+                m.storage.clone(),
+                m.keys.to_string(),
+                m.items.to_string(),
+                (m.key_bytes + m.value_bytes).to_string(),
+                format!("{:.1}", m.rss_before as f64 / 1048576.0),
+                format!("{:.1}", m.rss_after as f64 / 1048576.0),
+                n0(m.bytes_per_key()),
+                n0(m.bytes_per_key() * 1e6 / 1048576.0),
+                n2(m.ratio_to_raw()),
+                n0(m.write_rate),
+            ]);
+        }
         out.push(t);
     }
     if !r.matrix.is_empty() {
@@ -564,11 +597,9 @@ pub fn charts(r: &Results) -> String {
     if let Some(o) = &r.echo_repeat {
         add("echo (repeat)", o);
     }
-    if let Some(o) = &r.put {
-        add("put, 1 region", o);
-    }
-    if let Some(o) = &r.get {
-        add("get, 1 region", o);
+    for one in &r.single {
+        add(&format!("put, 1 region, {}", one.storage), &one.put);
+        add(&format!("get, 1 region, {}", one.storage), &one.get);
     }
     if let Some(flat) = r.global.as_ref().and_then(|g| g.flat_out()) {
         add("put, 3 regions (flat out)", &flat.total);
@@ -632,17 +663,24 @@ pub fn charts(r: &Results) -> String {
     if let Some(links) = &r.fidelity {
         b += &lag_chart("Lag fidelity: configured vs observed", links, None);
     }
-    if let Some(m) = &r.memory {
+    if !r.memory.is_empty() {
+        let cats: Vec<String> = r.memory.iter().map(|m| m.storage.clone()).collect();
         b += &bar_chart(
-            "Memory per key",
+            "Memory per key, by storage mode",
             "B",
-            &["per key".into()],
+            &cats,
             &[
                 (
                     "raw key + value".into(),
-                    vec![(m.key_bytes + m.value_bytes) as f64],
+                    r.memory
+                        .iter()
+                        .map(|m| (m.key_bytes + m.value_bytes) as f64)
+                        .collect(),
                 ),
-                ("node RSS".into(), vec![m.bytes_per_key()]),
+                (
+                    "node RSS".into(),
+                    r.memory.iter().map(|m| m.bytes_per_key()).collect(),
+                ),
             ],
         );
     }

@@ -103,9 +103,22 @@ impl CatchupResult {
     }
 }
 
+/// Single-region put and get throughput with one storage mode.
+#[derive(Clone, Debug)]
+pub struct SingleResult {
+    /// Storage mode of the node.
+    pub storage: String,
+    /// Puts.
+    pub put: Outcome,
+    /// Gets.
+    pub get: Outcome,
+}
+
 /// Node memory per key.
 #[derive(Clone, Debug)]
 pub struct MemoryResult {
+    /// Storage mode of the node.
+    pub storage: String,
     /// Distinct keys written.
     pub keys: u64,
     /// Items the node reported afterwards.
@@ -185,18 +198,16 @@ pub struct Results {
     pub echo: Option<Outcome>,
     /// Echo baseline measured again after the node throughput runs (drift check).
     pub echo_repeat: Option<Outcome>,
-    /// Single-region puts.
-    pub put: Option<Outcome>,
-    /// Single-region gets.
-    pub get: Option<Outcome>,
+    /// Single-region puts and gets, per storage mode (the run's own mode first).
+    pub single: Vec<SingleResult>,
     /// Three-region Global Tables.
     pub global: Option<GlobalResult>,
     /// Catch-up.
     pub catchup: Option<CatchupResult>,
     /// Lag fidelity per link.
     pub fidelity: Option<Vec<LinkLag>>,
-    /// Memory.
-    pub memory: Option<MemoryResult>,
+    /// Memory, per storage mode (the run's own mode first).
+    pub memory: Vec<MemoryResult>,
     /// The matrix, cell by cell.
     pub matrix: Vec<MatrixCell>,
     /// Scenarios that failed.

@@ -11,6 +11,7 @@ use crate::{
     echo::EchoProcess,
     nodes::{self, REGIONS},
     options::Options,
+    results::SingleResult,
 };
 
 /// Key prefix of the single-region runs.
@@ -38,11 +39,11 @@ pub async fn echo(opts: &Options) -> anyhow::Result<Outcome> {
     Ok(out)
 }
 
-/// Puts, then gets, against a one-region cluster. Every key is written once first (which is
-/// also the warm-up), so the gets find their keys.
-pub async fn single_region(opts: &Options) -> anyhow::Result<(Outcome, Outcome)> {
+/// Puts, then gets, against a one-region cluster whose node keeps its state in `storage`.
+/// Every key is written once first (which is also the warm-up), so the gets find their keys.
+pub async fn single_region(opts: &Options, storage: &str) -> anyhow::Result<SingleResult> {
     let cfg = nodes::uniform_cluster(Mode::GlobalTables, &REGIONS[..1], 0.0, 0.0)?;
-    let cluster = nodes::start(opts, "single", cfg).await?;
+    let cluster = nodes::start_with(opts, &format!("single-{storage}"), cfg, storage).await?;
     let (addr, _) = nodes::node(&cluster, REGIONS[0])?;
     let ch = driver::channel(addr)?;
     let fill = closed_loop(opts.inflight, Until::Count(opts.keys), |i| {
@@ -89,5 +90,9 @@ pub async fn single_region(opts: &Options) -> anyhow::Result<(Outcome, Outcome)>
     .await?;
     report("get", &get);
     drop(cluster);
-    Ok((put, get))
+    Ok(SingleResult {
+        storage: storage.to_owned(),
+        put,
+        get,
+    })
 }

@@ -1,7 +1,8 @@
 //! Node memory per key: the resident memory (`VmRSS`) a one-region node gains while K distinct
 //! keys with fixed-size values are written into it, per key and per million keys, and as a
 //! ratio to the raw key + value bytes. What the node keeps per write (its log for replication,
-//! version, causal context, write id) is all in the figure: that is what a key costs.
+//! version, causal context, write id; with durable storage also the engine's memtables and
+//! caches) is all in the figure: that is what a key costs.
 
 use std::time::Duration;
 
@@ -22,9 +23,9 @@ const PREFIX: &str = "mem/";
 const SETTLE: Duration = Duration::from_millis(300);
 
 /// Run the scenario.
-pub async fn run(opts: &Options) -> anyhow::Result<MemoryResult> {
+pub async fn run(opts: &Options, storage: &str) -> anyhow::Result<MemoryResult> {
     let cfg = nodes::uniform_cluster(Mode::GlobalTables, &REGIONS[..1], 0.0, 0.0)?;
-    let cluster = nodes::start(opts, "memory", cfg).await?;
+    let cluster = nodes::start_with(opts, &format!("memory-{storage}"), cfg, storage).await?;
     let (addr, pid) = nodes::node(&cluster, REGIONS[0])?;
     let admin = nodes::admin(addr)?;
     nodes::status(&admin).await?;
@@ -54,6 +55,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<MemoryResult> {
     let rss_after = nodes::rss_bytes(pid)?;
     let items = nodes::status(&admin).await?.items;
     let result = MemoryResult {
+        storage: storage.to_owned(),
         keys: opts.memory_keys,
         items,
         key_bytes: key_name(PREFIX, 0).len() as u64,

@@ -58,11 +58,13 @@ pub async fn run_all(opts: &Options) -> Results {
     if opts.runs(Scenario::Echo) {
         r.echo = attempt(f, "echo baseline", baseline::echo(opts)).await;
     }
-    if opts.runs(Scenario::Single)
-        && let Some((put, get)) = attempt(f, "single region", baseline::single_region(opts)).await
-    {
-        r.put = Some(put);
-        r.get = Some(get);
+    if opts.runs(Scenario::Single) {
+        for storage in &opts.storages {
+            let name = format!("single region ({storage} storage)");
+            if let Some(s) = attempt(f, &name, baseline::single_region(opts, storage)).await {
+                r.single.push(s);
+            }
+        }
     }
     if opts.runs(Scenario::Global) {
         r.global = attempt(f, "three regions", global::run(opts)).await;
@@ -79,7 +81,12 @@ pub async fn run_all(opts: &Options) -> Results {
         r.fidelity = attempt(f, "lag fidelity", fidelity::run(opts)).await;
     }
     if opts.runs(Scenario::Memory) {
-        r.memory = attempt(f, "memory", memory::run(opts)).await;
+        for storage in &opts.storages {
+            let name = format!("memory ({storage} storage)");
+            if let Some(m) = attempt(f, &name, memory::run(opts, storage)).await {
+                r.memory.push(m);
+            }
+        }
     }
     if opts.runs(Scenario::Matrix) {
         r.matrix = matrix::run(opts, f).await;
