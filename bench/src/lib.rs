@@ -15,7 +15,7 @@
 //! - [`scenarios`]: one module per scenario;
 //! - [`results`]: what the scenarios measured, typed;
 //! - [`table`]: tables rendered as markdown, CSV and HTML;
-//! - [`report`]: `results.md`, `results.csv` and `results.html` (with charts).
+//! - [`report`]: tables, charts, and the `results.md`, `results.csv` and `results.html` files.
 
 pub mod driver;
 pub mod echo;

@@ -68,8 +68,7 @@ struct RunArgs {
     /// Tokio threads of the benchmark client (1: current-thread runtime).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
-    /// Node storage modes: the first is used by every scenario; single-region throughput and
-    /// memory run once per mode.
+    /// Node storage modes: every node scenario runs once per mode, the matrix with the first.
     #[arg(long, value_delimiter = ',', default_value = "durable,memory")]
     storages: Vec<String>,
     /// Writes made while a region is partitioned away.

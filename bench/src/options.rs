@@ -99,8 +99,8 @@ pub struct Options {
     pub keys: u64,
     /// Tokio worker threads of every node and of the echo server.
     pub node_workers: usize,
-    /// Node storage modes (`durable`, `memory`): the first is used by every scenario; the
-    /// single-region and memory scenarios run once per mode.
+    /// Node storage modes (`durable`, `memory`): every node scenario runs once per mode, the
+    /// matrix with the first only.
     pub storages: Vec<String>,
     /// Tokio threads of the benchmark client (1: current-thread runtime).
     pub client_threads: usize,
@@ -141,7 +141,7 @@ impl Options {
                     .any(|x| matches!(x, Scenario::Single | Scenario::Global)))
     }
 
-    /// The storage mode every scenario uses (the first given).
+    /// The storage mode of the matrix (the first given).
     pub fn storage(&self) -> &str {
         self.storages.first().map_or("durable", String::as_str)
     }

@@ -60,6 +60,8 @@ impl GlobalStep {
 /// rates until replication keeps up.
 #[derive(Clone, Debug)]
 pub struct GlobalResult {
+    /// Storage mode of the nodes.
+    pub storage: String,
     /// The load levels, flat out first.
     pub steps: Vec<GlobalStep>,
     /// Allowance over the configured latency for "keeping up", ms.
@@ -84,6 +86,8 @@ impl GlobalResult {
 /// Catch-up of a region returning from a partition.
 #[derive(Clone, Debug)]
 pub struct CatchupResult {
+    /// Storage mode of the nodes.
+    pub storage: String,
     /// Writes made at the origin while the other region was cut off.
     pub writes: u64,
     /// Rate they were made at, ops/s.
@@ -100,6 +104,26 @@ impl CatchupResult {
     /// Writes applied per second by the returning region.
     pub fn rate(&self) -> f64 {
         self.writes as f64 / (self.catchup_ms / 1000.0).max(1e-9)
+    }
+}
+
+/// Replication-lag fidelity with one storage mode.
+#[derive(Clone, Debug)]
+pub struct FidelityResult {
+    /// Storage mode of the nodes.
+    pub storage: String,
+    /// Every link's lag.
+    pub links: Vec<LinkLag>,
+}
+
+impl FidelityResult {
+    /// The link whose p50 is furthest from its configured latency.
+    pub fn worst(&self) -> Option<&LinkLag> {
+        self.links.iter().filter(|l| l.count > 0).max_by(|a, b| {
+            (a.p50_ms - a.configured_ms)
+                .abs()
+                .total_cmp(&(b.p50_ms - b.configured_ms).abs())
+        })
     }
 }
 
@@ -200,12 +224,12 @@ pub struct Results {
     pub echo_repeat: Option<Outcome>,
     /// Single-region puts and gets, per storage mode (the run's own mode first).
     pub single: Vec<SingleResult>,
-    /// Three-region Global Tables.
-    pub global: Option<GlobalResult>,
-    /// Catch-up.
-    pub catchup: Option<CatchupResult>,
-    /// Lag fidelity per link.
-    pub fidelity: Option<Vec<LinkLag>>,
+    /// Three-region Global Tables, per storage mode.
+    pub global: Vec<GlobalResult>,
+    /// Catch-up, per storage mode.
+    pub catchup: Vec<CatchupResult>,
+    /// Lag fidelity, per storage mode.
+    pub fidelity: Vec<FidelityResult>,
     /// Memory, per storage mode (the run's own mode first).
     pub memory: Vec<MemoryResult>,
     /// The matrix, cell by cell.

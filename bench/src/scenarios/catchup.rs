@@ -23,11 +23,11 @@ use crate::{
 /// Longest wait for the returning region to catch up.
 const CATCHUP_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Run the scenario.
-pub async fn run(opts: &Options) -> anyhow::Result<CatchupResult> {
+/// Run the scenario with nodes keeping their state in `storage`.
+pub async fn run(opts: &Options, storage: &str) -> anyhow::Result<CatchupResult> {
     let lag_ms = opts.lags_ms.first().copied().unwrap_or(20.0);
     let cfg = nodes::uniform_cluster(Mode::GlobalTables, &REGIONS[..2], lag_ms, 0.0)?;
-    let cluster = nodes::start(opts, "catchup", cfg).await?;
+    let cluster = nodes::start_with(opts, &format!("catchup-{storage}"), cfg, storage).await?;
     let (origin, returning) = (REGIONS[0], REGIONS[1]);
     let (origin_addr, _) = nodes::node(&cluster, origin)?;
     let (returning_addr, _) = nodes::node(&cluster, returning)?;
@@ -105,6 +105,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<CatchupResult> {
     }
     let catchup_ms = healed.elapsed().as_secs_f64() * 1000.0;
     let result = CatchupResult {
+        storage: storage.to_owned(),
         writes: head - before,
         write_rate: written.rate(),
         errors: written.errors,

@@ -8,12 +8,17 @@
 use meridian_node::core::Mode;
 
 use super::{global::link_lags, matrix, progress};
-use crate::{nodes, options::Options, results::LinkLag};
+use crate::{nodes, options::Options, results::FidelityResult};
 
-/// Run the scenario.
-pub async fn run(opts: &Options) -> anyhow::Result<Vec<LinkLag>> {
-    let cluster =
-        nodes::start(opts, "fidelity", nodes::builtin_cluster(Mode::GlobalTables)).await?;
+/// Run the scenario with nodes keeping their state in `storage`.
+pub async fn run(opts: &Options, storage: &str) -> anyhow::Result<FidelityResult> {
+    let cluster = nodes::start_with(
+        opts,
+        &format!("fidelity-{storage}"),
+        nodes::builtin_cluster(Mode::GlobalTables),
+        storage,
+    )
+    .await?;
     let config = matrix::load_config(
         opts,
         &cluster.cluster,
@@ -41,5 +46,8 @@ pub async fn run(opts: &Options) -> anyhow::Result<Vec<LinkLag>> {
         ));
     }
     drop(cluster);
-    Ok(links)
+    Ok(FidelityResult {
+        storage: storage.to_owned(),
+        links,
+    })
 }

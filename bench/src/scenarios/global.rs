@@ -96,11 +96,17 @@ async fn drive(
 }
 
 /// One load level on a fresh cluster.
-async fn step(opts: &Options, index: usize, rate: Option<f64>) -> anyhow::Result<GlobalStep> {
-    let cluster = nodes::start(
+async fn step(
+    opts: &Options,
+    storage: &str,
+    index: usize,
+    rate: Option<f64>,
+) -> anyhow::Result<GlobalStep> {
+    let cluster = nodes::start_with(
         opts,
-        &format!("global-{index}"),
+        &format!("global-{storage}-{index}"),
         nodes::builtin_cluster(Mode::GlobalTables),
+        storage,
     )
     .await?;
     let mut channels = Vec::new();
@@ -155,11 +161,12 @@ async fn step(opts: &Options, index: usize, rate: Option<f64>) -> anyhow::Result
     Ok(s)
 }
 
-/// Run the scenario.
-pub async fn run(opts: &Options) -> anyhow::Result<GlobalResult> {
-    let flat = step(opts, 0, None).await?;
+/// Run the scenario with nodes keeping their state in `storage`.
+pub async fn run(opts: &Options, storage: &str) -> anyhow::Result<GlobalResult> {
+    let flat = step(opts, storage, 0, None).await?;
     let flat_rate = flat.total.rate();
     let mut result = GlobalResult {
+        storage: storage.to_owned(),
         steps: vec![flat],
         allowance_ms: ALLOWANCE_MS,
     };
@@ -169,7 +176,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<GlobalResult> {
         }
         result
             .steps
-            .push(step(opts, i + 1, Some(flat_rate * f)).await?);
+            .push(step(opts, storage, i + 1, Some(flat_rate * f)).await?);
     }
     Ok(result)
 }

@@ -61,13 +61,18 @@ pub async fn run_all(opts: &Options) -> Results {
     if opts.runs(Scenario::Single) {
         for storage in &opts.storages {
             let name = format!("single region ({storage} storage)");
-            if let Some(s) = attempt(f, &name, baseline::single_region(opts, storage)).await {
-                r.single.push(s);
+            if let Some(x) = attempt(f, &name, baseline::single_region(opts, storage)).await {
+                r.single.push(x);
             }
         }
     }
     if opts.runs(Scenario::Global) {
-        r.global = attempt(f, "three regions", global::run(opts)).await;
+        for storage in &opts.storages {
+            let name = format!("three regions ({storage} storage)");
+            if let Some(x) = attempt(f, &name, global::run(opts, storage)).await {
+                r.global.push(x);
+            }
+        }
     }
     if opts.runs(Scenario::Echo) && r.echo.is_some() {
         // The machine is shared: measure the baseline again, after the node runs, and report
@@ -75,16 +80,26 @@ pub async fn run_all(opts: &Options) -> Results {
         r.echo_repeat = attempt(f, "echo baseline (repeat)", baseline::echo(opts)).await;
     }
     if opts.runs(Scenario::Catchup) {
-        r.catchup = attempt(f, "catch-up", catchup::run(opts)).await;
+        for storage in &opts.storages {
+            let name = format!("catch-up ({storage} storage)");
+            if let Some(x) = attempt(f, &name, catchup::run(opts, storage)).await {
+                r.catchup.push(x);
+            }
+        }
     }
     if opts.runs(Scenario::Fidelity) {
-        r.fidelity = attempt(f, "lag fidelity", fidelity::run(opts)).await;
+        for storage in &opts.storages {
+            let name = format!("lag fidelity ({storage} storage)");
+            if let Some(x) = attempt(f, &name, fidelity::run(opts, storage)).await {
+                r.fidelity.push(x);
+            }
+        }
     }
     if opts.runs(Scenario::Memory) {
         for storage in &opts.storages {
             let name = format!("memory ({storage} storage)");
-            if let Some(m) = attempt(f, &name, memory::run(opts, storage)).await {
-                r.memory.push(m);
+            if let Some(x) = attempt(f, &name, memory::run(opts, storage)).await {
+                r.memory.push(x);
             }
         }
     }
