@@ -184,7 +184,8 @@ pub struct MatrixCell {
     pub rate: f64,
     /// Workers per region.
     pub concurrency: usize,
-    /// Achieved rate, ops/s.
+    /// Requests completed per second of the load window (all sent in it, replies may come
+    /// after it closed).
     pub throughput: f64,
     /// Write latency over all regions (coordinated-omission corrected), ms.
     pub write_p50_ms: f64,

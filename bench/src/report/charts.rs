@@ -176,7 +176,7 @@ fn matrix(cells: &[MatrixCell]) -> String {
         &cats,
         &[
             ("target".into(), col(&|c| c.rate)),
-            ("achieved".into(), col(&|c| c.throughput)),
+            ("completed".into(), col(&|c| c.throughput)),
         ],
     );
     b += &bar_chart(

@@ -435,7 +435,7 @@ pub fn matrix(r: &Results, opts: &Options) -> Table {
         "matrix",
         "Matrix: mode × lag × key skew × rate",
         &format!(
-            "Three regions, every link at the given one-way latency (no jitter), {} storage, a fresh cluster per cell; open-loop Poisson load from all regions for {:.1} s, mix {}, {} keys, {} B values. Aurora Global: writes from secondaries go to the primary and pay the round trip. Write latency is coordinated-omission corrected. Conflict rate = acknowledged writes concurrent with another (checker, from causal contexts) vs the analytic model. Lag p99 = the worst link's.",
+            "Three regions, every link at the given one-way latency (no jitter), {} storage, a fresh cluster per cell; open-loop Poisson load from all regions for {:.1} s, mix {}, {} keys, {} B values. Aurora Global: writes from secondaries go to the primary and pay the round trip. Completed ops/s counts the requests sent in the window per second of it. Write latency is coordinated-omission corrected. Conflict rate = acknowledged writes concurrent with another (checker, from causal contexts) vs the analytic model. Lag p99 = the worst link's.",
             opts.storage(),
             opts.duration.as_secs_f64(),
             opts.matrix_mix,
@@ -448,7 +448,7 @@ pub fn matrix(r: &Results, opts: &Options) -> Table {
             "keys",
             "rate ops/s",
             "workers/region",
-            "achieved ops/s",
+            "completed ops/s",
             "write p50 ms",
             "write p99 ms",
             "conflict rate %",

@@ -114,7 +114,9 @@ pub fn cell(
         dist: dist.to_owned(),
         rate,
         concurrency,
-        throughput: r.ops as f64 / r.elapsed_s.max(1e-9),
+        // Per second of the load window: the run's elapsed time also covers the replies still
+        // in flight when the window closed (up to two round trips in Aurora Global mode).
+        throughput: r.ops as f64 / r.config.duration.as_secs_f64().max(1e-9),
         write_p50_ms: q(0.5),
         write_p99_ms: q(0.99),
         conflict_rate: r.checker.conflict_rate,
