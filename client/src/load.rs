@@ -575,9 +575,14 @@ async fn worker(
     };
     let (mut kv_local, mut kv_writer) = (rc.local.kv(), rc.writer.kv());
     let open_loop = rate > 0.0;
-    // Stagger the first arrival so workers do not start in lockstep.
-    let mut intended =
-        begin + Duration::from_secs_f64(if open_loop { rng.f64() / rate } else { 0.0 });
+    // Stagger the first arrival so workers do not start in lockstep. Poisson: the first gap is
+    // exponential too (a uniform one over one mean gap would add half an arrival per worker).
+    let first_gap = match (open_loop, arrivals) {
+        (false, _) => 0.0,
+        (true, Arrivals::Poisson) => rng.exponential(1.0 / rate),
+        (true, Arrivals::Uniform) => rng.f64() / rate,
+    };
+    let mut intended = begin + Duration::from_secs_f64(first_gap);
     let mut n = 0u64;
     loop {
         if open_loop {

@@ -74,7 +74,8 @@ pub fn alive(pid: u32) -> bool {
     let exists = unsafe { libc::kill(pid as libc::pid_t, 0) } == 0;
     exists
         && std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|c| String::from_utf8_lossy(&c).contains("meridian"))
+            // Empty while the process is still being exec'd (seen right after spawn): alive.
+            .map(|c| c.is_empty() || String::from_utf8_lossy(&c).contains("meridian"))
             .unwrap_or(true)
         && !is_zombie(pid)
 }

@@ -4,8 +4,11 @@
 //! - [`v1::kv_server`] / [`v1::kv_client`]: the key-value service clients use.
 //! - [`v1::replication_server`] / [`v1::replication_client`]: region-to-region log streaming.
 //! - [`v1::admin_server`] / [`v1::admin_client`]: status, links, partitions, conflicts, roles.
+//! - [`bench::v1::echo_server`] / [`bench::v1::echo_client`]: the raw echo service the benchmark
+//!   measures as its baseline (package `meridian.bench.v1`; not part of a node).
 //!
-//! [`FILE_DESCRIPTOR_SET`] is the encoded descriptor set, for gRPC server reflection.
+//! [`FILE_DESCRIPTOR_SET`] is the encoded descriptor set of `meridian.v1`, for gRPC server
+//! reflection.
 
 /// Generated messages and services of package `meridian.v1`.
 pub mod v1 {
@@ -13,7 +16,17 @@ pub mod v1 {
     tonic::include_proto!("meridian.v1");
 }
 
-/// The encoded `FileDescriptorSet` of all Meridian protos.
+/// The benchmark's baseline service (package `meridian.bench.v1`): a raw tonic echo, measured
+/// with the same client as a node so that node overhead is a ratio.
+pub mod bench {
+    /// Generated messages and services of package `meridian.bench.v1`.
+    pub mod v1 {
+        #![allow(clippy::all, missing_docs)]
+        tonic::include_proto!("meridian.bench.v1");
+    }
+}
+
+/// The encoded `FileDescriptorSet` of the node's protos (`meridian.v1`; not the benchmark's).
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/meridian_descriptor.bin"));
 
