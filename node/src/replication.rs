@@ -26,8 +26,13 @@ use tonic::transport::Channel;
 use tracing::{debug, info, warn};
 
 use crate::{
-    clock::now_us, convert::write_from_pb, links::delivery_time, region::RegionId,
-    state::NodeState, store::Write,
+    clock::now_us,
+    convert::write_from_pb,
+    links::delivery_time,
+    region::RegionId,
+    state::{Durable, NodeState},
+    storage,
+    store::Write,
 };
 
 /// Most writes held in a link's delivery queue before the stream is left unread.
@@ -142,6 +147,7 @@ async fn session(
         r = client.pull(ReceiverStream::new(ack_rx)) => r?.into_inner(),
     };
     set_connected(state, origin, true);
+    let acks = spawn_acker(me.clone(), ack_tx);
     let mut queue: VecDeque<(u64, Arc<Write>)> = VecDeque::new();
     let mut prev_delivery = 0u64;
     loop {
@@ -161,16 +167,12 @@ async fn session(
                 while queue.front().is_some_and(|(t, _)| *t <= now) {
                     due.push(queue.pop_front().expect("front exists").1);
                 }
-                match state.apply_batch(origin, &due, generation).await {
-                    Ok(true) => {}
-                    Ok(false) => return Ok(SessionEnd::Resynced),
-                    Err(e) => {
-                        return Err(tonic::Status::internal(format!("cannot persist replicated writes: {e}")));
-                    }
-                }
+                let Some(durable) = state.apply_batch(origin, &due, generation) else {
+                    return Ok(SessionEnd::Resynced);
+                };
                 if let Some(last) = due.last() {
-                    let ack = pb::PullRequest { region: me.clone(), applied_seq: last.seq, ..Default::default() };
-                    let _ = ack_tx.try_send(ack); // a full channel: a later ack supersedes this one
+                    // Acknowledged to the origin in order, each once it is durable here.
+                    let _ = acks.send((last.seq, durable));
                 }
                 let oldest = queue.front().map_or(0, |(_, w)| w.commit_us);
                 state.inbound(origin).stats.lock().unwrap_or_else(|p| p.into_inner()).oldest_pending_commit_us = oldest;
@@ -207,6 +209,33 @@ async fn session(
             }
         }
     }
+}
+
+/// The session's acknowledger: sends `applied_seq` acks to the origin in order, each once its
+/// batch is durable here (a storage failure stops the acks: the origin then sees this region
+/// fall behind, which is the truth). Ends with the session (its sender is dropped).
+fn spawn_acker(
+    me: String,
+    ack_tx: mpsc::Sender<pb::PullRequest>,
+) -> mpsc::UnboundedSender<(u64, Option<Durable>)> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Option<Durable>)>();
+    tokio::spawn(async move {
+        while let Some((seq, durable)) = rx.recv().await {
+            if let Some(d) = durable
+                && let Err(e) = storage::durable(d).await
+            {
+                tracing::error!(error = %e, "cannot persist replicated writes; no more acks");
+                return;
+            }
+            let ack = pb::PullRequest {
+                region: me.clone(),
+                applied_seq: seq,
+                ..Default::default()
+            };
+            let _ = ack_tx.try_send(ack); // a full channel: a later ack supersedes this one
+        }
+    });
+    tx
 }
 
 async fn sleep_until_us(at_us: u64) {

@@ -39,6 +39,9 @@ use crate::{
     store::Write,
 };
 
+/// Resolves once queued storage operations are durable.
+pub type Durable = tokio::sync::oneshot::Receiver<Result<()>>;
+
 /// Options of one node process.
 #[derive(Clone, Debug)]
 pub struct NodeOptions {
@@ -453,22 +456,25 @@ impl NodeState {
     }
 
     /// Merge a batch of writes replicated from `origin` by a session of resync generation
-    /// `generation`, make it durable, and record the link statistics. `Ok(false)`: a resync
-    /// happened since the session started; the batch was discarded and the session must restart.
-    pub async fn apply_batch(
+    /// `generation`, queue it for durability, and record the link statistics. Returns `None`
+    /// when a resync happened since the session started (the batch was discarded and the
+    /// session must restart); otherwise what to await before acknowledging the batch to the
+    /// origin (nothing in memory mode). Not awaiting here lets the link keep applying while
+    /// the disk syncs: group commit then folds many batches into one sync.
+    pub fn apply_batch(
         &self,
         origin: RegionId,
         writes: &[Arc<Write>],
         generation: u64,
-    ) -> Result<bool> {
+    ) -> Option<Option<Durable>> {
         let Some(last) = writes.last() else {
-            return Ok(true);
+            return Some(None);
         };
         let link = &self.inbound[origin.index()];
         let durable = {
             let mut core = self.core();
             if *self.resync_generation.borrow() != generation {
-                return Ok(false);
+                return None;
             }
             let now = now_us();
             for w in writes {
@@ -493,10 +499,6 @@ impl NodeState {
             keys.dedup();
             self.persist_keys(&core, keys.into_iter(), vec![position])
         };
-        // The origin hears of the position (acks) only once it is durable here.
-        if let Some(d) = durable {
-            storage::durable(d).await?;
-        }
         let now = now_us();
         {
             let mut s = link.stats.lock().unwrap_or_else(|p| p.into_inner());
@@ -510,7 +512,7 @@ impl NodeState {
             s.writes_applied += writes.len() as u64;
             s.origin_head = s.origin_head.max(last.seq);
         }
-        Ok(true)
+        Some(durable)
     }
 
     /// Merge writes learnt by anti-entropy (LWW, idempotent) and make the result durable.

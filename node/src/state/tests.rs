@@ -31,7 +31,11 @@ fn a_batch_pulled_before_a_resync_is_discarded_and_the_session_restarts_at_the_n
 
     let (after, generation) = state.pull_position(r0);
     assert_eq!(after, 0);
-    assert!(block_on(state.apply_batch(r0, std::slice::from_ref(&w1), generation)).unwrap());
+    assert!(
+        state
+            .apply_batch(r0, std::slice::from_ref(&w1), generation)
+            .is_some()
+    );
     assert_eq!(state.applied_from(r0), 1);
 
     // A snapshot of the primary as of seq 2 replaces the state.
@@ -42,7 +46,9 @@ fn a_batch_pulled_before_a_resync_is_discarded_and_the_session_restarts_at_the_n
 
     // The old session's next batch is refused; nothing of it lands in the store.
     assert!(
-        !block_on(state.apply_batch(r0, std::slice::from_ref(&w3), generation)).unwrap(),
+        state
+            .apply_batch(r0, std::slice::from_ref(&w3), generation)
+            .is_none(),
         "stale session"
     );
     assert!(state.core().store().get("c").is_none());
@@ -56,7 +62,11 @@ fn a_batch_pulled_before_a_resync_is_discarded_and_the_session_restarts_at_the_n
     let (after, new_generation) = state.pull_position(r0);
     assert_eq!(after, 2);
     assert_ne!(new_generation, generation);
-    assert!(block_on(state.apply_batch(r0, std::slice::from_ref(&w3), new_generation)).unwrap());
+    assert!(
+        state
+            .apply_batch(r0, std::slice::from_ref(&w3), new_generation)
+            .is_some()
+    );
     assert_eq!(state.applied_from(r0), 3);
     assert!(state.core().store().get("c").is_some());
 }
