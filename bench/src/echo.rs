@@ -72,21 +72,7 @@ pub fn run_server(listen: SocketAddr, workers: usize) -> anyhow::Result<()> {
     })
 }
 
-/// A tokio runtime with `workers` worker threads (1: the current-thread scheduler, as the nodes
-/// use for one worker).
-pub fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
-    let rt = if workers <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .enable_all()
-            .build()?
-    };
-    Ok(rt)
-}
+pub use meridian_client::runtime::runtime;
 
 async fn shutdown_signal() {
     #[cfg(unix)]

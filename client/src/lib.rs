@@ -9,6 +9,7 @@
 //! - [`checker`]: the post-run verification of SPEC §4, pure and unit-tested;
 //! - [`model`]: the analytic conflict / lost-write predictions;
 //! - [`load`]: the open/closed-loop load generator and post-run collection;
+//! - [`runtime`]: tokio runtimes with an explicit worker count;
 //! - [`processes`]: local multi-process clusters (start, record, stop);
 //! - [`scenario`]: a cluster owned by a scenario (demo, benchmark), stopped on drop;
 //! - [`report`], [`html`]: JSON report, terminal summary, `.hgrm` files, HTML with SVG charts.
@@ -25,5 +26,6 @@ pub mod model;
 pub mod processes;
 pub mod report;
 pub mod rng;
+pub mod runtime;
 pub mod scenario;
 pub mod workload;

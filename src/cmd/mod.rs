@@ -49,20 +49,7 @@ impl ClusterArgs {
     }
 }
 
-/// A tokio runtime with `workers` worker threads (1: current-thread scheduler).
-pub fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
-    let rt = if workers <= 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .enable_all()
-            .build()?
-    };
-    Ok(rt)
-}
+pub use meridian_client::runtime::runtime;
 
 /// Structured logs to stderr, filtered by `RUST_LOG` (default: `default`).
 pub fn init_logging(default: &str) {
