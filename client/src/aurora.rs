@@ -290,15 +290,25 @@ impl Fleet {
         after_seq: u64,
         up_to_seq: u64,
     ) -> anyhow::Result<Vec<pb::WriteRecord>> {
+        // The node answers in pages (bounded in bytes); ask until a page comes back empty.
         let c = self.client(region)?;
-        let req = pb::LogRequest {
-            after_seq,
-            up_to_seq,
-        };
-        Ok(self
-            .call("log", region, c.admin().log(c.request(req)))
-            .await?
-            .writes)
+        let mut out: Vec<pb::WriteRecord> = Vec::new();
+        let mut after = after_seq;
+        loop {
+            let req = pb::LogRequest {
+                after_seq: after,
+                up_to_seq,
+            };
+            let page = self
+                .call("log", region, c.admin().log(c.request(req)))
+                .await?
+                .writes;
+            match page.last() {
+                Some(last) if last.seq > after => after = last.seq,
+                _ => return Ok(out),
+            }
+            out.extend(page);
+        }
     }
 
     /// Every region's status, and the role the highest epoch agrees on.

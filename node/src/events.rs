@@ -84,8 +84,9 @@ impl EventFeed {
     /// Events with seq > `after`, at most `limit`, and how many such events were dropped.
     pub fn since(&self, after: u64, limit: usize) -> (Vec<LossEvent>, u64) {
         let first_kept = self.events.front().map_or(self.recorded + 1, |e| e.seq);
-        let dropped = first_kept.saturating_sub(after + 1);
-        let skip = (after + 1).saturating_sub(first_kept) as usize;
+        let dropped = first_kept.saturating_sub(after.saturating_add(1));
+        let skip = usize::try_from(after.saturating_add(1).saturating_sub(first_kept))
+            .unwrap_or(usize::MAX);
         let events = self.events.iter().skip(skip).take(limit).cloned().collect();
         (events, dropped)
     }

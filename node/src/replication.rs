@@ -232,7 +232,9 @@ fn spawn_acker(
                 applied_seq: seq,
                 ..Default::default()
             };
-            let _ = ack_tx.try_send(ack); // a full channel: a later ack supersedes this one
+            if ack_tx.send(ack).await.is_err() {
+                return; // the session is over
+            }
         }
     });
     tx

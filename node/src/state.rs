@@ -173,7 +173,7 @@ pub struct NodeState {
     /// Random id of this process's incarnation.
     pub incarnation: Uuid,
     core: Mutex<Core>,
-    head: watch::Sender<u64>,
+    head: Arc<watch::Sender<u64>>,
     links: RwLock<LinkTable>,
     links_version: watch::Sender<u64>,
     resync_generation: watch::Sender<u64>,
@@ -216,7 +216,7 @@ impl NodeState {
             region,
             incarnation: Uuid::new_v4(),
             core: Mutex::new(core),
-            head: watch::Sender::new(0),
+            head: Arc::new(watch::Sender::new(0)),
             links: RwLock::new(cluster.link_table()),
             links_version: watch::Sender::new(0),
             resync_generation: watch::Sender::new(0),
@@ -353,6 +353,11 @@ impl NodeState {
         op: WriteOp,
         condition: Option<&Condition>,
     ) -> Result<Committed> {
+        if self.persister.as_ref().is_some_and(Persister::broken) {
+            return Err(Error::Unavailable(
+                "storage failed on this node; it refuses writes (see its log)".into(),
+            ));
+        }
         let (committed, durable) = {
             let mut core = self.core();
             self.check_rpo_bound(&core)?;
@@ -361,13 +366,24 @@ impl NodeState {
                 self.persist_keys(&core, std::iter::once(key), vec![Op::Log(c.write.clone())]);
             (c, durable)
         };
-        if let Some(d) = durable {
-            storage::durable(d).await?;
-        }
-        // Peers only ever see durable log entries: the head is the durable head.
+        // Peers only ever see durable log entries: the head is the durable head. It advances in
+        // a task of its own, so a client that gives up (deadline, disconnect) while the write
+        // syncs cannot leave the write logged but never offered to the peers.
         let seq = committed.write.seq;
-        self.head
-            .send_if_modified(|h| (seq > *h).then(|| *h = seq).is_some());
+        let head = self.head.clone();
+        let advance = async move {
+            if let Some(d) = durable {
+                storage::durable(d).await?;
+            }
+            head.send_if_modified(|h| (seq > *h).then(|| *h = seq).is_some());
+            Ok::<(), Error>(())
+        };
+        match self.persister {
+            Some(_) => tokio::spawn(advance)
+                .await
+                .map_err(|e| Error::Internal(format!("durability task: {e}")))??,
+            None => advance.await?,
+        }
         Ok(committed)
     }
 

@@ -211,6 +211,8 @@ impl Storage {
     /// Write `ops` as one atomic batch and sync the journal.
     pub fn commit(&self, ops: &[Op]) -> Result<()> {
         let mut batch = self.db.batch();
+        // Keys this batch inserted before a ClearItems must be cleared too.
+        let mut inserted: Vec<&[u8]> = Vec::new();
         for op in ops {
             match op {
                 Op::Log(w) => batch.insert(
@@ -224,6 +226,7 @@ impl Storage {
                         seen: Some(context_to_pb(&self.regions, seen)),
                     };
                     batch.insert(&self.items, current.key.as_bytes(), item.encode_to_vec());
+                    inserted.push(current.key.as_bytes());
                 }
                 Op::Applied {
                     origin,
@@ -260,6 +263,9 @@ impl Storage {
                         let k = guard.key().map_err(io)?;
                         batch.remove(&self.items, k);
                     }
+                    for k in inserted.drain(..) {
+                        batch.remove(&self.items, k);
+                    }
                 }
             }
         }
@@ -275,6 +281,7 @@ type Job = (Vec<Op>, Option<oneshot::Sender<Result<()>>>);
 #[derive(Debug, Clone)]
 pub struct Persister {
     tx: std::sync::mpsc::Sender<Job>,
+    broken: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Most jobs folded into one sync.
@@ -284,6 +291,8 @@ impl Persister {
     /// Start the group-commit thread over `storage`.
     pub fn start(storage: Storage) -> Self {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let broken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = broken.clone();
         std::thread::Builder::new()
             .name("meridian-persist".into())
             .spawn(move || {
@@ -301,7 +310,8 @@ impl Persister {
                         .collect();
                     let result = storage.commit(&ops);
                     if let Err(e) = &result {
-                        tracing::error!(error = %e, "storage commit failed");
+                        tracing::error!(error = %e, "storage commit failed: the node refuses writes from now on");
+                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
                     for (_, ack) in jobs {
                         if let Some(ack) = ack {
@@ -316,7 +326,12 @@ impl Persister {
                 }
             })
             .expect("spawn the persist thread");
-        Self { tx }
+        Self { tx, broken }
+    }
+
+    /// Has a commit failed? Then nothing more can be made durable: writes must be refused.
+    pub fn broken(&self) -> bool {
+        self.broken.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Queue `ops` (call this under the core lock, so queue order is commit order); the

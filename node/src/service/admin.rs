@@ -259,9 +259,10 @@ impl Admin for AdminService {
             let (events, dropped) = core.feed().since(r.after, limit);
             (events, dropped, core.feed().conflicts(), core.feed().lost())
         };
-        let next = events
-            .last()
-            .map_or(r.after.max(lost.min(r.after + dropped)), |e| e.seq);
+        let next = events.last().map_or(
+            r.after.max(lost.min(r.after.saturating_add(dropped))),
+            |e| e.seq,
+        );
         Ok(Response::new(pb::ConflictsReply {
             events: events
                 .iter()
@@ -282,7 +283,7 @@ impl Admin for AdminService {
         let items: Vec<_> = state.core().store().iter().cloned().collect();
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
-            for chunk in items.chunks(1000) {
+            for chunk in crate::service::replication::byte_chunks(&items) {
                 let msg = pb::DumpChunk {
                     items: chunk
                         .iter()
@@ -309,11 +310,16 @@ impl Admin for AdminService {
             };
             core.log_after(
                 r.after_seq,
-                up_to.saturating_sub(r.after_seq).min(1_000_000) as usize,
+                up_to.saturating_sub(r.after_seq).min(10_000) as usize,
             )
         };
+        // One page, bounded in writes and bytes; callers page on with after_seq.
+        let page = crate::service::replication::byte_chunks(&writes)
+            .first()
+            .copied()
+            .unwrap_or(&[]);
         Ok(Response::new(pb::LogReply {
-            writes: writes
+            writes: page
                 .iter()
                 .map(|w| write_to_pb(&state.regions, w))
                 .collect(),

@@ -25,6 +25,32 @@ const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// Most writes per batch the server allows a puller to ask for.
 const MAX_BATCH_WRITES: usize = 8192;
 
+/// This node's durable log head (acks beyond it are nonsense and are clamped).
+fn ack_head(state: &crate::state::NodeState) -> u64 {
+    *state.subscribe_head().borrow()
+}
+
+/// Split `items` into chunks of at most [`MAX_BATCH_BYTES`] of payload (a single larger item
+/// goes alone), so no message exceeds the replication message limit whatever the value sizes.
+pub fn byte_chunks(
+    items: &[std::sync::Arc<crate::store::Write>],
+) -> Vec<&[std::sync::Arc<crate::store::Write>]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, w) in items.iter().enumerate() {
+        let size = w.payload_bytes() + 128;
+        if i > start && bytes + size > MAX_BATCH_BYTES {
+            out.push(&items[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < items.len() {
+        out.push(&items[start..]);
+    }
+    out
+}
+
 /// The replication service.
 #[derive(Clone, Debug)]
 pub struct ReplicationService {
@@ -75,7 +101,7 @@ impl Replication for ReplicationService {
         let items = crate::anti_entropy::items_in(state.core().store(), r.buckets, &r.wanted);
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
-            for chunk in items.chunks(1000) {
+            for chunk in byte_chunks(&items) {
                 let msg = pb::SnapshotChunk {
                     items: chunk
                         .iter()
@@ -118,7 +144,10 @@ impl Replication for ReplicationService {
             n => n.min(MAX_BATCH_WRITES),
         };
         let outbound = state.outbound(peer);
-        outbound.acked.fetch_max(after_seq, Ordering::Relaxed);
+        // What this peer holds now (not the most it ever held: it may have restarted empty).
+        outbound
+            .acked
+            .store(open.applied_seq.min(after_seq), Ordering::Relaxed);
         outbound.streams.fetch_add(1, Ordering::Relaxed);
 
         let ack_state = state.clone();
@@ -127,7 +156,7 @@ impl Replication for ReplicationService {
                 ack_state
                     .outbound(peer)
                     .acked
-                    .fetch_max(ack.applied_seq, Ordering::Relaxed);
+                    .fetch_max(ack.applied_seq.min(ack_head(&ack_state)), Ordering::Relaxed);
             }
         });
 
@@ -183,10 +212,11 @@ impl Replication for ReplicationService {
         &self,
         _req: Request<pb::HeadRequest>,
     ) -> Result<Response<pb::HeadReply>, Status> {
-        let core = self.node.state.core();
+        let state = &self.node.state;
         Ok(Response::new(pb::HeadReply {
-            head_seq: core.log_head(),
-            epoch: core.role().epoch,
+            // The durable head: what peers can pull (and a `global` read can wait for).
+            head_seq: *state.subscribe_head().borrow(),
+            epoch: state.core().role().epoch,
         }))
     }
 
@@ -216,7 +246,7 @@ impl Replication for ReplicationService {
         };
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
-            let mut chunks = items.chunks(1000).peekable();
+            let mut chunks = byte_chunks(&items).into_iter().peekable();
             if chunks.peek().is_none() {
                 let _ = tx
                     .send(Ok(pb::SnapshotChunk {
