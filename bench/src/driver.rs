@@ -104,6 +104,20 @@ impl Outcome {
     }
 }
 
+impl Outcome {
+    /// `Err` naming `what` when any request failed.
+    pub fn ensure_no_errors(&self, what: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.errors == 0,
+            "{what}: {} of {} puts failed: {}",
+            self.errors,
+            self.calls,
+            self.first_error.clone().unwrap_or_default()
+        );
+        Ok(())
+    }
+}
+
 /// Run `inflight` closed-loop tasks, task `i` sending through `make(i)`, until `until`.
 pub async fn closed_loop<C: Call>(
     inflight: usize,
@@ -111,6 +125,28 @@ pub async fn closed_loop<C: Call>(
     make: impl Fn(usize) -> C,
 ) -> anyhow::Result<Outcome> {
     drive(inflight, until, None, make).await
+}
+
+/// Write `count` sequential keys under `prefix` as fast as `inflight` closed-loop tasks go.
+pub async fn write_sequential(
+    channel: &Channel,
+    prefix: &str,
+    count: u64,
+    inflight: usize,
+    value_size: usize,
+    seed: u64,
+) -> anyhow::Result<Outcome> {
+    closed_loop(inflight, Until::Count(count), |i| {
+        PutCall::new(
+            channel.clone(),
+            prefix,
+            Keys::Sequential,
+            value_size,
+            seed,
+            i as u64,
+        )
+    })
+    .await
 }
 
 /// Run `inflight` tasks that together offer `rate` requests/s (evenly spaced, staggered),

@@ -197,6 +197,19 @@ impl Cluster {
         format!("http://{}", listen.split('"').nth(1).unwrap())
     }
 
+    /// Assert that a put at `region` is refused as at a secondary, naming `primary`.
+    pub fn assert_write_refused(&self, region: &str, primary: &str) {
+        let err = self
+            .ctl_json(region, &["put", "refused-write", "x"])
+            .unwrap_err();
+        assert_eq!(err["code"], "FailedPrecondition", "{err}");
+        let message = err["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("the primary is {primary}")),
+            "{region}: {err}"
+        );
+    }
+
     /// The process id of `region`'s node.
     pub fn pid(&self, region: &str) -> u32 {
         self.children

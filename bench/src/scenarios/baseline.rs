@@ -2,7 +2,6 @@
 //! channel settings, payload and number of requests in flight against a raw echo process and
 //! against a one-region node, so that their ratio is the node's overhead.
 
-use anyhow::Context;
 use meridian_node::core::Mode;
 
 use super::progress;
@@ -46,26 +45,16 @@ pub async fn single_region(opts: &Options, storage: &str) -> anyhow::Result<Sing
     let cluster = nodes::start_with(opts, &format!("single-{storage}"), cfg, storage).await?;
     let (addr, _) = nodes::node(&cluster, REGIONS[0])?;
     let ch = driver::channel(addr)?;
-    let fill = closed_loop(opts.inflight, Until::Count(opts.keys), |i| {
-        PutCall::new(
-            ch.clone(),
-            PREFIX,
-            Keys::Sequential,
-            opts.payload,
-            opts.seed,
-            i as u64,
-        )
-    })
-    .await?;
-    if fill.errors > 0 {
-        return Err(anyhow::anyhow!(
-            "{} of {} puts failed while filling: {}",
-            fill.errors,
-            fill.calls,
-            fill.first_error.unwrap_or_default()
-        ))
-        .context("single-region fill");
-    }
+    driver::write_sequential(
+        &ch,
+        PREFIX,
+        opts.keys,
+        opts.inflight,
+        opts.payload,
+        opts.seed,
+    )
+    .await?
+    .ensure_no_errors("single-region fill")?;
     let put = closed_loop(opts.inflight, Until::Elapsed(opts.duration), |i| {
         PutCall::new(
             ch.clone(),

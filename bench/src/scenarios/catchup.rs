@@ -14,7 +14,7 @@ use meridian_proto::v1 as pb;
 
 use super::progress;
 use crate::{
-    driver::{self, Keys, PutCall, Until, closed_loop},
+    driver::{self},
     nodes::{self, REGIONS},
     options::Options,
     results::CatchupResult,
@@ -49,16 +49,14 @@ pub async fn run(opts: &Options, storage: &str) -> anyhow::Result<CatchupResult>
     }
 
     let ch = driver::channel(origin_addr)?;
-    let written = closed_loop(opts.inflight, Until::Count(opts.catchup_writes), |i| {
-        PutCall::new(
-            ch.clone(),
-            "catchup/",
-            Keys::Sequential,
-            opts.payload,
-            opts.seed,
-            i as u64,
-        )
-    })
+    let written = driver::write_sequential(
+        &ch,
+        "catchup/",
+        opts.catchup_writes,
+        opts.inflight,
+        opts.payload,
+        opts.seed,
+    )
     .await?;
     progress(format!(
         "  wrote {} at {origin} while {returning} was cut off ({:.0} writes/s, {} errors)",

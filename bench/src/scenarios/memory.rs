@@ -6,12 +6,11 @@
 
 use std::time::Duration;
 
-use anyhow::bail;
 use meridian_node::core::Mode;
 
 use super::progress;
 use crate::{
-    driver::{self, Keys, PutCall, Until, closed_loop, key_name},
+    driver::{self, key_name},
     nodes::{self, REGIONS},
     options::Options,
     results::MemoryResult,
@@ -32,25 +31,16 @@ pub async fn run(opts: &Options, storage: &str) -> anyhow::Result<MemoryResult> 
     tokio::time::sleep(SETTLE).await;
     let rss_before = nodes::rss_bytes(pid)?;
     let ch = driver::channel(addr)?;
-    let written = closed_loop(opts.inflight, Until::Count(opts.memory_keys), |i| {
-        PutCall::new(
-            ch.clone(),
-            PREFIX,
-            Keys::Sequential,
-            opts.payload,
-            opts.seed,
-            i as u64,
-        )
-    })
+    let written = driver::write_sequential(
+        &ch,
+        PREFIX,
+        opts.memory_keys,
+        opts.inflight,
+        opts.payload,
+        opts.seed,
+    )
     .await?;
-    if written.errors > 0 {
-        bail!(
-            "{} of {} puts failed: {}",
-            written.errors,
-            written.calls,
-            written.first_error.unwrap_or_default()
-        );
-    }
+    written.ensure_no_errors("memory fill")?;
     tokio::time::sleep(SETTLE).await;
     let rss_after = nodes::rss_bytes(pid)?;
     let items = nodes::status(&admin).await?.items;
