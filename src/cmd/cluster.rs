@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use meridian_client::{
     client::{RegionClient, Session},
     json,
-    processes::{ClusterState, Launcher, alive, signal, stop_nodes},
+    processes::{ClusterState, Launcher, NotOurs, alive, signal, stop_nodes, verify},
 };
 use meridian_proto::v1 as pb;
 use serde_json::{Value, json};
@@ -118,32 +118,58 @@ pub fn run(args: ClusterCmdArgs) -> anyhow::Result<ExitCode> {
         ClusterCommand::Status => rt.block_on(status(&launcher))?,
         ClusterCommand::Down { grace } => {
             let state = read(&launcher)?;
+            // Records whose pid is alive but is not the node: never signalled, said out loud.
+            let refused: Vec<Value> = state
+                .nodes
+                .iter()
+                .filter_map(|n| match verify(n) {
+                    Err(why @ (NotOurs::Other(_) | NotOurs::BadPid)) => {
+                        eprintln!(
+                            "not signalling pid {} recorded for {}: {why}",
+                            n.pid, n.region
+                        );
+                        Some(json!({"region": n.region, "pid": n.pid, "reason": why.to_string()}))
+                    }
+                    _ => None,
+                })
+                .collect();
             let was_up: Vec<_> = state
                 .nodes
                 .iter()
-                .filter(|n| alive(n.pid))
+                .filter(|n| alive(n))
                 .map(|n| n.region.clone())
                 .collect();
             let forced = stop_nodes(&state.nodes, Duration::from_secs(grace));
             let left: Vec<u32> = state
                 .nodes
                 .iter()
-                .filter(|n| alive(n.pid))
+                .filter(|n| alive(n))
                 .map(|n| n.pid)
                 .collect();
             if !left.is_empty() {
                 anyhow::bail!("could not stop pids {left:?}");
             }
             let text = format!(
-                "stopped {} node(s){}",
+                "stopped {} node(s){}{}",
                 was_up.len(),
                 if forced.is_empty() {
                     String::new()
                 } else {
                     format!(", {} after SIGKILL", forced.len())
+                },
+                if refused.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; {} recorded pid(s) belong to other processes and were left alone",
+                        refused.len()
+                    )
                 }
             );
-            (json!({"stopped": was_up, "forced": forced}), text)
+            (
+                json!({"stopped": was_up, "forced": forced, "refused": refused}),
+                text,
+            )
         }
         ClusterCommand::Kill { region } => {
             let state = read(&launcher)?;
@@ -152,12 +178,19 @@ pub fn run(args: ClusterCmdArgs) -> anyhow::Result<ExitCode> {
                 .iter()
                 .find(|n| n.region == region)
                 .with_context(|| format!("no region {region:?} in {}", args.dir.display()))?;
-            if !alive(n.pid) {
-                anyhow::bail!("the node of {region} (pid {}) is not running", n.pid);
-            }
-            signal(n.pid, libc_sigkill());
+            let pid = match verify(n) {
+                Ok(pid) => pid,
+                Err(NotOurs::Gone) => {
+                    anyhow::bail!("the node of {region} (pid {}) is not running", n.pid)
+                }
+                Err(why) => anyhow::bail!(
+                    "refusing to signal pid {} recorded for {region}: {why}",
+                    n.pid
+                ),
+            };
+            signal(pid, libc_sigkill());
             let start = std::time::Instant::now();
-            while alive(n.pid) && start.elapsed() < Duration::from_secs(5) {
+            while alive(n) && start.elapsed() < Duration::from_secs(5) {
                 std::thread::sleep(Duration::from_millis(10));
             }
             (
@@ -228,7 +261,7 @@ async fn status(l: &Launcher) -> anyhow::Result<(Value, String)> {
         "region", "state", "pid", "mode", "primary", "pending", "lag p99 ms", "conflicts"
     );
     for n in &state.nodes {
-        let up = alive(n.pid);
+        let up = alive(n);
         let status = if up {
             let c = RegionClient::new(
                 n.addr,

@@ -1,7 +1,7 @@
 //! `meridian cluster` against real processes: up, a second up refused, status, kill, restart
 //! (the restarted region takes part again), down — and nothing left running.
 
-use std::path::Path;
+use std::{path::Path, process::Command};
 
 use serde_json::Value;
 
@@ -140,4 +140,62 @@ fn cluster_up_status_kill_restart_down_leaves_nothing_running() {
     for p in [pids[0], pids[2], new_b] {
         assert!(!pid_alive(p), "pid {p} still running after down");
     }
+}
+
+/// `cluster down` and `cluster kill` against hostile state files, run inside fresh PID and
+/// network namespaces (`unshare -p -f --mount-proc -n`): whatever the code under test signals,
+/// nothing outside this test can be reached. The sacrificial child is a `sleep` started in the
+/// namespace; it must survive every command.
+#[test]
+fn cluster_down_and_kill_signal_only_verified_node_processes() {
+    if !Command::new("unshare")
+        .args(["-p", "-f", "--mount-proc", "-n", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        // Needs root (CI runs as root); without a namespace this test could reach real processes.
+        eprintln!("skipped: unshare -p -f --mount-proc -n is not available here");
+        return;
+    }
+    let dir = scratch_dir("hostile-state");
+    // One case per line: a pid (or the word VICTIM for the sleeping child) and the command.
+    let script = r#"
+set -u
+sleep 60 & victim=$!
+case_() { # pid command
+  printf '{"cluster_file":"%s/cluster.toml","node_args":[],"nodes":[{"region":"a","pid":%s,"addr":"127.0.0.1:1","metrics_addr":null,"log":"x"}]}' "$DIR" "$1" > "$DIR/state.json"
+  "$BIN" cluster --dir "$DIR" --json $2 > "$DIR/out" 2> "$DIR/err"; rc=$?
+  if kill -0 "$victim" 2>/dev/null; then alive=yes; else alive=no; fi
+  echo "case pid=$1 cmd=$2 rc=$rc victim_alive=$alive err=$(tr '\n' ' ' < "$DIR/err")"
+}
+case_ 4294967295 down
+case_ 4294967295 "kill a"
+case_ 0 down
+case_ 2147483648 down
+case_ "$victim" down
+case_ "$victim" "kill a"
+case_ 1 down
+kill "$victim"
+"#;
+    let out = Command::new("unshare")
+        .args(["-p", "-f", "--mount-proc", "-n", "sh", "-c", script])
+        .env("BIN", crate::support::BIN)
+        .env("DIR", &dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cases: Vec<&str> = text.lines().filter(|l| l.starts_with("case ")).collect();
+    assert_eq!(cases.len(), 7, "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    for c in &cases {
+        assert!(c.contains("victim_alive=yes"), "a command signalled the victim: {c}");
+    }
+    // Pids kill(2) reads as groups or "every process": the state file is refused, exit 1.
+    for c in &cases[..4] {
+        assert!(c.contains("rc=1") && c.contains("is not a process id"), "{c}");
+    }
+    // A live process that is not the node: `down` leaves it alone and says so; `kill` refuses.
+    assert!(cases[4].contains("rc=0") && cases[4].contains("not signalling pid"), "{}", cases[4]);
+    assert!(cases[5].contains("rc=1") && cases[5].contains("refusing to signal"), "{}", cases[5]);
+    assert!(cases[6].contains("rc=0") && cases[6].contains("not signalling pid 1"), "{}", cases[6]);
+    let _ = std::fs::remove_dir_all(&dir);
 }
