@@ -30,6 +30,8 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Drive a running cluster with load; report latency, conflicts, lag; check the outcome.
     Load(cmd::load::LoadArgs),
+    /// Check a recorded history (`ctl --json` write replies) against the running cluster.
+    Check(cmd::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Ctl(args) => cmd::ctl::run(args),
         Command::Load(args) => cmd::load::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Check(args) => cmd::check::run(args),
     };
     match result {
         Ok(code) => code,

@@ -30,7 +30,8 @@ pub const MAX_LISTED: usize = 50;
 /// One thing that is wrong.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Violation {
-    /// divergence, wrong-winner, missing, phantom, bad-event, unreported-loss, feed-incomplete.
+    /// divergence, wrong-winner, missing, phantom, bad-event, unreported-loss, feed-incomplete,
+    /// duplicate-dot.
     pub kind: String,
     /// The key concerned.
     pub key: String,
@@ -105,6 +106,30 @@ pub fn check(
         .filter(|w| w.status == WriteStatus::Unknown)
         .count() as u64;
     r.keys_checked = by_key.len() as u64;
+
+    // 0. A dot names one write: two acknowledged writes of a key with the same (origin, dot)
+    // mean a region reused a dot (after losing its state), and every causal judgement on the
+    // key would be wrong.
+    let mut dots: HashMap<(&str, &str, u64), &str> = HashMap::new();
+    for w in writes.iter().filter(|w| w.status == WriteStatus::Acked) {
+        let slot = (w.key.as_str(), w.origin(), w.dot());
+        match dots.get(&slot) {
+            Some(other) if *other != w.write_id => push(
+                &mut r,
+                "duplicate-dot",
+                &w.key,
+                format!(
+                    "writes {other} and {} were both acknowledged with dot ({}, {}): a region handed out a dot twice",
+                    w.write_id,
+                    w.origin(),
+                    w.dot()
+                ),
+            ),
+            _ => {
+                dots.insert(slot, &w.write_id);
+            }
+        }
+    }
 
     // 1. Convergence.
     let mut regions = finals.iter();

@@ -117,6 +117,58 @@ impl WriteRec {
     }
 }
 
+impl WriteRec {
+    /// An acknowledged write from the JSON `meridian ctl put/delete/incr --json` prints (one
+    /// object with `key`, `write_id`, `version` and `context`), so that a hand-driven or
+    /// scripted history can be checked with `meridian check`.
+    pub fn from_reply_json(v: &serde_json::Value) -> Result<Self, String> {
+        let s = |field: &str| {
+            v.get(field)
+                .and_then(|x| x.as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| format!("no string field {field:?}"))
+        };
+        let ver = v.get("version").ok_or("no field \"version\"")?;
+        let num = |field: &str| {
+            ver.get(field)
+                .and_then(|x| x.as_u64())
+                .ok_or_else(|| format!("version has no number {field:?}"))
+        };
+        let version = Ver {
+            timestamp: num("timestamp")?,
+            logical: u32::try_from(num("logical")?).map_err(|_| "version.logical too large")?,
+            region: ver
+                .get("region")
+                .and_then(|x| x.as_str())
+                .ok_or("version has no region")?
+                .to_owned(),
+        };
+        let context = v
+            .get("context")
+            .and_then(|c| c.as_object())
+            .ok_or("no object field \"context\"")?
+            .iter()
+            .map(|(r, n)| {
+                n.as_u64()
+                    .map(|n| (r.clone(), n))
+                    .ok_or_else(|| format!("context entry {r:?} is not a count"))
+            })
+            .collect::<Result<Ctx, String>>()?;
+        Ok(WriteRec {
+            key: s("key")?,
+            op: OpKind::Put,
+            client_region: version.region.clone(),
+            status: WriteStatus::Acked,
+            write_id: s("write_id")?,
+            version: Some(version),
+            context,
+            tombstone: v.get("tombstone").and_then(|t| t.as_bool()).unwrap_or(false),
+            start_us: 0,
+            ack_us: 0,
+        })
+    }
+}
+
 /// A key's current write in one region at the end of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FinalItem {

@@ -828,6 +828,38 @@ async fn progress_loop(
 }
 
 /// Wait until every region has applied every other region's whole log. True when it did.
+/// Check a recorded history against a running cluster (`meridian check`): wait until the
+/// regions are quiescent, read every region's final state and whole conflict feed, keep the
+/// history's keys, and run the checker. `Err` when a node cannot be reached, or the cluster
+/// does not settle within `converge_timeout`.
+pub async fn check_history(
+    cluster: &ClusterConfig,
+    token: Option<&str>,
+    writes: &[WriteRec],
+    converge_timeout: Duration,
+) -> anyhow::Result<CheckReport> {
+    let status = cluster_status(cluster, token).await?;
+    if !wait_quiescent(&status, converge_timeout).await {
+        bail!(
+            "the cluster did not settle within {converge_timeout:?}: some regions still have writes to apply (a partition?)"
+        );
+    }
+    let keys: std::collections::HashSet<&str> = writes.iter().map(|w| w.key.as_str()).collect();
+    let mut finals: FinalStates = BTreeMap::new();
+    let mut events = Vec::new();
+    let mut feed_complete = true;
+    for (c, s) in &status {
+        let (mut state, _) = dump(c, "\0").await?;
+        state.retain(|k, _| keys.contains(k.as_str()));
+        finals.insert(s.region.clone(), state);
+        let (evs, complete) = events_since(c, 0).await?;
+        events.extend(evs.into_iter().filter(|e| keys.contains(e.key.as_str())));
+        feed_complete &= complete;
+    }
+    Ok(check(writes, &finals, &events, feed_complete))
+}
+
+/// Wait until every region has applied every other region's log (or `timeout` passes).
 pub async fn wait_quiescent(nodes: &[(RegionClient, pb::NodeStatus)], timeout: Duration) -> bool {
     let start = Instant::now();
     while start.elapsed() < timeout {

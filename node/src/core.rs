@@ -161,6 +161,7 @@ pub struct Core {
     feed: EventFeed,
     role: Role,
     counters: Counters,
+    dot_floor: u64,
 }
 
 impl Core {
@@ -181,7 +182,19 @@ impl Core {
             feed: EventFeed::new(feed_capacity),
             role,
             counters: Counters::default(),
+            dot_floor: 0,
         }
+    }
+
+    /// The lowest dot this incarnation hands out for any key. A node sets it to the machine
+    /// time (µs) at which it started: a region that lost its state (a wiped data directory, a
+    /// memory-mode restart) no longer knows which dots its earlier incarnations issued, but
+    /// they were all below this floor, since no node commits more than one write per key per
+    /// microsecond. So a dot `(region, n)` names one write for the life of the cluster and a
+    /// write made after a state loss is never mistaken for one its peers already saw (which
+    /// would make a later write look like a causal overwrite of it, and its loss go unreported).
+    pub fn set_dot_floor(&mut self, floor: u64) {
+        self.dot_floor = floor;
     }
 
     /// This region.
@@ -319,6 +332,12 @@ impl Core {
                 (Some(Arc::from(new.to_string().into_bytes())), Some(new))
             }
         };
+        let context = self
+            .store
+            .next_context(key, self.region, self.dot_floor)
+            .ok_or_else(|| {
+                Error::Internal(format!("the causal counter of key {key:?} is exhausted"))
+            })?;
         let timestamp = self.clock.tick_at(machine_us);
         let write = Arc::new(Write {
             key: Arc::from(key),
@@ -328,7 +347,7 @@ impl Core {
                 region: self.region,
             },
             id,
-            context: self.store.next_context(key, self.region),
+            context,
             commit_us: machine_us,
             epoch: self.role.epoch,
             seq: self.log_head() + 1,

@@ -210,7 +210,8 @@ impl NodeState {
             frozen: false,
             fences: Vec::new(),
         };
-        let core = Core::new(region, regions.clone(), clock, role, opts.feed_capacity);
+        let mut core = Core::new(region, regions.clone(), clock, role, opts.feed_capacity);
+        core.set_dot_floor(now_us());
         let n = regions.len();
         Ok(Self {
             region,

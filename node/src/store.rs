@@ -170,15 +170,19 @@ impl Store {
     }
 
     /// The causal context a new write to `key` by `region` gets: everything seen for the key,
-    /// with `region`'s own entry incremented.
-    pub fn next_context(&self, key: &str, region: RegionId) -> VersionVector {
+    /// with `region`'s own entry (its *dot*) raised to `max(seen + 1, floor)`. `floor` is how a
+    /// region that lost its state stays above every dot it issued before (see
+    /// [`crate::core::Core::set_dot_floor`]). `None` when the dot would overflow (only a forged
+    /// context can bring a counter that high).
+    pub fn next_context(&self, key: &str, region: RegionId, floor: u64) -> Option<VersionVector> {
         let mut ctx = self
             .items
             .get(key)
             .map(|e| e.seen.clone())
             .unwrap_or_default();
-        ctx.increment(region);
-        ctx
+        let dot = ctx.get(region).checked_add(1)?.max(floor);
+        ctx.set(region, dot);
+        Some(ctx)
     }
 
     /// Merge one write into the state (see the module docs).

@@ -81,6 +81,26 @@ impl Sim {
         }
     }
 
+    /// Region `r` loses its state (a wiped data directory, a memory-mode restart): a fresh core
+    /// with a new log, whose dots start at the current time, as a restarted node's do. Peers
+    /// start pulling its new log from the beginning; it pulls theirs from the beginning.
+    pub fn wipe(&mut self, r: usize) {
+        let old = &self.cores[r];
+        let mut fresh = Core::new(
+            old.region(),
+            old.regions().clone(),
+            Clock::new(old.clock().mode(), old.clock().skew_us()),
+            old.role().clone(),
+            1_000_000,
+        );
+        fresh.set_dot_floor(self.now_us);
+        self.cores[r] = fresh;
+        for i in 0..self.cores.len() {
+            self.delivered[r][i] = 0;
+            self.delivered[i][r] = 0;
+        }
+    }
+
     /// Region `r` puts `value` at `key`.
     pub fn put(&mut self, r: usize, key: &str, value: &str) -> Arc<Write> {
         self.now_us += 10;

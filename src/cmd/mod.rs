@@ -1,5 +1,6 @@
 //! One module per subcommand, plus what they share (cluster selection, runtimes, logging).
 
+pub mod check;
 pub mod cluster;
 pub mod ctl;
 pub mod demo;

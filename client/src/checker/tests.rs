@@ -244,3 +244,21 @@ fn conflict_rate_counts_each_write_concurrent_with_any_other() {
     let maximal: Vec<bool> = writes.iter().map(|w| analysis.is_maximal(w)).collect();
     assert_eq!(maximal, vec![false, false, false, true]);
 }
+
+#[test]
+fn two_acknowledged_writes_with_one_dot_are_a_violation() {
+    // a wrote a1 {a:1}, lost its state, and wrote a2 {a:1, b:1} with the same dot; c's write
+    // {a:1, b:1, c:1} then looks like a causal overwrite of a2.
+    let a1 = write("a1", "k", 10, "a", &[("a", 1)]);
+    let b1 = write("b1", "k", 20, "b", &[("b", 1)]);
+    let a2 = write("a2", "k", 30, "a", &[("a", 1), ("b", 1)]);
+    let c1 = write("c1", "k", 40, "c", &[("a", 1), ("b", 1), ("c", 1)]);
+    let finals: FinalStates = ["a", "b", "c"]
+        .iter()
+        .map(|r| (r.to_string(), HashMap::from([("k".to_string(), item(&c1))])))
+        .collect();
+    let events = vec![conflict("a", &b1, &a1)];
+    let r = check(&[a1, b1, a2, c1], &finals, &events, true);
+    assert!(!r.ok);
+    assert_eq!(r.violation_counts.get("duplicate-dot"), Some(&1), "{:?}", r.violations);
+}

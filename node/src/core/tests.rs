@@ -308,3 +308,50 @@ fn fences_of_successive_failovers_all_hold() {
             && sim.cores[2].role().fenced(&cut1)
     );
 }
+
+/// The scenario of a region that loses its state (issue 9): r0 writes W1, r1 writes Wb
+/// concurrently and wins; r0 is wiped and, having learnt Wb again, writes W1'; r2 (which saw W1
+/// and Wb but not W1') writes Wc later. W1' and Wc are concurrent, so W1' losing is a conflict
+/// everywhere — it would be a silent "causal overwrite" if W1' reused W1's dot.
+#[test]
+fn a_region_that_lost_its_state_never_reuses_a_dot_so_its_later_loss_is_reported() {
+    let mut sim = Sim::new(ClockMode::Hybrid, &[0, 0, 0]);
+    let w1 = sim.put(0, "k", "w1");
+    let wb = sim.put(1, "k", "wb");
+    sim.settle();
+    sim.wipe(0);
+    sim.deliver(1, 0, usize::MAX);
+    let w1b = sim.put(0, "k", "w1'");
+    assert_ne!(
+        w1b.context.get(RegionId::from_index(0)),
+        w1.context.get(RegionId::from_index(0)),
+        "a new dot after the wipe"
+    );
+    assert_eq!(w1b.context.get(RegionId::from_index(1)), wb.context.get(RegionId::from_index(1)));
+    let wc = sim.put(2, "k", "wc");
+    sim.settle();
+    for (i, c) in sim.cores.iter().enumerate() {
+        assert_eq!(c.store().get("k").unwrap().id, wc.id, "region {i}");
+    }
+    for r in [1, 2] {
+        assert!(
+            sim.outcomes.iter().any(|(at, o)| *at == r
+                && matches!(o, Outcome::Conflict { loser, .. } if loser.id == w1b.id)),
+            "region {r} reports W1' lost"
+        );
+    }
+}
+
+#[test]
+fn a_forged_counter_at_the_top_cannot_wrap_a_regions_dot() {
+    let mut sim = Sim::new(ClockMode::Hybrid, &[0, 0]);
+    let mut forged = (*sim.put(1, "k", "v")).clone();
+    forged.id = id(999);
+    forged.version.timestamp = Timestamp::at(5_000_000);
+    forged.context.set(RegionId::from_index(0), u64::MAX);
+    sim.cores[0].apply_remote(Arc::new(forged), 5_000_001);
+    let err = sim.cores[0]
+        .write("k", put("x"), None, id(1000), 5_000_002)
+        .unwrap_err();
+    assert!(err.to_string().contains("exhausted"), "{err}");
+}
