@@ -442,7 +442,9 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
         let (state, counters) = dump(c, &cfg.workload.counter_prefix()).await?;
         finals.insert(s.region.clone(), state);
         counter_sums.push(counters);
-        let (evs, complete) = events_since(c, 0).await?;
+        // From where the feed stood when the run started: events that fell out of a long-lived
+        // node's feed before this run are not this run's concern.
+        let (evs, complete) = events_since(c, s.lost_writes).await?;
         events.extend(
             evs.into_iter()
                 .filter(|e| e.key.starts_with(&cfg.workload.prefix)),
