@@ -262,12 +262,13 @@ impl NodeState {
                 s.origin_head = seq;
             }
         }
-        if let Some((primary, epoch, fences)) = recovered.role {
+        if let Some(r) = recovered.role {
             let mut core = state.core();
             let role = Role {
-                primary,
-                epoch,
-                fences,
+                primary: r.primary,
+                epoch: r.epoch,
+                fences: r.fences,
+                frozen: r.frozen,
                 ..core.role().clone()
             };
             if role.epoch >= core.role().epoch {
@@ -276,6 +277,11 @@ impl NodeState {
         }
         state.persister = Some(persister);
         Ok(state)
+    }
+
+    /// The group-commit handle (durable mode).
+    pub fn persister(&self) -> Option<&Persister> {
+        self.persister.as_ref()
     }
 
     /// Is the state durable?
@@ -314,6 +320,50 @@ impl NodeState {
             Some(d) => storage::durable(d).await,
             None => Ok(()),
         }
+    }
+
+    /// A ticket covering every storage operation queued so far (`None` in memory mode). Take it
+    /// under the core lock right after reading state, then [`NodeState::wait_durable`] before
+    /// showing that state to anyone: whatever was read is then on disk.
+    pub fn durability_ticket(&self) -> Option<u64> {
+        self.persister.as_ref().map(Persister::ticket)
+    }
+
+    /// Wait until everything a [`NodeState::durability_ticket`] covers is durable (at most one
+    /// group commit). Immediate in memory mode.
+    pub async fn wait_durable(&self, ticket: Option<u64>) -> Result<()> {
+        match (&self.persister, ticket) {
+            (Some(p), Some(t)) => p.synced(t).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// The current write of `key` as a reader may see it: in durable mode, only once it is on
+    /// disk (a write whose group commit is still in flight could vanish in a crash, so a read
+    /// that returned it would have shown a write that never was). Costs nothing when nothing
+    /// is in flight, or the write is one of this region's own durable ones; otherwise the read
+    /// waits for the group commit in flight.
+    pub async fn read_durable(&self, key: &str) -> Result<Option<Arc<Write>>> {
+        let (current, ticket) = {
+            let core = self.core();
+            let current = core.store().get(key).cloned();
+            (current, self.durability_ticket())
+        };
+        let known_durable = match (&self.persister, ticket, &current) {
+            (None, ..) | (_, None, _) | (_, _, None) => true,
+            (Some(p), Some(t), Some(w)) => {
+                p.is_synced(t) || (w.origin() == self.region && w.seq <= *self.head.borrow())
+            }
+        };
+        if !known_durable {
+            self.wait_durable(ticket).await?;
+        }
+        Ok(current)
+    }
+
+    /// The durable head of this region's own log: what peers may pull and `Admin/Log` shows.
+    pub fn durable_head(&self) -> u64 {
+        *self.head.borrow()
     }
 
     /// Make `ops` durable (no-op in memory mode); call under the core lock, await outside it.
@@ -655,12 +705,20 @@ impl NodeState {
         self.forwarded.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Pause or resume writes; returns the log head and its commit time.
-    pub fn freeze(&self, frozen: bool) -> (u64, u64) {
-        let mut core = self.core();
-        core.set_frozen(frozen);
-        let head = core.log_head();
-        (head, core.log_entry(head).map_or(0, |w| w.commit_us))
+    /// Pause or resume writes, durably (a primary restarted in the middle of a switchover
+    /// comes back paused, not writable); returns the log head and its commit time.
+    pub async fn freeze(&self, frozen: bool) -> Result<(u64, u64)> {
+        let (head, durable) = {
+            let mut core = self.core();
+            core.set_frozen(frozen);
+            let head = core.log_head();
+            let durable = self.persist(vec![Op::Role(core.role().clone())]);
+            ((head, core.log_entry(head).map_or(0, |w| w.commit_us)), durable)
+        };
+        if let Some(d) = durable {
+            storage::durable(d).await?;
+        }
+        Ok(head)
     }
 
     /// Status and statistics, as served by `Admin/Status`.

@@ -67,6 +67,9 @@ struct StoredRole {
     epoch: u64,
     #[prost(message, repeated, tag = "3")]
     fences: Vec<StoredFence>,
+    /// Writes paused (a switchover was draining this primary).
+    #[prost(bool, tag = "4")]
+    frozen: bool,
 }
 
 /// One thing to make durable.
@@ -109,8 +112,21 @@ pub struct Recovered {
     pub items: Vec<(Arc<Write>, VersionVector)>,
     /// Per origin: applied seq and the origin incarnation it refers to.
     pub applied: Vec<(String, u64, String)>,
-    /// The last role installed by a switchover or failover (primary, epoch, fences).
-    pub role: Option<(Option<RegionId>, u64, Vec<Fence>)>,
+    /// The last role installed by a switchover, failover or freeze.
+    pub role: Option<RecoveredRole>,
+}
+
+/// A persisted Aurora Global role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveredRole {
+    /// The primary.
+    pub primary: Option<RegionId>,
+    /// Its epoch.
+    pub epoch: u64,
+    /// Failover fences.
+    pub fences: Vec<Fence>,
+    /// Writes paused (a switchover was draining this node when it stopped).
+    pub frozen: bool,
 }
 
 /// The open database.
@@ -196,7 +212,12 @@ impl Storage {
                     })
                 })
                 .collect();
-            r.role = Some((self.regions.id(&role.primary), role.epoch, fences));
+            r.role = Some(RecoveredRole {
+                primary: self.regions.id(&role.primary),
+                epoch: role.epoch,
+                fences,
+                frozen: role.frozen,
+            });
         }
         for guard in self.meta.prefix("applied/") {
             let (k, v) = guard.into_inner().map_err(io)?;
@@ -255,6 +276,7 @@ impl Storage {
                                 epoch: f.epoch,
                             })
                             .collect(),
+                        frozen: role.frozen,
                     };
                     batch.insert(&self.meta, "role", stored.encode_to_vec());
                 }
@@ -282,6 +304,12 @@ type Job = (Vec<Op>, Option<oneshot::Sender<Result<()>>>);
 pub struct Persister {
     tx: std::sync::mpsc::Sender<Job>,
     broken: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Jobs sent to the thread (incremented after each send).
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Jobs the thread has made durable, in the order it received them.
+    synced: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    /// Held for writing by [`Persister::hold`]: commits wait (a slow disk, on demand).
+    gate: std::sync::Arc<std::sync::RwLock<()>>,
 }
 
 /// Most jobs folded into one sync.
@@ -293,6 +321,10 @@ impl Persister {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let broken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = broken.clone();
+        let synced = std::sync::Arc::new(tokio::sync::watch::Sender::new(0u64));
+        let synced_by_thread = synced.clone();
+        let gate = std::sync::Arc::new(std::sync::RwLock::new(()));
+        let thread_gate = gate.clone();
         std::thread::Builder::new()
             .name("meridian-persist".into())
             .spawn(move || {
@@ -308,10 +340,18 @@ impl Persister {
                         .iter_mut()
                         .flat_map(|(ops, _)| std::mem::take(ops))
                         .collect();
-                    let result = storage.commit(&ops);
+                    let result = {
+                        let _open = thread_gate.read().unwrap_or_else(|p| p.into_inner());
+                        storage.commit(&ops)
+                    };
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "storage commit failed: the node refuses writes from now on");
                         flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                        // Wake barrier waiters: they see `broken` and give up.
+                        synced_by_thread.send_modify(|_| {});
+                    } else {
+                        let n = jobs.len() as u64;
+                        synced_by_thread.send_modify(|s| *s += n);
                     }
                     for (_, ack) in jobs {
                         if let Some(ack) = ack {
@@ -326,7 +366,48 @@ impl Persister {
                 }
             })
             .expect("spawn the persist thread");
-        Self { tx, broken }
+        Self {
+            tx,
+            broken,
+            sent: Default::default(),
+            synced,
+            gate,
+        }
+    }
+
+    /// Hold every commit until the guard is dropped: a disk that does not answer, for tests of
+    /// what is visible before a write is durable.
+    pub fn hold(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.gate.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A ticket for everything queued so far: once [`Persister::synced`] resolves for it, every
+    /// job queued before this call is durable.
+    pub fn ticket(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Is everything queued before `ticket` durable already?
+    pub fn is_synced(&self, ticket: u64) -> bool {
+        *self.synced.borrow() >= ticket
+    }
+
+    /// Wait until everything queued before `ticket` is durable (at most one group commit when
+    /// the ticket was just taken). `Err` when storage failed.
+    pub async fn synced(&self, ticket: u64) -> Result<()> {
+        let mut rx = self.synced.subscribe();
+        let broken = &self.broken;
+        let r = rx
+            .wait_for(|s| *s >= ticket || broken.load(std::sync::atomic::Ordering::Relaxed))
+            .await
+            .map(|s| *s >= ticket);
+        match r {
+            Ok(true) => Ok(()),
+            _ => Err(Error::Unavailable(
+                "storage failed on this node: nothing more can be made durable (see its log)"
+                    .into(),
+            )),
+        }
     }
 
     /// Has a commit failed? Then nothing more can be made durable: writes must be refused.
@@ -341,6 +422,8 @@ impl Persister {
         if let Err(std::sync::mpsc::SendError((_, Some(ack)))) = self.tx.send((ops, Some(tx))) {
             let _ = ack.send(Err(Error::Internal("storage thread stopped".into())));
         }
+        // After the send: a ticket counts only jobs the thread will receive before later ones.
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Release);
         rx
     }
 }

@@ -186,3 +186,26 @@ fn a_restarted_node_keeps_the_role_a_switchover_gave_it() {
     c.ctl("b", &["put", "k3", "v"]);
     poll("a follows the new primary", || c.value("a", "k3"));
 }
+
+/// A primary restarted in the middle of a switchover (frozen, draining) comes back frozen:
+/// it must not accept writes that the switchover's target will never have.
+#[test]
+fn a_primary_restarted_while_frozen_for_a_switchover_comes_back_frozen() {
+    use meridian_proto::v1::{self as pb, admin_client::AdminClient};
+    let mut c = Cluster::start("frozen", Spec::aurora(&["a", "b"], 5.0, "a"));
+    c.ctl("a", &["put", "k", "v"]);
+    crate::support::runtime().block_on(async {
+        let mut admin = AdminClient::connect(c.url("a")).await.unwrap();
+        admin
+            .freeze(pb::FreezeRequest { frozen: true })
+            .await
+            .unwrap();
+    });
+    c.kill("a");
+    c.start_node("a");
+    let s = c.ctl("a", &["stats"]);
+    assert_eq!(s["frozen"], true, "{s}");
+    assert_eq!(s["writable"], false, "{s}");
+    let err = c.ctl_json("a", &["put", "k2", "v"]).unwrap_err();
+    assert!(err["message"].as_str().unwrap().contains("paused"), "{err}");
+}

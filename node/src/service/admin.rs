@@ -302,11 +302,13 @@ impl Admin for AdminService {
         let r = req.into_inner();
         let state = &self.node.state;
         let writes = {
+            // Only the durable part of the log: entries past it could still vanish in a crash.
+            let head = state.durable_head();
             let core = state.core();
             let up_to = if r.up_to_seq == 0 {
-                core.log_head()
+                head
             } else {
-                r.up_to_seq.min(core.log_head())
+                r.up_to_seq.min(head)
             };
             core.log_after(
                 r.after_seq,
@@ -331,7 +333,7 @@ impl Admin for AdminService {
         req: Request<pb::FreezeRequest>,
     ) -> Result<Response<pb::FreezeReply>, Status> {
         self.node.check_admin(req.metadata())?;
-        let (head_seq, head_commit_time_us) = self.node.state.freeze(req.into_inner().frozen);
+        let (head_seq, head_commit_time_us) = self.node.state.freeze(req.into_inner().frozen).await?;
         Ok(Response::new(pb::FreezeReply {
             head_seq,
             head_commit_time_us,

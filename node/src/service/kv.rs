@@ -187,7 +187,7 @@ impl KvService {
                 state.wait_applied(primary, head, CONSISTENCY_WAIT).await?;
             }
         }
-        let current = state.core().store().get(&key).cloned();
+        let current = state.read_durable(&key).await?;
         let regions = &state.regions;
         Ok(match current {
             None => pb::GetReply::default(),

@@ -230,7 +230,7 @@ impl Replication for ReplicationService {
             &req.into_inner().region,
             "requesting region",
         )?;
-        let (items, mut high_water) = {
+        let (items, mut high_water, ticket) = {
             let core = state.core();
             let items: Vec<_> = core.store().iter().cloned().collect();
             let mut hw = std::collections::HashMap::new();
@@ -242,8 +242,11 @@ impl Replication for ReplicationService {
                 };
                 hw.insert(state.regions.name(r).to_owned(), seq);
             }
-            (items, hw)
+            (items, hw, state.durability_ticket())
         };
+        // Serve the cut only once it is durable, high-water positions included: a resync from
+        // a state that a crash could still take back would install writes that never were.
+        state.wait_durable(ticket).await?;
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             let mut chunks = byte_chunks(&items).into_iter().peekable();

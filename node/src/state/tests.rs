@@ -70,3 +70,57 @@ fn a_batch_pulled_before_a_resync_is_discarded_and_the_session_restarts_at_the_n
     assert_eq!(state.applied_from(r0), 3);
     assert!(state.core().store().get("c").is_some());
 }
+
+/// A durable one-region node over a fresh directory.
+fn durable_node(dir: &std::path::Path) -> NodeState {
+    let toml = "[[region]]\nname = \"r0\"\nlisten = \"127.0.0.1:0\"\n";
+    let cluster = ClusterConfig::parse(toml, "test").unwrap();
+    let (storage, recovered) = storage::Storage::open(dir, cluster.region_set()).unwrap();
+    let mut opts = NodeOptions::new("r0", cluster);
+    opts.storage = StorageMode::Durable(dir.to_owned());
+    NodeState::with_storage(opts, recovered, Persister::start(storage)).unwrap()
+}
+
+/// While a write's group commit has not reached the disk, a read of the key waits, the
+/// durable head (what `Admin/Log` and peers see) does not include it, and a durability
+/// ticket taken after it is not synced; once the disk answers, all three show it.
+#[test]
+fn a_write_is_invisible_to_reads_and_the_log_until_it_is_durable() {
+    let dir = std::env::temp_dir().join(format!("meridian-state-durable-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let state = Arc::new(durable_node(&dir));
+        let hold = state.persister().unwrap().clone();
+        let guard = hold.hold();
+        let writer = {
+            let state = state.clone();
+            tokio::spawn(async move {
+                state.commit("k", WriteOp::Put(Arc::from(&b"v"[..])), None).await
+            })
+        };
+        // The write is in the store, queued for the disk.
+        while state.core().store().get("k").is_none() {
+            tokio::task::yield_now().await;
+        }
+        let reader = {
+            let state = state.clone();
+            tokio::spawn(async move { state.read_durable("k").await })
+        };
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!reader.is_finished(), "a read returned a write that is not durable");
+        assert!(!writer.is_finished());
+        assert_eq!(state.durable_head(), 0, "the log shows only durable entries");
+        let ticket = state.durability_ticket();
+        assert!(!hold.is_synced(ticket.unwrap()));
+        drop(guard);
+        let committed = writer.await.unwrap().unwrap();
+        let read = reader.await.unwrap().unwrap().unwrap();
+        assert_eq!(read.id, committed.write.id);
+        assert_eq!(state.durable_head(), 1);
+        state.wait_durable(ticket).await.unwrap();
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
