@@ -48,6 +48,52 @@ pub fn channel_to(addr: SocketAddr) -> Channel {
         .connect_lazy()
 }
 
+/// A node's state, opened from its storage (or fresh in memory), before it serves.
+pub struct Opened {
+    /// The state.
+    pub state: Arc<NodeState>,
+    /// Nothing was recovered (a new or wiped data directory, or memory mode).
+    pub fresh: bool,
+    /// The Aurora Global role the data directory held (switchover, failover, freeze), if any.
+    pub recovered_role: Option<crate::storage::RecoveredRole>,
+}
+
+/// Open a node's storage and build its state. Errors name the data directory.
+pub fn open(opts: NodeOptions) -> Result<Opened> {
+    Ok(match &opts.storage {
+        StorageMode::Memory => Opened {
+            state: Arc::new(NodeState::new(opts)?),
+            fresh: true,
+            recovered_role: None,
+        },
+        StorageMode::Durable(dir) => {
+            let (storage, recovered) =
+                Storage::open(dir, opts.cluster.region_set()).map_err(|e| match e {
+                    Error::Internal(m) => Error::FailedPrecondition(format!(
+                        "cannot open the data directory {}: {m}",
+                        dir.display()
+                    )),
+                    other => other,
+                })?;
+            info!(
+                dir = %dir.display(),
+                fresh = recovered.fresh,
+                log = recovered.log.len(),
+                keys = recovered.items.len(),
+                "storage opened"
+            );
+            let (fresh, recovered_role) = (recovered.fresh, recovered.role.clone());
+            let state =
+                NodeState::with_storage(opts.clone(), recovered, Persister::start(storage))?;
+            Opened {
+                state: Arc::new(state),
+                fresh,
+                recovered_role,
+            }
+        }
+    })
+}
+
 /// Run a node on `listener` (and Prometheus metrics on `metrics`, if given) until `shutdown`
 /// resolves.
 pub async fn run(
@@ -56,22 +102,17 @@ pub async fn run(
     metrics: Option<TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    let mut fresh = true;
-    let state = Arc::new(match &opts.storage {
-        StorageMode::Memory => NodeState::new(opts)?,
-        StorageMode::Durable(dir) => {
-            let (storage, recovered) = Storage::open(dir, opts.cluster.region_set())?;
-            info!(
-                dir = %dir.display(),
-                fresh = recovered.fresh,
-                log = recovered.log.len(),
-                keys = recovered.items.len(),
-                "storage opened"
-            );
-            fresh = recovered.fresh;
-            NodeState::with_storage(opts.clone(), recovered, Persister::start(storage))?
-        }
-    });
+    serve(open(opts)?, listener, metrics, shutdown).await
+}
+
+/// Serve an opened node on `listener` until `shutdown` resolves.
+pub async fn serve(
+    opened: Opened,
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let Opened { state, fresh, .. } = opened;
     let peers: Vec<Channel> = state
         .regions
         .names()

@@ -5,8 +5,10 @@ use std::{net::SocketAddr, process::ExitCode};
 use anyhow::Context;
 use clap::Args;
 use meridian_node::{
+    core::Mode,
     server,
-    state::{NodeOptions, StorageMode},
+    state::{NodeOptions, NodeState, StorageMode},
+    storage::RecoveredRole,
 };
 
 use super::ClusterArgs;
@@ -48,7 +50,8 @@ pub struct NodeArgs {
 }
 
 pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
-    super::init_logging("info");
+    // The storage engine's own INFO lines (journal, compaction) are noise at the default level.
+    super::init_logging("info,fjall=warn,lsm_tree=warn");
     let cluster = args.cluster.load()?;
     let region = cluster.region(&args.region).with_context(|| {
         format!(
@@ -74,8 +77,21 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         ),
         other => anyhow::bail!("--storage {other:?}: expected durable or memory"),
     };
+    let data_dir = match &opts.storage {
+        StorageMode::Durable(d) => Some(d.clone()),
+        StorageMode::Memory => None,
+    };
     let rt = super::runtime(args.workers)?;
     rt.block_on(async move {
+        // Storage first: a node that cannot open its data says so before it claims to serve.
+        let opened = server::open(opts)?;
+        // Epoch 0 is Global Tables mode (a freeze there persists no Aurora role to defend).
+        if let (Some(role), Some(dir)) = (
+            opened.recovered_role.as_ref().filter(|r| r.epoch > 0),
+            &data_dir,
+        ) {
+            check_role_flags(&args.cluster, role, &opened.state, dir)?;
+        }
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
@@ -92,15 +108,67 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
             Some(m) => format!(", metrics on http://{}/metrics", m.local_addr()?),
             None => String::new(),
         };
+        let state = &opened.state;
+        let role = state.core().role().clone();
+        let role_note = match role.primary.filter(|_| role.mode == Mode::AuroraGlobal) {
+            Some(p) if p == state.region => format!(", primary (epoch {})", role.epoch),
+            Some(p) => format!(
+                ", secondary of {} (epoch {})",
+                state.regions.name(p),
+                role.epoch
+            ),
+            None => String::new(),
+        };
+        let storage_note = match &data_dir {
+            Some(d) => format!("durable in {}", d.display()),
+            None => "memory".to_owned(),
+        };
         println!(
-            "meridian node {} serving on {addr} (mode {}, clock {}){metrics_note}",
-            opts.region,
-            opts.cluster.mode.name(),
-            opts.cluster.clock.name()
+            "meridian node {} serving on {addr} (mode {}{role_note}{}, clock {}, storage {storage_note}){metrics_note}",
+            state.region_name(),
+            role.mode.name(),
+            if role.frozen { ", writes paused" } else { "" },
+            state.opts.cluster.clock.name()
         );
-        server::run(opts, listener, metrics, shutdown_signal()).await?;
+        server::serve(opened, listener, metrics, shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// A role persisted by a switchover or failover wins over the cluster file (the cluster
+/// agreed on it). A `--mode` or `--primary` flag that says otherwise is refused, never
+/// silently ignored.
+fn check_role_flags(
+    flags: &ClusterArgs,
+    role: &RecoveredRole,
+    state: &NodeState,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let held = match role.primary {
+        Some(p) => format!(
+            "the Aurora Global role with primary {} (epoch {})",
+            state.regions.name(p),
+            role.epoch
+        ),
+        None => format!("an Aurora Global role (epoch {})", role.epoch),
+    };
+    if let Some(m) = &flags.mode
+        && Mode::parse(m) != Some(Mode::AuroraGlobal)
+    {
+        anyhow::bail!(
+            "--mode {m}: the data directory {} holds {held}; start without --mode to keep it, or use a fresh --data-dir",
+            dir.display()
+        );
+    }
+    if let Some(p) = &flags.primary
+        && role.primary.map(|r| state.regions.name(r)) != Some(p.as_str())
+    {
+        anyhow::bail!(
+            "--primary {p}: the data directory {} holds {held}, set by a switchover or failover; start without --primary to keep it, or use a fresh --data-dir",
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

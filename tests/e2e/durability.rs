@@ -185,6 +185,35 @@ fn a_restarted_node_keeps_the_role_a_switchover_gave_it() {
     c.assert_write_refused("a", "b");
     c.ctl("b", &["put", "k3", "v"]);
     poll("a follows the new primary", || c.value("a", "k3"));
+
+    // A flag that contradicts the persisted role is refused, naming the data dir and role.
+    c.kill("a");
+    let data = c.dir.join("data-a");
+    let (ok, out, err) = crate::support::meridian(
+        &[
+            "node",
+            "--region",
+            "a",
+            "--cluster",
+            c.file.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--primary",
+            "a",
+        ],
+        None,
+    );
+    assert!(!ok, "started despite the conflicting flag: {out}");
+    assert!(
+        err.contains("--primary a")
+            && err.contains(data.to_str().unwrap())
+            && err.contains("primary b (epoch 2)"),
+        "{err}"
+    );
+    // Without the flag it starts, and says which role it holds.
+    c.start_node("a");
+    let log = std::fs::read_to_string(c.dir.join("a.log")).unwrap_or_default();
+    assert!(!log.contains("fjall"), "the storage engine's INFO lines stay out: {log}");
 }
 
 /// A primary restarted in the middle of a switchover (frozen, draining) comes back frozen:
