@@ -162,6 +162,9 @@ pub struct Core {
     role: Role,
     counters: Counters,
     dot_floor: u64,
+    /// How many of the own log's writes the role's fences cut off (kept up to date on every
+    /// role change and write, so status calls never walk the log).
+    divergent: u64,
 }
 
 impl Core {
@@ -183,7 +186,22 @@ impl Core {
             role,
             counters: Counters::default(),
             dot_floor: 0,
+            divergent: 0,
         }
+    }
+
+    /// Count the own log's fenced writes again (after the fences or the log changed wholesale).
+    fn recount_divergent(&mut self) {
+        self.divergent = if self.role.fences.is_empty() {
+            0
+        } else {
+            self.log.iter().filter(|w| self.role.fenced(w)).count() as u64
+        };
+    }
+
+    /// How many of this region's own writes a failover set aside (O(1)).
+    pub fn divergent_count(&self) -> u64 {
+        self.divergent
     }
 
     /// The lowest dot this incarnation hands out for any key. A node sets it to the machine
@@ -353,6 +371,9 @@ impl Core {
             seq: self.log_head() + 1,
         });
         self.log.push(write.clone());
+        if self.role.fenced(&write) {
+            self.divergent += 1;
+        }
         let outcome = self.store.apply(write.clone());
         self.feed.record(&outcome, machine_us);
         self.counters.writes_local += 1;
@@ -391,6 +412,7 @@ impl Core {
         }
         self.counters.writes_local = log.len() as u64;
         self.log = log;
+        self.recount_divergent();
     }
 
     /// Pause or resume writes (switchover).
@@ -406,7 +428,11 @@ impl Core {
                 role.epoch, self.role.epoch
             )));
         }
+        let refenced = role.fences != self.role.fences;
         self.role = role;
+        if refenced {
+            self.recount_divergent();
+        }
         Ok(())
     }
 

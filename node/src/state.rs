@@ -770,7 +770,7 @@ impl NodeState {
                 core.clock().mode(),
                 core.clock().skew_us(),
                 core.check_writable().is_ok(),
-                core.divergent_writes().len() as u64,
+                core.divergent_count(),
                 secondaries,
             )
         };

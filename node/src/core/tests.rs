@@ -239,6 +239,8 @@ fn failover_fence_refuses_and_lists_divergent_writes() {
             .collect::<Vec<_>>(),
         vec![w2.id]
     );
+    assert_eq!(sim.cores[0].divergent_count(), 1, "the running count agrees");
+    assert_eq!(sim.cores[1].divergent_count(), 0);
 }
 
 #[test]
