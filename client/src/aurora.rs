@@ -122,8 +122,12 @@ pub struct FailoverReport {
     /// The old primary's log head when the loss was read (writes it takes later, cut off, are
     /// divergent too: see `ctl divergent` after `ctl rejoin`).
     pub old_primary_head_seq: u64,
-    /// Acknowledged writes that never reached the new primary.
+    /// Acknowledged writes that never reached the new primary, committed before the cut.
     pub rpo_writes: u64,
+    /// Writes the cut-off old primary had acknowledged after the cut when the loss was read
+    /// (split brain; it may take more until it rejoins or its RPO bound stops it: the rejoin
+    /// report has the final count).
+    pub split_brain_writes: u64,
     /// The RPO in time: how old the oldest lost write was when the old primary was cut off
     /// (the new primary's RPO lag at the failure: everything committed before that write
     /// survived), ms; 0 when nothing is lost. Measured from the write's commit, not from the
@@ -151,8 +155,50 @@ pub struct RejoinReport {
     pub primary: String,
     /// The current epoch.
     pub epoch: u64,
+    /// When the failover cut it off, µs since the Unix epoch (0: unknown, then every
+    /// divergent write counts as lost at the cut).
+    pub cut_at_us: u64,
+    /// Divergent writes acknowledged before the cut: the failover's RPO (`rpo_writes`).
+    pub lost_at_cut: u64,
+    /// Divergent writes the isolated old primary acknowledged after the cut (split brain):
+    /// clients were told they were stored, and they are lost too. Aurora's
+    /// `rds.global_db_rpo` (`rpo_bound_ms`) bounds how long this goes on.
+    pub split_brain_writes: u64,
+    /// From the cut to the last split-brain acknowledgement, ms (0: none).
+    pub split_brain_ms: f64,
+    /// Every acknowledged write the cluster lost through this region: `lost_at_cut` +
+    /// `split_brain_writes`.
+    pub total_lost: u64,
     /// Its writes set aside (made after the fence, in an older epoch), oldest first.
     pub divergent_writes: Vec<LostWrite>,
+}
+
+/// Divergent writes split at the failover's cut.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CutSplit {
+    /// Committed at or before the cut.
+    pub lost_at_cut: u64,
+    /// Committed after it.
+    pub split_brain_writes: u64,
+    /// From the cut to the last of those, ms.
+    pub split_brain_ms: f64,
+}
+
+/// Split `divergent` writes at `cut_at_us` (0: unknown, all lost at the cut).
+pub fn split_at_cut(divergent: &[LostWrite], cut_at_us: u64) -> CutSplit {
+    let after: Vec<&LostWrite> = divergent
+        .iter()
+        .filter(|w| cut_at_us > 0 && w.commit_time_us > cut_at_us)
+        .collect();
+    CutSplit {
+        lost_at_cut: (divergent.len() - after.len()) as u64,
+        split_brain_writes: after.len() as u64,
+        split_brain_ms: after
+            .iter()
+            .map(|w| w.commit_time_us - cut_at_us)
+            .max()
+            .map_or(0.0, |us| us as f64 / 1000.0),
+    }
 }
 
 /// A report as JSON (the `ctl --json` output of the role changes).
@@ -551,6 +597,7 @@ pub async fn failover(fleet: &Fleet, to: &str) -> anyhow::Result<FailoverReport>
             region: from.clone(),
             after_seq: fenced_after_seq,
             epoch,
+            cut_at_us: cut_us,
         }],
         resync: false,
     };
@@ -576,20 +623,33 @@ pub async fn failover(fleet: &Fleet, to: &str) -> anyhow::Result<FailoverReport>
     } else {
         None
     };
+    let mut split_brain_writes = 0;
     let (lost_writes, rpo_ms, complete) = match loss {
-        Some((lost, rpo_ms)) => (lost, rpo_ms, true),
+        Some((mut lost, rpo_ms)) => {
+            // Writes the old primary acknowledged after the cut are split brain, not RPO.
+            let split = split_at_cut(&lost, cut_us);
+            split_brain_writes = split.split_brain_writes;
+            lost.retain(|w| w.commit_time_us <= cut_us);
+            (lost, rpo_ms, true)
+        }
         // The target's own view: how long its oldest write heard of but not applied waited.
         None => (Vec::new(), link.rpo_lag_ms, false),
     };
     // Without the old primary, only the writes the target had heard of are known.
     let old_primary_head_seq = match lost_writes.last() {
+        Some(w) if split_brain_writes > 0 => w.seq + split_brain_writes,
         Some(w) => w.seq,
         None if complete => fenced_after_seq,
         None => link.origin_head_seq.max(fenced_after_seq),
     };
     Ok(FailoverReport {
         old_primary_head_seq,
-        rpo_writes: old_primary_head_seq - fenced_after_seq,
+        rpo_writes: if complete {
+            lost_writes.len() as u64
+        } else {
+            old_primary_head_seq - fenced_after_seq
+        },
+        split_brain_writes,
         from,
         to: to.to_owned(),
         epoch,
@@ -612,6 +672,17 @@ pub async fn rejoin(fleet: &Fleet, region: &str) -> anyhow::Result<RejoinReport>
     }
     current.status(region).context("start its node first")?;
     let primary = current.primary.clone();
+    // Resync before healing: set the divergent writes aside and take the primary's state while
+    // the region is still cut off, so it never merges the new primary's log into its split-
+    // brain state (Aurora Global mode has no conflicts to report). The snapshot is an admin
+    // call, not replication, so it reaches the primary through the emulated partition.
+    let req = pb::SetRoleRequest {
+        primary: primary.clone(),
+        epoch: current.epoch,
+        fences: current.fences.clone(),
+        resync: true,
+    };
+    fleet.set_role(region, req).await?;
     let p = fleet.client(&primary)?;
     let heal = pb::HealRequest {
         region: region.to_owned(),
@@ -631,13 +702,6 @@ pub async fn rejoin(fleet: &Fleet, region: &str) -> anyhow::Result<RejoinReport>
             .call("heal", region, c.admin().heal(c.request(heal)))
             .await?;
     }
-    let req = pb::SetRoleRequest {
-        primary: primary.clone(),
-        epoch: current.epoch,
-        fences: current.fences.clone(),
-        resync: true,
-    };
-    fleet.set_role(region, req).await?;
     let c = fleet.client(region)?;
     let divergent = fleet
         .call(
@@ -646,10 +710,24 @@ pub async fn rejoin(fleet: &Fleet, region: &str) -> anyhow::Result<RejoinReport>
             c.admin().divergent(c.request(pb::DivergentRequest {})),
         )
         .await?;
+    let divergent_writes: Vec<LostWrite> = divergent.writes.iter().map(LostWrite::from).collect();
+    // The newest fence cutting this region off says when it was cut.
+    let cut_at_us = current
+        .fences
+        .iter()
+        .filter(|f| f.region == region)
+        .max_by_key(|f| f.epoch)
+        .map_or(0, |f| f.cut_at_us);
+    let split = split_at_cut(&divergent_writes, cut_at_us);
     Ok(RejoinReport {
         region: region.to_owned(),
         primary,
         epoch: current.epoch,
-        divergent_writes: divergent.writes.iter().map(LostWrite::from).collect(),
+        cut_at_us,
+        lost_at_cut: split.lost_at_cut,
+        split_brain_writes: split.split_brain_writes,
+        split_brain_ms: split.split_brain_ms,
+        total_lost: divergent_writes.len() as u64,
+        divergent_writes,
     })
 }

@@ -121,6 +121,9 @@ pub struct Fence {
     pub after_seq: u64,
     /// The epoch the failover started.
     pub epoch: u64,
+    /// When the failover cut the old primary off, µs since the Unix epoch (0: unknown): the
+    /// line between writes lost at the cut and writes acknowledged in split brain.
+    pub cut_at_us: u64,
 }
 
 impl Fence {

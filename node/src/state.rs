@@ -851,6 +851,7 @@ pub fn fence_to_pb(regions: &Regions, f: &Fence) -> pb::Fence {
         region: regions.name(f.region).to_owned(),
         after_seq: f.after_seq,
         epoch: f.epoch,
+        cut_at_us: f.cut_at_us,
     }
 }
 

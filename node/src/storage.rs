@@ -56,6 +56,8 @@ struct StoredFence {
     after_seq: u64,
     #[prost(uint64, tag = "3")]
     epoch: u64,
+    #[prost(uint64, tag = "4")]
+    cut_at_us: u64,
 }
 
 /// The persisted Aurora Global role (the mode itself comes from the cluster file).
@@ -209,6 +211,7 @@ impl Storage {
                         region: self.regions.id(&f.region)?,
                         after_seq: f.after_seq,
                         epoch: f.epoch,
+                        cut_at_us: f.cut_at_us,
                     })
                 })
                 .collect();
@@ -274,6 +277,7 @@ impl Storage {
                                 region: self.regions.name(f.region).to_owned(),
                                 after_seq: f.after_seq,
                                 epoch: f.epoch,
+                                cut_at_us: f.cut_at_us,
                             })
                             .collect(),
                         frozen: role.frozen,

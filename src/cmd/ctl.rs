@@ -552,13 +552,17 @@ async fn role_change(
                 text += &format!("\n  resynced from {}: {}", r.to, r.resynced.join(", "));
             }
             text += &not_updated_text(&r.not_updated);
+            if r.split_brain_writes > 0 {
+                text += &format!("\n  split brain: {} more writes acknowledged by {} after the cut so far", r.split_brain_writes, r.from);
+            }
             text += &format!("\n  writes taken by {0} from now on are divergent too; bring it back with `meridian ctl rejoin {0}`", r.from);
             (aurora::to_json(&r), text)
         }),
         CtlCommand::Rejoin { target } => aurora::rejoin(&fleet, target).await.map(|r| {
             let text = format!(
-                "{} rejoined as a secondary of {} (epoch {}), its state copied from {}; {} divergent writes set aside (`meridian ctl --region {} divergent`)",
-                r.region, r.primary, r.epoch, r.primary, r.divergent_writes.len(), r.region
+                "{} rejoined as a secondary of {} (epoch {}), its state copied from {}; {} divergent writes set aside (`meridian ctl --region {} divergent`)\n  acknowledged writes lost: {} at the cut + {} acknowledged in split brain (for {:.1} ms after the cut) = {}",
+                r.region, r.primary, r.epoch, r.primary, r.divergent_writes.len(), r.region,
+                r.lost_at_cut, r.split_brain_writes, r.split_brain_ms, r.total_lost
             ) + &lost_text(&r.divergent_writes);
             (aurora::to_json(&r), text)
         }),

@@ -18,7 +18,7 @@ use anyhow::Context;
 use clap::Args;
 use hdrhistogram::Histogram;
 use meridian_client::{
-    aurora::{self, FailoverReport, Fleet, SwitchoverReport},
+    aurora::{self, FailoverReport, Fleet, RejoinReport, SwitchoverReport},
     client::{RegionClient, Session},
     html,
     load::{self, AuroraWrites, LoadResult, histogram},
@@ -115,6 +115,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     ag.mode = Mode::AuroraGlobal;
     ag.primary = Some("us-east-1".into());
     ag.write_forwarding = true;
+    // Aurora's rds.global_db_rpo: the failover below shows it bounding the split brain.
+    ag.rpo_bound_ms = DEMO_RPO_BOUND_MS;
     step(
         2,
         "Aurora Global, primary us-east-1: clients everywhere write to the primary (paying the round trip)",
@@ -173,12 +175,20 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "    eu-west-1 rejoined as a secondary; {} divergent writes set aside (listed by `ctl divergent`)",
         rejoin.divergent_writes.len()
     );
+    eprintln!(
+        "    acknowledged writes lost: {} at the cut + {} that the isolated eu-west-1 acknowledged in split brain = {}; the split brain lasted {:.0} ms, bounded by rpo_bound_ms = {} (rds.global_db_rpo)",
+        rejoin.lost_at_cut,
+        rejoin.split_brain_writes,
+        rejoin.total_lost,
+        rejoin.split_brain_ms,
+        DEMO_RPO_BOUND_MS
+    );
 
     step(6, "stopping the cluster and writing reports");
     cluster.stop();
     drop(cluster);
 
-    let table = comparison(&phases, &switchover, &failover);
+    let table = comparison(&phases, &switchover, &failover, &rejoin);
     println!("\n{}", table.0);
     let reports = write_reports(&args, &phases, &table.1, &switchover, &failover)?;
     println!("\nreports:");
@@ -258,17 +268,21 @@ async fn failover_under_writes(
             acked
         })
     };
-    // Let writes flow, then lose the primary.
+    // Let writes flow, then lose the primary; keep writing past the RPO bound, so the report
+    // shows the isolated old primary acknowledging writes (split brain) until the bound stops it.
     let start = std::time::Instant::now();
     while start.elapsed() < Duration::from_millis(1500) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let report = aurora::failover(fleet, "us-east-1").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(DEMO_RPO_BOUND_MS + 500)).await;
     stop.store(true, Ordering::Relaxed);
     let acked = writer.await.unwrap_or(0);
     Ok((report?, acked))
 }
+
+/// The Aurora phases' RPO bound (`rpo_bound_ms`, as Aurora's `rds.global_db_rpo`), ms.
+const DEMO_RPO_BOUND_MS: u64 = 1000;
 
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
@@ -328,7 +342,12 @@ fn lag(r: &LoadResult) -> String {
 }
 
 /// The side-by-side table, as text and as JSON rows.
-fn comparison(phases: &[Phase], so: &SwitchoverReport, fo: &FailoverReport) -> (String, Value) {
+fn comparison(
+    phases: &[Phase],
+    so: &SwitchoverReport,
+    fo: &FailoverReport,
+    rj: &RejoinReport,
+) -> (String, Value) {
     let mut rows: Vec<(String, Vec<String>)> = Vec::new();
     let col = |f: &dyn Fn(&Phase) -> String| phases.iter().map(f).collect::<Vec<_>>();
     rows.push((
@@ -394,6 +413,15 @@ fn comparison(phases: &[Phase], so: &SwitchoverReport, fo: &FailoverReport) -> (
     rows.push((
         "RPO on failover (writes / ms)".into(),
         col(&|p| aurora(p, format!("{} / {:.1}", fo.rpo_writes, fo.rpo_ms))),
+    ));
+    rows.push((
+        "split-brain writes lost / ms".into(),
+        col(&|p| {
+            aurora(
+                p,
+                format!("{} / {:.0}", rj.split_brain_writes, rj.split_brain_ms),
+            )
+        }),
     ));
     rows.push((
         "RTO switchover / failover (ms)".into(),

@@ -30,6 +30,7 @@ fn a_short_demo_completes_with_both_modes_in_its_table() {
     for row in [
         "conflict rate measured / model",
         "RPO on failover",
+        "split-brain writes lost / ms",
         "RTO switchover / failover",
         "checker",
     ] {
@@ -46,6 +47,10 @@ fn a_short_demo_completes_with_both_modes_in_its_table() {
         assert!(out_dir.join(file).exists(), "{file} written");
     }
     assert!(stderr.contains("==> [6/6]"), "progress was shown");
+    assert!(
+        stderr.contains("acknowledged in split brain") && stderr.contains("bounded by rpo_bound_ms"),
+        "the demo reports both kinds of loss: {stderr}"
+    );
     let state = std::fs::read_to_string(out_dir.join("cluster").join("state.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&state).unwrap();
     for n in v["nodes"].as_array().unwrap() {

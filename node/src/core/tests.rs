@@ -215,6 +215,7 @@ fn failover_fence_refuses_and_lists_divergent_writes() {
         region: RegionId::from_index(0),
         after_seq: w1.seq,
         epoch: 1,
+        cut_at_us: 0,
     };
     let role = Role {
         mode: Mode::AuroraGlobal,
@@ -283,6 +284,7 @@ fn fences_of_successive_failovers_all_hold() {
         region: r(0),
         after_seq: kept0.seq,
         epoch: 2,
+        cut_at_us: 0,
     };
     sim.cores[1].set_role(aurora(1, 2, vec![first])).unwrap();
     let kept1 = sim.put(1, "c", "3");
@@ -293,6 +295,7 @@ fn fences_of_successive_failovers_all_hold() {
         region: r(1),
         after_seq: kept1.seq,
         epoch: 3,
+        cut_at_us: 0,
     };
     let mut role = aurora(2, 3, vec![first]);
     role.add_fences([second, first]);

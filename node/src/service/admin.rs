@@ -367,6 +367,7 @@ impl Admin for AdminService {
                 region,
                 after_seq: f.after_seq,
                 epoch: f.epoch,
+                cut_at_us: f.cut_at_us,
             });
         }
         let mut role = Role {
