@@ -93,6 +93,8 @@ pub fn status(s: &pb::NodeStatus) -> Value {
                 "rpo_lag_ms": l.rpo_lag_ms,
                 "rpo_lag_writes": l.rpo_lag_writes,
                 "rpo_lag": latency(l.rpo_lag.as_ref()),
+                "refused_writes": l.refused_writes,
+                "stuck_reason": if l.stuck_reason.is_empty() { Value::Null } else { json!(l.stuck_reason) },
             })
         })
         .collect();

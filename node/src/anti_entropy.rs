@@ -114,12 +114,27 @@ pub async fn repair_from(node: &Node, peer: RegionId) -> Result<usize, tonic::St
         .into_inner();
     let mut merged = 0;
     while let Some(chunk) = stream.message().await? {
-        let writes: Vec<Arc<Write>> = chunk
-            .items
-            .into_iter()
-            .filter_map(|r| write_from_pb(&state.regions, r).ok())
-            .filter(|w| repairable(w, state.region, state.applied_from(w.origin())))
-            .collect();
+        let now = now_us();
+        let mut writes: Vec<Arc<Write>> = Vec::with_capacity(chunk.items.len());
+        for r in chunk.items {
+            let w = match write_from_pb(&state.regions, r) {
+                Ok(w) => w,
+                Err(e) => {
+                    state.refuse_from(peer, format!("anti-entropy: malformed write: {e}"));
+                    continue;
+                }
+            };
+            if !repairable(&w, state.region, state.applied_from(w.origin())) {
+                continue;
+            }
+            let checked = state.core().check_repair(&w, now, state.fresh_start);
+            match checked {
+                Ok(()) => writes.push(w),
+                Err(reason) => {
+                    state.refuse_from(peer, format!("anti-entropy: {reason}"));
+                }
+            }
+        }
         merged += writes.len();
         state
             .merge_items(&writes, now_us())

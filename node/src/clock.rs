@@ -42,7 +42,7 @@ impl Timestamp {
                 physical_us: self.physical_us,
                 logical,
             },
-            None => Self::at(self.physical_us + 1),
+            None => Self::at(self.physical_us.saturating_add(1)),
         }
     }
 }

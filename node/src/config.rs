@@ -6,6 +6,7 @@
 //! clock = "hybrid"              # or "wall" (skew then shows causal anomalies)
 //! write_forwarding = false      # aurora-global: may secondaries forward writes?
 //! rpo_bound_ms = 0              # aurora-global: refuse commits while no secondary is this close (0: off)
+//! max_clock_offset_ms = 500     # refuse replicated timestamps further ahead (beyond the skews)
 //!
 //! [[region]]
 //! name = "us-east-1"
@@ -108,6 +109,11 @@ pub struct ClusterConfig {
     /// Aurora Global mode: refuse commits while no secondary is within this many ms (0: off).
     #[serde(default)]
     pub rpo_bound_ms: u64,
+    /// Replicated writes stamped more than this many ms ahead of the receiving node's clock
+    /// (beyond the largest configured `skew_ms`) are refused, as CockroachDB's `max_offset`
+    /// does: one poisoned timestamp would otherwise drag every hybrid clock along. Default 500.
+    #[serde(default = "default_max_clock_offset_ms")]
+    pub max_clock_offset_ms: u64,
     /// The regions.
     #[serde(rename = "region")]
     pub regions: Vec<RegionConfig>,
@@ -117,6 +123,10 @@ pub struct ClusterConfig {
     /// Per-pair link settings.
     #[serde(default, rename = "link")]
     pub links: Vec<LinkEntry>,
+}
+
+fn default_max_clock_offset_ms() -> u64 {
+    500
 }
 
 fn default_link() -> LinkSpec {
@@ -365,12 +375,13 @@ impl ClusterConfig {
     /// Render as TOML (the state dir of `cluster up` keeps the effective cluster).
     pub fn to_toml(&self) -> String {
         let mut s = format!(
-            "mode = \"{}\"\nprimary = \"{}\"\nclock = \"{}\"\nwrite_forwarding = {}\nrpo_bound_ms = {}\n",
+            "mode = \"{}\"\nprimary = \"{}\"\nclock = \"{}\"\nwrite_forwarding = {}\nrpo_bound_ms = {}\nmax_clock_offset_ms = {}\n",
             self.mode.name(),
             self.primary_name(),
             self.clock.name(),
             self.write_forwarding,
-            self.rpo_bound_ms
+            self.rpo_bound_ms,
+            self.max_clock_offset_ms
         );
         for r in &self.regions {
             s += &format!(

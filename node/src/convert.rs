@@ -19,7 +19,8 @@ use crate::{
 pub fn region_id(regions: &Regions, name: &str, what: &str) -> Result<RegionId> {
     regions.id(name).ok_or_else(|| {
         Error::invalid(format!(
-            "unknown {what} {name:?}; the cluster's regions are {}",
+            "unknown {what} {:?}; the cluster's regions are {}",
+            crate::error::truncate(name),
             regions.names().join(", ")
         ))
     })

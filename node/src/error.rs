@@ -49,9 +49,31 @@ pub enum Error {
     /// A precondition of an admin operation does not hold (e.g. switchover to the primary).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A peer sent something that cannot be applied (a forged or corrupt replicated write).
+    #[error("{0}")]
+    DataLoss(String),
     /// A bug or an internal failure.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Most characters of hostile input echoed in a message.
+pub const MAX_ECHO_CHARS: usize = 200;
+
+/// Most characters of any error message sent to a client (a grpc-message header that large
+/// still travels; beyond it clients see "stream removed" instead of the error).
+pub const MAX_MESSAGE_CHARS: usize = 1024;
+
+/// `s` cut to [`MAX_ECHO_CHARS`] characters, with "…" when cut: for echoing input in errors.
+pub fn truncate(s: &str) -> String {
+    truncate_to(s, MAX_ECHO_CHARS)
+}
+
+fn truncate_to(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
 }
 
 impl Error {
@@ -66,7 +88,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl From<Error> for Status {
     fn from(e: Error) -> Self {
-        let msg = e.to_string();
+        let msg = truncate_to(&e.to_string(), MAX_MESSAGE_CHARS);
         match e {
             Error::InvalidArgument(_) => Status::invalid_argument(msg),
             Error::ConditionFailed(_)
@@ -75,6 +97,7 @@ impl From<Error> for Status {
             | Error::FailedPrecondition(_) => Status::failed_precondition(msg),
             Error::Frozen(_) | Error::Unavailable(_) => Status::unavailable(msg),
             Error::Unauthenticated => Status::unauthenticated(msg),
+            Error::DataLoss(_) => Status::data_loss(msg),
             Error::Internal(_) => Status::internal(msg),
         }
     }

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::{
     clock::now_us,
@@ -190,13 +190,17 @@ async fn session(
                 let setting = state.link(origin, state.region);
                 let lost = setting.loss > 0.0 && state.uniform() < setting.loss;
                 let extra = if lost { setting.retransmit_timeout_us() } else { 0 };
+                let mut writes = Vec::with_capacity(batch.writes.len());
                 for record in batch.writes {
-                    let write = write_from_pb(&state.regions, record)
-                        .map_err(|e| tonic::Status::data_loss(format!("malformed write from {}: {e}", state.regions.name(origin))))?;
-                    if write.origin() != origin {
-                        warn!(origin = state.regions.name(origin), "peer sent a write of another region; dropping the stream");
-                        return Err(tonic::Status::data_loss("write of the wrong origin"));
-                    }
+                    let write = match write_from_pb(&state.regions, record) {
+                        Ok(w) if w.origin() == origin => w,
+                        Ok(w) => return Err(state.refuse_from(origin, format!("write {} of region {} on {}'s stream", w.id, state.regions.name(w.origin()), state.regions.name(origin))).into()),
+                        Err(e) => return Err(state.refuse_from(origin, format!("malformed write: {e}")).into()),
+                    };
+                    writes.push(write);
+                }
+                state.check_received(origin, &writes)?;
+                for write in writes {
                     let at = delivery_time(write.commit_us, setting.delay_us(state.uniform()), extra, prev_delivery);
                     prev_delivery = at;
                     queue.push_back((at, write));

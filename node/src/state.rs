@@ -112,6 +112,10 @@ pub struct LinkStats {
     pub origin_incarnation: String,
     /// RPO lag samples (Aurora Global, link from the primary), µs.
     pub rpo_lag_us: Histogram<u64>,
+    /// Replicated writes refused on receipt ([`Core::check_remote`]).
+    pub refused_writes: u64,
+    /// Why the last refused write was refused; cleared when a batch is accepted.
+    pub stuck_reason: String,
 }
 
 impl LinkStats {
@@ -126,6 +130,8 @@ impl LinkStats {
             connected: false,
             origin_incarnation: String::new(),
             rpo_lag_us: new_histogram(),
+            refused_writes: 0,
+            stuck_reason: String::new(),
         }
     }
 }
@@ -172,6 +178,8 @@ pub struct NodeState {
     pub regions: Regions,
     /// Random id of this process's incarnation.
     pub incarnation: Uuid,
+    /// Started without any state (memory mode, or a new or wiped data directory).
+    pub fresh_start: bool,
     core: Mutex<Core>,
     head: Arc<watch::Sender<u64>>,
     links: RwLock<LinkTable>,
@@ -212,10 +220,22 @@ impl NodeState {
         };
         let mut core = Core::new(region, regions.clone(), clock, role, opts.feed_capacity);
         core.set_dot_floor(now_us());
+        let max_skew_ms = cluster
+            .regions
+            .iter()
+            .map(|r| r.skew_ms)
+            .fold(0.0, f64::max);
+        core.set_max_clock_ahead(
+            cluster
+                .max_clock_offset_ms
+                .saturating_add(max_skew_ms.ceil() as u64)
+                .saturating_mul(1000),
+        );
         let n = regions.len();
         Ok(Self {
             region,
             incarnation: Uuid::new_v4(),
+            fresh_start: true,
             core: Mutex::new(core),
             head: Arc::new(watch::Sender::new(0)),
             links: RwLock::new(cluster.link_table()),
@@ -248,6 +268,7 @@ impl NodeState {
     ) -> Result<Self> {
         let mut state = Self::new(opts)?;
         state.incarnation = recovered.incarnation;
+        state.fresh_start = recovered.fresh;
         let head = recovered.log.len() as u64;
         state.core().restore(recovered.log, recovered.items);
         state.head.send_replace(head);
@@ -578,8 +599,40 @@ impl NodeState {
             }
             s.writes_applied += writes.len() as u64;
             s.origin_head = s.origin_head.max(last.seq);
+            s.stuck_reason.clear();
         }
         Some(durable)
+    }
+
+    /// Check writes received from `origin` before they are queued ([`Core::check_remote`]).
+    /// A refusal is loud: an error log line, the link's refused counter (a metric) and its
+    /// stuck reason (`ctl stats`). Nothing of a refused batch is applied.
+    pub fn check_received(&self, origin: RegionId, writes: &[Arc<Write>]) -> Result<()> {
+        let now = now_us();
+        let refused = {
+            let core = self.core();
+            writes.iter().find_map(|w| core.check_remote(w, now).err())
+        };
+        match refused {
+            None => Ok(()),
+            Some(reason) => Err(self.refuse_from(origin, reason)),
+        }
+    }
+
+    /// Record a refused replicated write from `origin` (see [`NodeState::check_received`]).
+    pub fn refuse_from(&self, origin: RegionId, reason: String) -> Error {
+        let reason = crate::error::truncate(&reason);
+        tracing::error!(origin = self.regions.name(origin), %reason, "refused a replicated write; the link is stuck until the origin sends something valid");
+        let mut s = self.inbound[origin.index()]
+            .stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        s.refused_writes += 1;
+        s.stuck_reason = reason.clone();
+        Error::DataLoss(format!(
+            "refused a write from {}: {reason}",
+            self.regions.name(origin)
+        ))
     }
 
     /// Merge writes learnt by anti-entropy (LWW, idempotent) and make the result durable.
@@ -801,6 +854,8 @@ impl NodeState {
                     },
                     rpo_lag_writes: s.origin_head.saturating_sub(applied),
                     rpo_lag: Some(summarize(&s.rpo_lag_us)),
+                    refused_writes: s.refused_writes,
+                    stuck_reason: s.stuck_reason.clone(),
                 }
             })
             .collect();

@@ -360,3 +360,74 @@ fn a_forged_counter_at_the_top_cannot_wrap_a_regions_dot() {
         .unwrap_err();
     assert!(err.to_string().contains("exhausted"), "{err}");
 }
+
+/// Received writes a region can never have made are refused with a reason; honest ones pass.
+#[test]
+fn received_writes_with_impossible_contexts_timestamps_or_origins_are_refused() {
+    let mut sim = Sim::new(ClockMode::Hybrid, &[0, 0]);
+    let now = sim.now_us;
+    sim.cores[0].set_max_clock_ahead(500_000);
+    let honest = sim.put(1, "k", "v");
+    assert_eq!(sim.cores[0].check_remote(&honest, now), Ok(()));
+    let forged = |f: &dyn Fn(&mut Write)| {
+        let mut w = (*honest).clone();
+        f(&mut w);
+        w
+    };
+    let cases: Vec<(&str, Write, &str)> = vec![
+        (
+            "a wrapped counter for the receiver",
+            forged(&|w| w.context.set(RegionId::from_index(0), u64::MAX)),
+            "causal counter",
+        ),
+        (
+            "ten years ahead",
+            forged(&|w| w.version.timestamp = Timestamp::at(now + 10 * 365 * 86_400_000_000)),
+            "ahead of this clock",
+        ),
+        (
+            "the top of the clock",
+            forged(&|w| {
+                w.version.timestamp = Timestamp {
+                    physical_us: u64::MAX,
+                    logical: u32::MAX,
+                }
+            }),
+            "ahead of this clock",
+        ),
+        (
+            "the receiver as origin",
+            forged(&|w| w.version.region = RegionId::from_index(0)),
+            "as its origin",
+        ),
+        (
+            "a region outside the cluster",
+            forged(&|w| w.context.set(RegionId::from_index(7), 1)),
+            "region #7",
+        ),
+    ];
+    for (what, w, reason) in cases {
+        let err = sim.cores[0].check_remote(&w, now).unwrap_err();
+        assert!(err.contains(reason), "{what}: {err}");
+    }
+    // Within the bound (a configured skew) is fine.
+    let near = forged(&|w| w.version.timestamp = Timestamp::at(now + 400_000));
+    assert_eq!(sim.cores[0].check_remote(&near, now), Ok(()));
+}
+
+/// Anti-entropy gives a wiped region its own lost writes back, but no other write claiming it
+/// as origin.
+#[test]
+fn repair_takes_back_only_the_regions_own_lost_writes() {
+    let mut sim = Sim::new(ClockMode::Hybrid, &[0, 0]);
+    let own = sim.put(0, "k", "v");
+    let now = sim.now_us;
+    assert_eq!(sim.cores[0].check_repair(&own, now, false), Ok(()), "one it holds");
+    sim.now_us += 1_000;
+    sim.wipe(0);
+    assert_eq!(sim.cores[0].check_repair(&own, now, true), Ok(()), "lost, from before the wipe");
+    let mut forged = (*own).clone();
+    forged.context.set(RegionId::from_index(0), sim.now_us + 5);
+    assert!(sim.cores[0].check_repair(&forged, now, true).is_err(), "a dot of this incarnation");
+    assert!(sim.cores[0].check_repair(&own, now, false).is_err(), "not fresh: it would hold it");
+}
