@@ -25,7 +25,7 @@ pub struct ClusterCmdArgs {
     #[arg(long, global = true)]
     json: bool,
     /// Admin token the nodes are started with / expect.
-    #[arg(long, global = true, env = "MERIDIAN_ADMIN_TOKEN")]
+    #[arg(long, global = true, env = "MERIDIAN_ADMIN_TOKEN", value_parser = super::admin_token)]
     admin_token: Option<String>,
     #[command(subcommand)]
     command: ClusterCommand,
@@ -40,8 +40,8 @@ enum ClusterCommand {
         /// Stay in the foreground; Ctrl-C stops every node.
         #[arg(long)]
         foreground: bool,
-        /// Tokio worker threads per node.
-        #[arg(long, default_value_t = 1)]
+        /// Tokio worker threads per node (1-64).
+        #[arg(long, default_value_t = 1, value_parser = super::count(1, 64))]
         workers: usize,
         /// Do not serve Prometheus metrics.
         #[arg(long)]

@@ -28,7 +28,7 @@ pub struct LoadArgs {
     #[arg(long)]
     pub closed: bool,
     /// Workers per region: requests in flight at most (open loop) or always (closed loop).
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = super::count(1, 10_000))]
     pub concurrency: usize,
     /// Number of keys.
     #[arg(long, default_value_t = 1000)]
@@ -79,8 +79,8 @@ pub struct LoadArgs {
     /// Write the self-contained HTML report here.
     #[arg(long, value_name = "FILE")]
     pub report_html: Option<PathBuf>,
-    /// Tokio worker threads of the load client.
-    #[arg(long, default_value_t = 1)]
+    /// Tokio worker threads of the load client (1-64).
+    #[arg(long, default_value_t = 1, value_parser = super::count(1, 64))]
     pub workers: usize,
     /// No live progress line.
     #[arg(long)]
@@ -132,7 +132,8 @@ impl LoadArgs {
         let prefix = self
             .prefix
             .clone()
-            .unwrap_or_else(|| format!("run-{}/", &uuid_hex()[..8]));
+            // A random UUID: two runs on one cluster never share keys.
+            .unwrap_or_else(|| format!("run-{}/", uuid::Uuid::new_v4().simple()));
         let workload = Workload::new(
             self.keys,
             KeyDist::parse(&self.dist)?,
@@ -200,17 +201,6 @@ impl LoadArgs {
     }
 }
 
-/// 32 random hex digits.
-pub fn uuid_hex() -> String {
-    format!(
-        "{:032x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0)
-            ^ (std::process::id() as u128) << 64
-    )
-}
 
 pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     super::init_logging("warn");

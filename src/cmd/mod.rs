@@ -52,6 +52,33 @@ impl ClusterArgs {
 
 pub use meridian_client::runtime::runtime;
 
+/// A count flag bounded to `min..=max`: anything else is a usage error (exit status 2), never
+/// a panic on a capacity overflow or a thread that cannot be spawned.
+pub fn count(min: u64, max: u64) -> impl clap::builder::TypedValueParser<Value = usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(min..=max)
+}
+
+/// Longest admin token accepted, bytes.
+const MAX_TOKEN_BYTES: usize = 1024;
+
+/// An admin token: non-empty, printable ASCII without spaces (it travels as a gRPC metadata
+/// value), at most 1 KiB. An empty token would silently mean "no protection"; one that cannot
+/// travel as a header would make every admin call fail. Both are refused at start.
+pub fn admin_token(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("the admin token is empty: give a non-empty token, or none to run unprotected".into());
+    }
+    if s.len() > MAX_TOKEN_BYTES {
+        return Err(format!("the admin token is {} bytes; at most {MAX_TOKEN_BYTES}", s.len()));
+    }
+    if let Some(c) = s.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!(
+            "the admin token holds {c:?}: only printable ASCII without spaces can travel as a gRPC header"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
 /// Structured logs to stderr, filtered by `RUST_LOG` (default: `default`).
 pub fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

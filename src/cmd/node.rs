@@ -26,14 +26,14 @@ pub struct NodeArgs {
     listen: Option<SocketAddr>,
     /// Tokio worker threads. On a small machine running several nodes, 1 each avoids
     /// scheduler stalls; raise it for a single-node throughput test.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = super::count(1, 64))]
     workers: usize,
     /// Require this token (metadata `meridian-admin-token`) for admin calls that change links,
     /// partitions or roles.
-    #[arg(long, env = "MERIDIAN_ADMIN_TOKEN")]
+    #[arg(long, env = "MERIDIAN_ADMIN_TOKEN", value_parser = super::admin_token)]
     admin_token: Option<String>,
     /// Conflict events kept in the node's feed.
-    #[arg(long, default_value_t = meridian_node::events::DEFAULT_FEED_CAPACITY)]
+    #[arg(long, default_value_t = meridian_node::events::DEFAULT_FEED_CAPACITY, value_parser = super::count(1, 10_000_000))]
     conflict_feed: usize,
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
@@ -45,7 +45,7 @@ pub struct NodeArgs {
     #[arg(long, value_name = "DIR")]
     data_dir: Option<std::path::PathBuf>,
     /// Most writes per replication batch.
-    #[arg(long, default_value_t = 512)]
+    #[arg(long, default_value_t = 512, value_parser = super::count(1, 100_000))]
     max_batch: usize,
 }
 
@@ -61,11 +61,8 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     let listen = args.listen.unwrap_or(region.listen);
-    if !(1..=1_000_000_000).contains(&args.max_batch) {
-        anyhow::bail!("--max-batch must be at least 1");
-    }
     let mut opts = NodeOptions::new(&args.region, cluster);
-    opts.admin_token = args.admin_token.filter(|t| !t.is_empty());
+    opts.admin_token = args.admin_token;
     opts.feed_capacity = args.conflict_feed.max(1);
     opts.max_batch = args.max_batch;
     opts.storage = match args.storage.as_str() {

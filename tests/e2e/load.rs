@@ -203,3 +203,27 @@ fn a_feed_that_dropped_events_before_the_run_does_not_fail_the_run() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.contains("checker: OK"), "{stdout}");
 }
+
+/// Two runs on one cluster with the default key prefix never share keys: each has its own
+/// prefix, and each run's counters add up (no run sees the other's increments).
+#[test]
+fn two_runs_on_one_cluster_get_distinct_key_prefixes_and_exact_counters() {
+    let c = Cluster::start("load-two-runs", Spec::new(&["a"], 1.0));
+    let mut prefixes = Vec::new();
+    for run in ["one", "two"] {
+        let json = c.path(&format!("{run}.json"));
+        let out = load_cmd(
+            &c,
+            &["--duration", "1", "--rate", "100", "--keys", "5", "--mix", "incr=1"],
+        )
+        .args(["--report-json", json.to_str().unwrap()])
+        .output()
+        .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        let r = read_json(&json);
+        assert_eq!(r["lost_increments"], 0, "{run}: {r}");
+        prefixes.push(r["config"]["key_prefix"].as_str().unwrap().to_owned());
+    }
+    assert_ne!(prefixes[0], prefixes[1]);
+    assert!(prefixes.iter().all(|p| p.len() == "run-".len() + 32 + 1), "{prefixes:?}");
+}
