@@ -326,7 +326,7 @@ impl Call for PutCall {
         let req = PutRequest {
             key: self.picker.key(n),
             value: self.value.clone(),
-            condition: None,
+            ..Default::default()
         };
         self.kv.put(req).await.map(drop)
     }

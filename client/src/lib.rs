@@ -9,6 +9,7 @@
 //! - [`checker`]: the post-run verification of SPEC §4, pure and unit-tested;
 //! - [`model`]: the analytic conflict / lost-write predictions;
 //! - [`load`]: the open/closed-loop load generator and post-run collection;
+//! - [`resolve`]: unknown-outcome writes looked up in the regions' logs after a run;
 //! - [`runtime`]: tokio runtimes with an explicit worker count;
 //! - [`processes`]: local multi-process clusters (start, record, stop);
 //! - [`scenario`]: a cluster owned by a scenario (demo, benchmark), stopped on drop;
@@ -25,6 +26,7 @@ pub mod load;
 pub mod model;
 pub mod processes;
 pub mod report;
+pub mod resolve;
 pub mod rng;
 pub mod runtime;
 pub mod scenario;

@@ -456,7 +456,14 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
     for state in finals.values_mut() {
         state.retain(|k, _| k.starts_with(&cfg.workload.prefix) && !k.contains("probe-"));
     }
-    let checker = check(&writes, &finals, &events, feed_complete);
+    let heads: Vec<(RegionClient, u64)> = start_status
+        .iter()
+        .map(|(c, s)| (c.clone(), s.log_head))
+        .collect();
+    let resolution = crate::resolve::resolve_unknown(&heads, &mut writes).await;
+    let mut checker = check(&writes, &finals, &events, feed_complete);
+    checker.writes_resolved_applied = resolution.applied;
+    checker.writes_resolved_not_applied = resolution.not_applied;
     let lost_increments = increments - counter_sums.first().copied().unwrap_or(0);
 
     // The model, fed with the measured write rates by committing region and the configured lags.
@@ -602,6 +609,9 @@ async fn worker(
         n += 1;
         let start_us = now_us().saturating_sub(intended.elapsed().as_micros() as u64);
         let token = format!("w/{}/{stream}/{n}", rc.region);
+        // The client names each write, so that one whose reply is lost can be looked up in
+        // the origin's log after the run (resolving the unknown outcome).
+        let write_id = uuid::Uuid::new_v4().to_string();
         let (key, kind) = if op.kind == OpKind::Incr {
             (workload.counter(op.rank), op.kind)
         } else {
@@ -634,6 +644,7 @@ async fn worker(
                     key: key.clone(),
                     value: workload.value(&token),
                     condition,
+                    write_id: write_id.clone(),
                 });
                 req.set_timeout(timeout);
                 kv_writer.put(req).await.map(|r| Some(r.into_inner()))
@@ -642,6 +653,7 @@ async fn worker(
                 let mut req = rc.writer.request(pb::DeleteRequest {
                     key: key.clone(),
                     condition: None,
+                    write_id: write_id.clone(),
                 });
                 req.set_timeout(timeout);
                 kv_writer.delete(req).await.map(|r| Some(r.into_inner()))
@@ -650,6 +662,7 @@ async fn worker(
                 let mut req = rc.writer.request(pb::IncrementRequest {
                     key: key.clone(),
                     delta: 1,
+                    write_id: write_id.clone(),
                 });
                 req.set_timeout(timeout);
                 kv_writer.increment(req).await.map(|r| Some(r.into_inner()))
@@ -671,7 +684,7 @@ async fn worker(
                 op: kind,
                 client_region: rc.region.clone(),
                 status,
-                write_id: reply.map(|r| r.write_id.clone()).unwrap_or_default(),
+                write_id: reply.map_or_else(|| write_id.clone(), |r| r.write_id.clone()),
                 version: reply.map(|r| Ver::from_pb(r.version.as_ref())),
                 context: ctx_from_pb(reply.and_then(|r| r.context.as_ref())),
                 tombstone: kind == OpKind::Delete,
@@ -747,7 +760,7 @@ async fn probe_loop(
                 .put(pb::PutRequest {
                     key: key.clone(),
                     value: b"probe".to_vec(),
-                    condition: None,
+                    ..Default::default()
                 })
                 .await
             else {

@@ -274,13 +274,15 @@ pub fn summary(r: &LoadResult) -> String {
     if k.ok {
         let _ = writeln!(
             s,
-            "checker: OK — {} acknowledged writes over {} keys: all regions identical, LWW winners, every conflict genuine, every lost write reported{}",
+            "checker: OK — {} acknowledged writes over {} keys: all regions identical, LWW winners, every conflict genuine, every lost write reported (keys_checked {}, keys_skipped {}{})",
             k.writes_acked,
             k.keys_checked,
-            if k.keys_skipped_unknown > 0 {
+            k.keys_checked,
+            k.keys_skipped,
+            if k.writes_resolved_applied + k.writes_resolved_not_applied > 0 {
                 format!(
-                    " ({} keys with unknown-outcome writes only partly checked)",
-                    k.keys_skipped_unknown
+                    "; unknown outcomes resolved from the logs: {} committed, {} not",
+                    k.writes_resolved_applied, k.writes_resolved_not_applied
                 )
             } else {
                 String::new()

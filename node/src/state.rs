@@ -424,6 +424,7 @@ impl NodeState {
         key: &str,
         op: WriteOp,
         condition: Option<&Condition>,
+        id: Option<Uuid>,
     ) -> Result<Committed> {
         if self.persister.as_ref().is_some_and(Persister::broken) {
             return Err(Error::Unavailable(
@@ -433,7 +434,7 @@ impl NodeState {
         let (committed, durable) = {
             let mut core = self.core();
             self.check_rpo_bound(&core)?;
-            let c = core.write(key, op, condition, Uuid::new_v4(), now_us())?;
+            let c = core.write(key, op, condition, id.unwrap_or_else(Uuid::new_v4), now_us())?;
             let durable =
                 self.persist_keys(&core, std::iter::once(key), vec![Op::Log(c.write.clone())]);
             (c, durable)

@@ -275,6 +275,7 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
                 key: key.clone(),
                 value,
                 condition,
+                write_id: String::new(),
             };
             let r = c.kv().put(c.request(req)).await?.into_inner();
             (json::write_reply(&key, &r), write_text(&key, &r))
@@ -317,6 +318,7 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
                 .delete(c.request(pb::DeleteRequest {
                     key: key.clone(),
                     condition,
+                    write_id: String::new(),
                 }))
                 .await?
                 .into_inner();
@@ -328,6 +330,7 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
                 .increment(c.request(pb::IncrementRequest {
                     key: key.clone(),
                     delta: by,
+                    write_id: String::new(),
                 }))
                 .await?
                 .into_inner();

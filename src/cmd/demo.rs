@@ -260,6 +260,7 @@ async fn failover_under_writes(
                     key: format!("failover/k{}", n % 50),
                     value: format!("v{n}").into_bytes(),
                     condition: None,
+                    write_id: String::new(),
                 };
                 if kv.put(req).await.is_ok() {
                     acked += 1;

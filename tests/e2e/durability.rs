@@ -238,3 +238,42 @@ fn a_primary_restarted_while_frozen_for_a_switchover_comes_back_frozen() {
     let err = c.ctl_json("a", &["put", "k2", "v"]).unwrap_err();
     assert!(err["message"].as_str().unwrap().contains("paused"), "{err}");
 }
+
+/// The campaign, CI-sized: three durable regions under load, two kill -9 rounds and a
+/// partition. Requests cut off by the kills have unknown outcomes; the checker resolves them
+/// from the regions' logs, checks at least 95% of the keys, and accounts for every
+/// acknowledged write (surviving, or reported lost).
+#[test]
+fn a_campaign_of_kills_and_a_partition_under_load_is_checked_with_almost_no_key_skipped() {
+    let mut c = Cluster::start("campaign", Spec::new(&["a", "b", "c"], 10.0));
+    let (load, json) = start_load(
+        &c,
+        "campaign.json",
+        &["--duration", "10", "--rate", "200", "--keys", "200", "--concurrency", "8"],
+    );
+    for region in ["b", "a"] {
+        let before = log_head(&c, region);
+        poll(&format!("{region} takes writes"), || {
+            (log_head(&c, region) > before + 30).then_some(())
+        });
+        c.kill(region);
+        c.start_node(region);
+    }
+    c.ctl("c", &["partition", "c"]);
+    let before = log_head(&c, "c");
+    poll("c takes writes while cut off", || {
+        (log_head(&c, "c") > before + 30).then_some(())
+    });
+    c.ctl("c", &["heal"]);
+    let r = finish_load(load, &json);
+    let k = &r["checker"];
+    assert_eq!(k["ok"], true, "{k}");
+    let (checked, skipped) = (k["keys_checked"].as_u64().unwrap(), k["keys_skipped"].as_u64().unwrap());
+    assert!(checked > 100, "{k}");
+    assert!(skipped * 20 <= checked, "at most 5% of the keys skipped: {k}");
+    assert!(
+        r["writes"]["acked"].as_u64().unwrap() > 500,
+        "{}",
+        r["writes"]
+    );
+}

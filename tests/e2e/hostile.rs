@@ -88,6 +88,7 @@ fn malformed_oversized_and_garbage_requests_get_a_status_and_the_node_keeps_serv
             key: key.into(),
             value,
             condition: None,
+            write_id: String::new(),
         };
         let bad_version = pb::Condition {
             kind: Some(pb::condition::Kind::IfVersion(pb::Version {
@@ -117,7 +118,17 @@ fn malformed_oversized_and_garbage_requests_get_a_status_and_the_node_keeps_serv
             kv.put(pb::PutRequest {
                 key: "k".into(),
                 value: vec![],
-                condition: Some(bad_version)
+                condition: Some(bad_version),
+                write_id: String::new(),
+            })
+        );
+        case!(
+            "a write id that is not a UUID",
+            kv.put(pb::PutRequest {
+                key: "k".into(),
+                value: vec![],
+                condition: None,
+                write_id: "not-a-uuid".into(),
             })
         );
         case!(
@@ -145,6 +156,7 @@ fn malformed_oversized_and_garbage_requests_get_a_status_and_the_node_keeps_serv
             kv.increment(pb::IncrementRequest {
                 key: "n".into(),
                 delta: 1,
+                write_id: String::new(),
             })
             .await
         });

@@ -100,10 +100,11 @@ impl KvService {
         key: String,
         op: WriteOp,
         cond: Option<Condition>,
+        id: Option<uuid::Uuid>,
         forward: Forwardable,
     ) -> Result<pb::WriteReply> {
         let state = &self.node.state;
-        match state.commit(&key, op, cond.as_ref()).await {
+        match state.commit(&key, op, cond.as_ref(), id).await {
             Ok(c) => Ok(self.reply(c)),
             Err(Error::NotPrimary { region, primary }) if meta.forward => {
                 if !state.opts.cluster.write_forwarding {
@@ -203,6 +204,14 @@ impl KvService {
     }
 }
 
+/// A client-chosen write id (empty: none).
+fn client_write_id(s: &str) -> Result<Option<uuid::Uuid>> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    crate::convert::write_id_from_pb(s).map(Some)
+}
+
 #[tonic::async_trait]
 impl Kv for KvService {
     async fn put(&self, req: Request<pb::PutRequest>) -> Result<Response<pb::WriteReply>, Status> {
@@ -210,11 +219,12 @@ impl Kv for KvService {
         let r = req.into_inner();
         let cond = self.condition(r.condition.clone())?;
         let (key, value) = (r.key.clone(), Arc::from(r.value.as_slice()));
+        let id = client_write_id(&r.write_id)?;
         let reply = self
             .around(
                 0,
                 meta,
-                self.write(meta, key, WriteOp::Put(value), cond, Forwardable::Put(r)),
+                self.write(meta, key, WriteOp::Put(value), cond, id, Forwardable::Put(r)),
             )
             .await?;
         Ok(Response::new(reply))
@@ -236,11 +246,12 @@ impl Kv for KvService {
         let r = req.into_inner();
         let cond = self.condition(r.condition.clone())?;
         let key = r.key.clone();
+        let id = client_write_id(&r.write_id)?;
         let reply = self
             .around(
                 2,
                 meta,
-                self.write(meta, key, WriteOp::Delete, cond, Forwardable::Delete(r)),
+                self.write(meta, key, WriteOp::Delete, cond, id, Forwardable::Delete(r)),
             )
             .await?;
         Ok(Response::new(reply))
@@ -254,11 +265,12 @@ impl Kv for KvService {
         let r = req.into_inner();
         let (key, delta) = (r.key.clone(), r.delta);
         let op = WriteOp::Increment(delta);
+        let id = client_write_id(&r.write_id)?;
         let reply = self
             .around(
                 3,
                 meta,
-                self.write(meta, key, op, None, Forwardable::Increment(r)),
+                self.write(meta, key, op, None, id, Forwardable::Increment(r)),
             )
             .await?;
         Ok(Response::new(reply))

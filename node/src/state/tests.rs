@@ -96,7 +96,7 @@ fn a_write_is_invisible_to_reads_and_the_log_until_it_is_durable() {
         let writer = {
             let state = state.clone();
             tokio::spawn(async move {
-                state.commit("k", WriteOp::Put(Arc::from(&b"v"[..])), None).await
+                state.commit("k", WriteOp::Put(Arc::from(&b"v"[..])), None, None).await
             })
         };
         // The write is in the store, queued for the disk.
