@@ -444,7 +444,7 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
         counter_sums.push(counters);
         // From where the feed stood when the run started: events that fell out of a long-lived
         // node's feed before this run are not this run's concern.
-        let (evs, complete) = events_since(c, s.lost_writes).await?;
+        let (evs, complete) = events_since(c, s.lost_writes, &s.incarnation).await?;
         events.extend(
             evs.into_iter()
                 .filter(|e| e.key.starts_with(&cfg.workload.prefix)),
@@ -867,7 +867,7 @@ pub async fn check_history(
         let (mut state, _) = dump(c, "\0").await?;
         state.retain(|k, _| keys.contains(k.as_str()));
         finals.insert(s.region.clone(), state);
-        let (evs, complete) = events_since(c, 0).await?;
+        let (evs, complete) = events_since(c, 0, "").await?;
         events.extend(evs.into_iter().filter(|e| keys.contains(e.key.as_str())));
         feed_complete &= complete;
     }
@@ -939,24 +939,30 @@ pub async fn dump(
     Ok((state, sum))
 }
 
-/// Every loss event a node has after `after`, paging through the feed; and whether the feed
-/// still held all of them.
+/// Every loss event a node has after `after` (a position in its feed of `incarnation`; empty:
+/// any), paging through the feed; and whether the feed still held all of them — false when
+/// events fell out of the bounded feed or the node restarted without its state.
 pub async fn events_since(
     c: &RegionClient,
     mut after: u64,
+    incarnation: &str,
 ) -> anyhow::Result<(Vec<LossEvent>, bool)> {
     let mut out = Vec::new();
     let mut complete = true;
+    let mut incarnation = incarnation.to_owned();
     loop {
         let r = c
             .admin()
             .conflicts(pb::ConflictsRequest {
                 after,
                 limit: 10_000,
+                incarnation: incarnation.clone(),
             })
             .await?
             .into_inner();
-        complete &= r.dropped == 0;
+        // A node that restarted without its state lost the events it had recorded.
+        complete &= r.dropped == 0 && !r.reset;
+        incarnation = r.incarnation.clone();
         if r.events.is_empty() {
             break;
         }

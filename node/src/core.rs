@@ -510,6 +510,11 @@ impl Core {
         self.recount_divergent();
     }
 
+    /// Put back a persisted conflict feed.
+    pub fn restore_feed(&mut self, events: Vec<crate::events::LossEvent>, recorded: u64, conflicts: u64) {
+        self.feed.restore(events, recorded, conflicts);
+    }
+
     /// Pause or resume writes (switchover).
     pub fn set_frozen(&mut self, frozen: bool) {
         self.role.frozen = frozen;

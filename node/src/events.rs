@@ -81,6 +81,19 @@ impl EventFeed {
         });
     }
 
+    /// How many events are kept.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Put back a persisted feed (durable mode): the kept events, oldest first, and the totals.
+    pub fn restore(&mut self, events: Vec<LossEvent>, recorded: u64, conflicts: u64) {
+        let skip = events.len().saturating_sub(self.capacity);
+        self.events = events.into_iter().skip(skip).collect();
+        self.recorded = recorded.max(self.events.back().map_or(0, |e| e.seq));
+        self.conflicts = conflicts;
+    }
+
     /// Events with seq > `after`, at most `limit`, and how many such events were dropped.
     pub fn since(&self, after: u64, limit: usize) -> (Vec<LossEvent>, u64) {
         let first_kept = self.events.front().map_or(self.recorded + 1, |e| e.seq);

@@ -271,6 +271,11 @@ impl NodeState {
         state.fresh_start = recovered.fresh;
         let head = recovered.log.len() as u64;
         state.core().restore(recovered.log, recovered.items);
+        state.core().restore_feed(
+            recovered.events,
+            recovered.feed_recorded,
+            recovered.feed_conflicts,
+        );
         state.head.send_replace(head);
         for (origin, seq, incarnation) in recovered.applied {
             if let Some(o) = state.regions.id(&origin) {
@@ -310,14 +315,29 @@ impl NodeState {
         self.persister.is_some()
     }
 
-    /// Queue the state of `keys` (and more `ops`) for durability; call under the core lock.
+    /// Queue the state of `keys`, the loss events recorded after feed position `events_after`,
+    /// and more `ops` for durability; call under the core lock.
     fn persist_keys<'a>(
         &self,
         core: &Core,
         keys: impl Iterator<Item = &'a str>,
+        events_after: u64,
         mut ops: Vec<Op>,
     ) -> Option<tokio::sync::oneshot::Receiver<Result<()>>> {
         let persister = self.persister.as_ref()?;
+        let feed = core.feed();
+        if feed.lost() > events_after {
+            let (events, _) = feed.since(events_after, usize::MAX);
+            let capacity = feed.capacity() as u64;
+            for event in events {
+                ops.push(Op::Event {
+                    recorded: event.seq,
+                    conflicts: feed.conflicts(),
+                    forget_seq: event.seq.saturating_sub(capacity),
+                    event,
+                });
+            }
+        }
         for key in keys {
             if let Some((current, seen)) = core.store().entry(key) {
                 ops.push(Op::Item {
@@ -434,9 +454,14 @@ impl NodeState {
         let (committed, durable) = {
             let mut core = self.core();
             self.check_rpo_bound(&core)?;
+            let events = core.feed().lost();
             let c = core.write(key, op, condition, id.unwrap_or_else(Uuid::new_v4), now_us())?;
-            let durable =
-                self.persist_keys(&core, std::iter::once(key), vec![Op::Log(c.write.clone())]);
+            let durable = self.persist_keys(
+                &core,
+                std::iter::once(key),
+                events,
+                vec![Op::Log(c.write.clone())],
+            );
             (c, durable)
         };
         // Peers only ever see durable log entries: the head is the durable head. It advances in
@@ -566,6 +591,7 @@ impl NodeState {
                 return None;
             }
             let now = now_us();
+            let events = core.feed().lost();
             for w in writes {
                 core.apply_remote(w.clone(), now);
             }
@@ -586,7 +612,7 @@ impl NodeState {
             let mut keys: Vec<&str> = writes.iter().map(|w| &*w.key).collect();
             keys.sort_unstable();
             keys.dedup();
-            self.persist_keys(&core, keys.into_iter(), vec![position])
+            self.persist_keys(&core, keys.into_iter(), events, vec![position])
         };
         let now = now_us();
         {
@@ -640,10 +666,11 @@ impl NodeState {
     pub async fn merge_items(&self, writes: &[Arc<Write>], now: u64) -> Result<()> {
         let durable = {
             let mut core = self.core();
+            let events = core.feed().lost();
             for w in writes {
                 core.apply_remote(w.clone(), now);
             }
-            self.persist_keys(&core, writes.iter().map(|w| &*w.key), vec![])
+            self.persist_keys(&core, writes.iter().map(|w| &*w.key), events, vec![])
         };
         match durable {
             Some(d) => storage::durable(d).await,
@@ -711,7 +738,8 @@ impl NodeState {
             }
             self.resync_generation.send_modify(|g| *g += 1);
             let keys: Vec<Arc<str>> = core.store().iter().map(|w| w.key.clone()).collect();
-            self.persist_keys(&core, keys.iter().map(|k| &**k), ops)
+            let events = core.feed().lost();
+            self.persist_keys(&core, keys.iter().map(|k| &**k), events, ops)
         };
         match durable {
             Some(d) => storage::durable(d).await,

@@ -25,6 +25,7 @@ use crate::{
     error::{Error, Result},
     region::RegionId,
     region::Regions,
+    events::{EventKind, LossEvent},
     store::Write,
     version_vector::VersionVector,
 };
@@ -36,6 +37,28 @@ struct StoredItem {
     current: Option<pb::WriteRecord>,
     #[prost(message, optional, tag = "2")]
     seen: Option<pb::CausalContext>,
+}
+
+/// A persisted loss event of the conflict feed.
+#[derive(Clone, PartialEq, Message)]
+struct StoredEvent {
+    #[prost(bool, tag = "1")]
+    causal_inversion: bool,
+    #[prost(message, optional, tag = "2")]
+    winner: Option<pb::WriteRecord>,
+    #[prost(message, optional, tag = "3")]
+    loser: Option<pb::WriteRecord>,
+    #[prost(uint64, tag = "4")]
+    detected_at_us: u64,
+}
+
+/// The feed's totals (they count events no longer kept too).
+#[derive(Clone, PartialEq, Message)]
+struct StoredFeedTotals {
+    #[prost(uint64, tag = "1")]
+    recorded: u64,
+    #[prost(uint64, tag = "2")]
+    conflicts: u64,
 }
 
 /// An origin's persisted applied position.
@@ -99,6 +122,18 @@ pub enum Op {
     ClearItems,
     /// The Aurora Global role (primary, epoch, fences) after a switchover or failover.
     Role(Role),
+    /// A loss event recorded in the conflict feed, with the feed's totals after it; the event
+    /// `forget_seq` fell out of the bounded feed (0: none).
+    Event {
+        /// The event.
+        event: LossEvent,
+        /// Events recorded so far (= this event's seq).
+        recorded: u64,
+        /// Conflicts among them.
+        conflicts: u64,
+        /// An event no longer kept, to delete.
+        forget_seq: u64,
+    },
 }
 
 /// What was found on disk.
@@ -116,6 +151,12 @@ pub struct Recovered {
     pub applied: Vec<(String, u64, String)>,
     /// The last role installed by a switchover, failover or freeze.
     pub role: Option<RecoveredRole>,
+    /// The conflict feed's kept events, oldest first, and its totals.
+    pub events: Vec<LossEvent>,
+    /// Events ever recorded.
+    pub feed_recorded: u64,
+    /// Conflicts among them.
+    pub feed_conflicts: u64,
 }
 
 /// A persisted Aurora Global role.
@@ -137,6 +178,7 @@ pub struct Storage {
     log: Keyspace,
     items: Keyspace,
     meta: Keyspace,
+    events: Keyspace,
     regions: Regions,
 }
 
@@ -156,12 +198,13 @@ impl Storage {
             db.keyspace(name, KeyspaceCreateOptions::default)
                 .map_err(io)
         };
-        let (log, items, meta) = (ks("log")?, ks("items")?, ks("meta")?);
+        let (log, items, meta, events) = (ks("log")?, ks("items")?, ks("meta")?, ks("events")?);
         let storage = Self {
             db,
             log,
             items,
             meta,
+            events,
             regions,
         };
         let recovered = storage.recover()?;
@@ -229,6 +272,34 @@ impl Storage {
                 StoredPosition::decode(&*v).map_err(|e| io(format!("corrupt position: {e}")))?;
             r.applied.push((origin, p.applied_seq, p.incarnation));
         }
+        if let Some(v) = self.meta.get("feed").map_err(io)? {
+            let t = StoredFeedTotals::decode(&*v).map_err(|e| io(format!("corrupt feed totals: {e}")))?;
+            r.feed_recorded = t.recorded;
+            r.feed_conflicts = t.conflicts;
+        }
+        for guard in self.events.iter() {
+            let (k, v) = guard.into_inner().map_err(io)?;
+            let seq = u64::from_be_bytes(
+                k.as_ref()
+                    .try_into()
+                    .map_err(|_| io("corrupt event key"))?,
+            );
+            let e = StoredEvent::decode(&*v).map_err(|e| io(format!("corrupt event: {e}")))?;
+            let side = |w: Option<pb::WriteRecord>| {
+                write_from_pb(&self.regions, w.ok_or_else(|| io("event without a write"))?)
+            };
+            r.events.push(LossEvent {
+                seq,
+                kind: if e.causal_inversion {
+                    EventKind::CausalInversion
+                } else {
+                    EventKind::Conflict
+                },
+                winner: side(e.winner)?,
+                loser: side(e.loser)?,
+                detected_at_us: e.detected_at_us,
+            });
+        }
         Ok(r)
     }
 
@@ -283,6 +354,28 @@ impl Storage {
                         frozen: role.frozen,
                     };
                     batch.insert(&self.meta, "role", stored.encode_to_vec());
+                }
+                Op::Event {
+                    event,
+                    recorded,
+                    conflicts,
+                    forget_seq,
+                } => {
+                    let stored = StoredEvent {
+                        causal_inversion: event.kind == EventKind::CausalInversion,
+                        winner: Some(write_to_pb(&self.regions, &event.winner)),
+                        loser: Some(write_to_pb(&self.regions, &event.loser)),
+                        detected_at_us: event.detected_at_us,
+                    };
+                    batch.insert(&self.events, event.seq.to_be_bytes(), stored.encode_to_vec());
+                    if *forget_seq > 0 {
+                        batch.remove(&self.events, forget_seq.to_be_bytes());
+                    }
+                    let totals = StoredFeedTotals {
+                        recorded: *recorded,
+                        conflicts: *conflicts,
+                    };
+                    batch.insert(&self.meta, "feed", totals.encode_to_vec());
                 }
                 Op::ClearItems => {
                     for guard in self.items.iter() {

@@ -350,7 +350,11 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
         CtlCommand::Conflicts { after, limit } => {
             let r = c
                 .admin()
-                .conflicts(c.request(pb::ConflictsRequest { after, limit }))
+                .conflicts(c.request(pb::ConflictsRequest {
+                    after,
+                    limit,
+                    incarnation: String::new(),
+                }))
                 .await?
                 .into_inner();
             let events: Vec<Value> = r.events.iter().map(json::event).collect();
@@ -364,7 +368,11 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
                 } else {
                     String::new()
                 }
-            );
+            ) + if r.durable {
+                "; the feed is durable"
+            } else {
+                "; memory mode: the feed starts over when the node restarts"
+            };
             for e in &r.events {
                 let w = e.winner.as_ref();
                 let l = e.loser.as_ref();
@@ -386,6 +394,8 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
                 "conflicts": r.total_conflicts,
                 "lost_writes": r.total_lost,
                 "dropped": r.dropped,
+                "incarnation": r.incarnation,
+                "durable": r.durable,
             });
             (v, text)
         }

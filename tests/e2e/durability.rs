@@ -277,3 +277,63 @@ fn a_campaign_of_kills_and_a_partition_under_load_is_checked_with_almost_no_key_
         r["writes"]
     );
 }
+
+/// A conflict recorded at every region is still in every feed, with the same counters, after
+/// each node is restarted in turn; in memory mode the feed says it is not durable, and a
+/// reader holding a cursor of the old incarnation is told the feed started over.
+#[test]
+fn loss_reports_survive_restarts_and_a_memory_feed_says_when_it_started_over() {
+    let mut c = Cluster::start("feed-restart", Spec::new(&["a", "b", "c"], 5.0));
+    c.ctl("a", &["partition", "a"]);
+    let wa = c.ctl("a", &["put", "k", "a"]);
+    let wb = c.ctl("b", &["put", "k", "b"]);
+    c.ctl("a", &["heal"]);
+    let loser = if wa["version"]["timestamp"].as_u64() < wb["version"]["timestamp"].as_u64() {
+        &wa
+    } else {
+        &wb
+    };
+    let feeds = |c: &Cluster| -> Vec<Value> {
+        ["a", "b", "c"].iter().map(|r| c.ctl(r, &["conflicts"])).collect()
+    };
+    poll("every region reports the loss", || {
+        feeds(&c).iter().all(|f| f["lost_writes"] == 1).then_some(())
+    });
+    let before = feeds(&c);
+    for r in ["a", "b", "c"] {
+        c.kill(r);
+        c.start_node(r);
+    }
+    let after = feeds(&c);
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(a["lost_writes"], 1, "{a}");
+        assert_eq!(a["conflicts"], b["conflicts"], "{a}");
+        assert_eq!(a["incarnation"], b["incarnation"], "{a}");
+        assert_eq!(a["durable"], true);
+        assert_eq!(a["events"][0]["loser"]["write_id"], loser["write_id"], "{a}");
+    }
+
+    let mut m = Cluster::start(
+        "feed-memory",
+        Spec::new(&["a", "b"], 5.0).node_arg("--storage").node_arg("memory"),
+    );
+    let first = m.ctl("a", &["conflicts"]);
+    assert_eq!(first["durable"], false, "{first}");
+    m.kill("a");
+    m.start_node("a");
+    crate::support::runtime().block_on(async {
+        use meridian_proto::v1::{self as pb, admin_client::AdminClient};
+        let mut admin = AdminClient::connect(m.url("a")).await.unwrap();
+        let r = admin
+            .conflicts(pb::ConflictsRequest {
+                after: 0,
+                limit: 10,
+                incarnation: first["incarnation"].as_str().unwrap().to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(r.reset, "a cursor of the old incarnation is told the feed started over");
+        assert_ne!(r.incarnation, first["incarnation"].as_str().unwrap());
+    });
+}

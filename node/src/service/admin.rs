@@ -254,13 +254,16 @@ impl Admin for AdminService {
             n => (n as usize).min(100_000),
         };
         let state = &self.node.state;
+        let incarnation = state.incarnation.to_string();
+        let reset = !r.incarnation.is_empty() && r.incarnation != incarnation;
+        let after = if reset { 0 } else { r.after };
         let (events, dropped, conflicts, lost) = {
             let core = state.core();
-            let (events, dropped) = core.feed().since(r.after, limit);
+            let (events, dropped) = core.feed().since(after, limit);
             (events, dropped, core.feed().conflicts(), core.feed().lost())
         };
         let next = events.last().map_or(
-            r.after.max(lost.min(r.after.saturating_add(dropped))),
+            after.max(lost.min(after.saturating_add(dropped))),
             |e| e.seq,
         );
         Ok(Response::new(pb::ConflictsReply {
@@ -272,6 +275,9 @@ impl Admin for AdminService {
             total_conflicts: conflicts,
             total_lost: lost,
             dropped,
+            incarnation,
+            durable: state.durable(),
+            reset,
         }))
     }
 
