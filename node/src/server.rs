@@ -9,7 +9,7 @@ use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
 use meridian_proto::{
     FILE_DESCRIPTOR_SET,
     v1::{
-        self as pb, admin_server::AdminServer, kv_server::KvServer,
+        self as pb, admin_client::AdminClient, admin_server::AdminServer, kv_server::KvServer,
         replication_client::ReplicationClient, replication_server::ReplicationServer,
     },
 };
@@ -135,6 +135,7 @@ pub async fn serve(
         shutdown: token.clone(),
     };
 
+    learn_links(&node).await;
     let mut tasks = JoinSet::new();
     for origin in state.peers().collect::<Vec<_>>() {
         tasks.spawn(pull_loop(
@@ -223,6 +224,34 @@ pub async fn serve(
     while tasks.join_next().await.is_some() {}
     info!(region = state.region_name(), "node stopped");
     result.map_err(|e| Error::Internal(format!("server: {e}")))
+}
+
+/// How long a starting node waits for a peer's link table.
+const LEARN_LINKS_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// Take the run-time link table (partitions, latency, loss) back from the first peer that
+/// answers, before replicating: killing a partitioned region must not heal it. With no peer
+/// up (a cluster starting), the cluster file's table stands.
+async fn learn_links(node: &Node) {
+    let state = &node.state;
+    for peer in state.peers().collect::<Vec<_>>() {
+        let mut client = AdminClient::new(node.peer(peer));
+        let Ok(Ok(reply)) =
+            tokio::time::timeout(LEARN_LINKS_TIMEOUT, client.links(pb::LinksRequest {})).await
+        else {
+            continue;
+        };
+        match crate::convert::link_table_from_pb(&state.regions, state.link_table(), &reply.into_inner()) {
+            Ok(table) => {
+                if table != state.link_table() {
+                    info!(peer = state.regions.name(peer), "took the run-time link settings from a peer");
+                }
+                state.adopt_links(table, peer);
+                return;
+            }
+            Err(e) => tracing::warn!(peer = state.regions.name(peer), error = %e, "a peer's link table is not usable"),
+        }
+    }
 }
 
 /// Aurora Global: sample the RPO lag every [`RPO_SAMPLE_INTERVAL`] until `shutdown`.

@@ -183,6 +183,7 @@ pub struct NodeState {
     core: Mutex<Core>,
     head: Arc<watch::Sender<u64>>,
     links: RwLock<LinkTable>,
+    links_source: Mutex<String>,
     links_version: watch::Sender<u64>,
     resync_generation: watch::Sender<u64>,
     inbound: Vec<InboundLink>,
@@ -239,6 +240,7 @@ impl NodeState {
             core: Mutex::new(core),
             head: Arc::new(watch::Sender::new(0)),
             links: RwLock::new(cluster.link_table()),
+            links_source: Mutex::new("cluster file".to_owned()),
             links_version: watch::Sender::new(0),
             resync_generation: watch::Sender::new(0),
             inbound: (0..n)
@@ -771,10 +773,32 @@ impl NodeState {
         self.links.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Change the link table and wake the replication tasks.
+    /// Change the link table (an admin call) and wake the replication tasks.
     pub fn update_links(&self, f: impl FnOnce(&mut LinkTable)) {
         f(&mut self.links.write().unwrap_or_else(|p| p.into_inner()));
+        let mut source = self.links_source.lock().unwrap_or_else(|p| p.into_inner());
+        if !source.ends_with("changed at run time") {
+            source.push_str(", changed at run time");
+        }
+        drop(source);
         self.links_version.send_modify(|v| *v += 1);
+    }
+
+    /// Take a whole link table learnt from `peer` (at start: a restarted node keeps the
+    /// network's run-time state, partitions included).
+    pub fn adopt_links(&self, table: LinkTable, peer: RegionId) {
+        *self.links.write().unwrap_or_else(|p| p.into_inner()) = table;
+        *self.links_source.lock().unwrap_or_else(|p| p.into_inner()) =
+            format!("learnt from {} at start", self.regions.name(peer));
+        self.links_version.send_modify(|v| *v += 1);
+    }
+
+    /// Where the link table comes from (see `LinkTable.source` in the API).
+    pub fn links_source(&self) -> String {
+        self.links_source
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// A receiver that changes whenever the link table does.

@@ -607,11 +607,14 @@ fn not_updated_text(regions: &[String]) -> String {
 }
 
 fn links_json(t: &pb::LinkTable) -> Value {
-    json!({"links": t.links.iter().map(json::link).collect::<Vec<_>>(), "unreachable": t.unreachable})
+    json!({"links": t.links.iter().map(json::link).collect::<Vec<_>>(), "unreachable": t.unreachable, "source": t.source})
 }
 
 fn links_text(t: &pb::LinkTable) -> String {
-    let mut s = String::from("from         to           latency_ms  jitter_ms  loss   partitioned");
+    let mut s = format!(
+        "link settings: {}\nfrom         to           latency_ms  jitter_ms  loss   partitioned",
+        if t.source.is_empty() { "cluster file" } else { &t.source }
+    );
     for l in &t.links {
         s += &format!(
             "\n{:<12} {:<12} {:>10.1} {:>10.1} {:>5.2}  {}",

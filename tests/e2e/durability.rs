@@ -337,3 +337,36 @@ fn loss_reports_survive_restarts_and_a_memory_feed_says_when_it_started_over() {
         assert_ne!(r.incarnation, first["incarnation"].as_str().unwrap());
     });
 }
+
+/// The network is not the process: a partitioned region that is killed and restarted comes
+/// back partitioned (it takes the run-time link table back from a peer), and says so.
+#[test]
+fn a_restarted_region_keeps_its_run_time_partition_and_link_settings() {
+    let mut c = Cluster::start("links-restart", Spec::new(&["a", "b", "c"], 5.0));
+    c.ctl("a", &["partition", "c"]);
+    c.ctl("a", &["link", "a", "b", "--latency-ms", "77"]);
+    c.kill("c");
+    c.start_node("c");
+    let links = c.ctl("c", &["links"]);
+    assert!(
+        links["source"].as_str().unwrap().starts_with("learnt from"),
+        "{links}"
+    );
+    let find = |from: &str, to: &str| {
+        links["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["from"] == from && l["to"] == to)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(find("a", "c")["partitioned"], true, "{links}");
+    assert_eq!(find("a", "b")["latency_ms"], 77.0, "{links}");
+    // And it is really cut off: a write at a does not reach it.
+    let w = c.ctl("a", &["put", "cut", "x"]);
+    poll("b has the write", || (c.write_id("b", "cut").as_deref() == w["write_id"].as_str()).then_some(()));
+    assert_eq!(c.write_id("c", "cut"), None, "c stayed partitioned");
+    c.ctl("a", &["heal"]);
+    poll("c gets it after the heal", || (c.write_id("c", "cut").as_deref() == w["write_id"].as_str()).then_some(()));
+}

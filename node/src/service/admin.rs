@@ -44,7 +44,11 @@ impl AdminService {
             .iter()
             .map(|(from, to, s)| link_to_pb(&state.regions, from, to, &s))
             .collect();
-        pb::LinkTable { links, unreachable }
+        pb::LinkTable {
+            links,
+            unreachable,
+            source: state.links_source(),
+        }
     }
 
     fn region(&self, name: &str, what: &str) -> Result<RegionId> {
