@@ -162,7 +162,10 @@ impl WriteRec {
             write_id: s("write_id")?,
             version: Some(version),
             context,
-            tombstone: v.get("tombstone").and_then(|t| t.as_bool()).unwrap_or(false),
+            tombstone: v
+                .get("tombstone")
+                .and_then(|t| t.as_bool())
+                .unwrap_or(false),
             start_us: 0,
             ack_us: 0,
         })

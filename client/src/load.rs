@@ -207,7 +207,45 @@ struct RegionClients {
     region: String,
     local: RegionClient,
     writer: RegionClient,
+    /// Aurora Global, clients writing to the primary: how to follow the writer when it moves.
+    follow: Option<Arc<Follow>>,
 }
+
+/// Aurora's global writer endpoint keeps its name through switchover and failover; these
+/// clients keep writing to the writer the same way: a write refused because the region is no
+/// longer the primary goes again to the primary the refusal names, and one refused because a
+/// switchover is draining the writer waits and goes again (until the request's timeout). The
+/// switchover then shows as a short unavailability (latency), not as a flood of errors.
+struct Follow {
+    /// gRPC address of every region.
+    addrs: HashMap<String, std::net::SocketAddr>,
+    /// The session of the clients.
+    session: Session,
+}
+
+impl Follow {
+    /// What to do after `status`: `Some(Some(region))` go to that primary, `Some(None)` wait
+    /// and retry here, `None` give up.
+    fn after(&self, status: &tonic::Status, writer_region: &str) -> Option<Option<String>> {
+        match status.code() {
+            Code::FailedPrecondition => {
+                let primary = status
+                    .message()
+                    .split_once("the primary is ")?
+                    .1
+                    .split([' ', ')', ';', ','])
+                    .next()?;
+                (primary != writer_region && self.addrs.contains_key(primary))
+                    .then(|| Some(primary.to_owned()))
+            }
+            Code::Unavailable if status.message().contains("writes are paused") => Some(None),
+            _ => None,
+        }
+    }
+}
+
+/// How long a following client waits before it tries a paused writer again.
+const FOLLOW_RETRY: Duration = Duration::from_millis(2);
 
 /// Is a failed write's outcome unknown (it may have been committed)?
 fn outcome_unknown(code: Code) -> bool {
@@ -311,15 +349,27 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
                     rc.listen,
                     &Session {
                         forward: true,
-                        ..base
+                        ..base.clone()
                     },
                 )?,
                 _ => local.clone(),
             };
+            let follow =
+                (primary.is_some() && cfg.aurora_writes == AuroraWrites::Primary).then(|| {
+                    Arc::new(Follow {
+                        addrs: cluster
+                            .regions
+                            .iter()
+                            .map(|r| (r.name.clone(), r.listen))
+                            .collect(),
+                        session: base.clone(),
+                    })
+                });
             Ok(RegionClients {
                 region: region.clone(),
                 local,
                 writer,
+                follow,
             })
         })
         .collect::<anyhow::Result<_>>()?;
@@ -557,6 +607,24 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// The region a worker's writer client talks to.
+fn primary_of(rc: &RegionClients) -> String {
+    rc.follow
+        .as_ref()
+        .and_then(|f| {
+            f.addrs
+                .iter()
+                .find(|(_, a)| **a == rc.writer.addr)
+                .map(|(r, _)| r.clone())
+        })
+        .unwrap_or_else(|| rc.region.clone())
+}
+
+/// The address of `region` for a following client.
+fn f_addr(rc: &RegionClients, region: &str) -> std::net::SocketAddr {
+    rc.follow.as_ref().expect("following").addrs[region]
+}
+
 async fn worker(
     rc: RegionClients,
     stream: u64,
@@ -583,6 +651,8 @@ async fn worker(
         increments: 0,
     };
     let (mut kv_local, mut kv_writer) = (rc.local.kv(), rc.writer.kv());
+    let mut writer = rc.writer.clone();
+    let mut writer_region = primary_of(&rc);
     let open_loop = rate > 0.0;
     // Stagger the first arrival so workers do not start in lockstep. Poisson: the first gap is
     // exponential too (a uniform one over one mean gap would add half an arrival per worker).
@@ -617,55 +687,80 @@ async fn worker(
         } else {
             (op.key.clone(), op.kind)
         };
-        let result: Result<Option<pb::WriteReply>, tonic::Status> = match kind {
-            OpKind::Get => {
-                let read_start = now_us();
-                let mut req = rc.local.request(pb::GetRequest { key: key.clone() });
-                req.set_timeout(timeout);
-                match kv_local.get(req).await {
-                    Ok(r) => {
-                        let r = r.into_inner();
-                        out.reads += 1;
-                        let seen = Ver::from_pb(r.version.as_ref());
-                        if let Some(age) = latest.staleness(&key, &seen, read_start) {
-                            out.stale += 1;
-                            record(&mut out.staleness, age);
+        let give_up = Instant::now() + timeout;
+        let result: Result<Option<pb::WriteReply>, tonic::Status> = loop {
+            let result: Result<Option<pb::WriteReply>, tonic::Status> = match kind {
+                OpKind::Get => {
+                    let read_start = now_us();
+                    let mut req = rc.local.request(pb::GetRequest { key: key.clone() });
+                    req.set_timeout(timeout);
+                    match kv_local.get(req).await {
+                        Ok(r) => {
+                            let r = r.into_inner();
+                            out.reads += 1;
+                            let seen = Ver::from_pb(r.version.as_ref());
+                            if let Some(age) = latest.staleness(&key, &seen, read_start) {
+                                out.stale += 1;
+                                record(&mut out.staleness, age);
+                            }
+                            Ok(None)
                         }
-                        Ok(None)
+                        Err(e) => Err(e),
                     }
-                    Err(e) => Err(e),
                 }
-            }
-            OpKind::Put | OpKind::CondPut => {
-                let condition = (kind == OpKind::CondPut).then_some(pb::Condition {
-                    kind: Some(pb::condition::Kind::IfAbsent(true)),
-                });
-                let mut req = rc.writer.request(pb::PutRequest {
-                    key: key.clone(),
-                    value: workload.value(&token),
-                    condition,
-                    write_id: write_id.clone(),
-                });
-                req.set_timeout(timeout);
-                kv_writer.put(req).await.map(|r| Some(r.into_inner()))
-            }
-            OpKind::Delete => {
-                let mut req = rc.writer.request(pb::DeleteRequest {
-                    key: key.clone(),
-                    condition: None,
-                    write_id: write_id.clone(),
-                });
-                req.set_timeout(timeout);
-                kv_writer.delete(req).await.map(|r| Some(r.into_inner()))
-            }
-            OpKind::Incr => {
-                let mut req = rc.writer.request(pb::IncrementRequest {
-                    key: key.clone(),
-                    delta: 1,
-                    write_id: write_id.clone(),
-                });
-                req.set_timeout(timeout);
-                kv_writer.increment(req).await.map(|r| Some(r.into_inner()))
+                OpKind::Put | OpKind::CondPut => {
+                    let condition = (kind == OpKind::CondPut).then_some(pb::Condition {
+                        kind: Some(pb::condition::Kind::IfAbsent(true)),
+                    });
+                    let mut req = writer.request(pb::PutRequest {
+                        key: key.clone(),
+                        value: workload.value(&token),
+                        condition,
+                        write_id: write_id.clone(),
+                    });
+                    req.set_timeout(timeout);
+                    kv_writer.put(req).await.map(|r| Some(r.into_inner()))
+                }
+                OpKind::Delete => {
+                    let mut req = writer.request(pb::DeleteRequest {
+                        key: key.clone(),
+                        condition: None,
+                        write_id: write_id.clone(),
+                    });
+                    req.set_timeout(timeout);
+                    kv_writer.delete(req).await.map(|r| Some(r.into_inner()))
+                }
+                OpKind::Incr => {
+                    let mut req = writer.request(pb::IncrementRequest {
+                        key: key.clone(),
+                        delta: 1,
+                        write_id: write_id.clone(),
+                    });
+                    req.set_timeout(timeout);
+                    kv_writer.increment(req).await.map(|r| Some(r.into_inner()))
+                }
+            };
+            // Follow the writer (Aurora Global): the refused write was not committed.
+            let next = match (&result, &rc.follow) {
+                (Err(s), Some(f)) if kind.is_write() && Instant::now() < give_up => {
+                    f.after(s, &writer_region)
+                }
+                _ => None,
+            };
+            match next {
+                Some(Some(primary)) => match RegionClient::new(
+                    f_addr(&rc, &primary),
+                    &rc.follow.as_ref().expect("following").session,
+                ) {
+                    Ok(c) => {
+                        writer = c;
+                        kv_writer = writer.kv();
+                        writer_region = primary;
+                    }
+                    Err(_) => break result,
+                },
+                Some(None) => tokio::time::sleep(FOLLOW_RETRY).await,
+                None => break result,
             }
         };
         let latency_us = intended.elapsed().as_micros() as u64;

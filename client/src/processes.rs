@@ -462,8 +462,12 @@ mod tests {
                 "pid {pid} accepted"
             );
         }
-        let ok = r#"{"region":"a","pid":2147483647,"addr":"127.0.0.1:1","metrics_addr":null,"log":"x"}"#;
-        assert_eq!(serde_json::from_str::<NodeRecord>(ok).unwrap().pid, 2147483647);
+        let ok =
+            r#"{"region":"a","pid":2147483647,"addr":"127.0.0.1:1","metrics_addr":null,"log":"x"}"#;
+        assert_eq!(
+            serde_json::from_str::<NodeRecord>(ok).unwrap().pid,
+            2147483647
+        );
     }
 
     #[test]
@@ -482,7 +486,10 @@ mod tests {
             Err(NotOurs::Other(_))
         ));
         // The right start time is not enough: the command line must name the node too.
-        assert!(matches!(verify(&record(me, Some(start))), Err(NotOurs::Other(_))));
+        assert!(matches!(
+            verify(&record(me, Some(start))),
+            Err(NotOurs::Other(_))
+        ));
     }
 
     #[test]
@@ -491,7 +498,10 @@ mod tests {
         assert!(cmdline_names_node(ok, "a"));
         assert!(!cmdline_names_node(ok, "b"));
         assert!(!cmdline_names_node(b"/bin/sleep\0node\0--region\0a\0", "a"));
-        assert!(!cmdline_names_node(b"/x/meridian\0cluster\0--region\0a\0", "a"));
+        assert!(!cmdline_names_node(
+            b"/x/meridian\0cluster\0--region\0a\0",
+            "a"
+        ));
         assert!(!cmdline_names_node(b"", "a"));
     }
 }

@@ -29,9 +29,7 @@ pub struct Resolution {
 
 /// Every region's own log after `after_seq` (its head when the run started), by write id.
 /// `Err` names the first region whose log could not be read.
-async fn logs_by_id(
-    nodes: &[(RegionClient, u64)],
-) -> (HashMap<String, pb::WriteRecord>, bool) {
+async fn logs_by_id(nodes: &[(RegionClient, u64)]) -> (HashMap<String, pb::WriteRecord>, bool) {
     let mut by_id = HashMap::new();
     let mut complete = true;
     for (c, after_seq) in nodes {
@@ -66,7 +64,10 @@ pub async fn resolve_unknown(nodes: &[(RegionClient, u64)], writes: &mut [WriteR
         return r;
     }
     let (logs, complete) = logs_by_id(nodes).await;
-    for w in writes.iter_mut().filter(|w| w.status == WriteStatus::Unknown) {
+    for w in writes
+        .iter_mut()
+        .filter(|w| w.status == WriteStatus::Unknown)
+    {
         match logs.get(&w.write_id) {
             Some(rec) => {
                 w.status = WriteStatus::Acked;

@@ -511,7 +511,12 @@ impl Core {
     }
 
     /// Put back a persisted conflict feed.
-    pub fn restore_feed(&mut self, events: Vec<crate::events::LossEvent>, recorded: u64, conflicts: u64) {
+    pub fn restore_feed(
+        &mut self,
+        events: Vec<crate::events::LossEvent>,
+        recorded: u64,
+        conflicts: u64,
+    ) {
         self.feed.restore(events, recorded, conflicts);
     }
 

@@ -241,15 +241,24 @@ async fn learn_links(node: &Node) {
         else {
             continue;
         };
-        match crate::convert::link_table_from_pb(&state.regions, state.link_table(), &reply.into_inner()) {
+        match crate::convert::link_table_from_pb(
+            &state.regions,
+            state.link_table(),
+            &reply.into_inner(),
+        ) {
             Ok(table) => {
                 if table != state.link_table() {
-                    info!(peer = state.regions.name(peer), "took the run-time link settings from a peer");
+                    info!(
+                        peer = state.regions.name(peer),
+                        "took the run-time link settings from a peer"
+                    );
                 }
                 state.adopt_links(table, peer);
                 return;
             }
-            Err(e) => tracing::warn!(peer = state.regions.name(peer), error = %e, "a peer's link table is not usable"),
+            Err(e) => {
+                tracing::warn!(peer = state.regions.name(peer), error = %e, "a peer's link table is not usable")
+            }
         }
     }
 }

@@ -457,7 +457,13 @@ impl NodeState {
             let mut core = self.core();
             self.check_rpo_bound(&core)?;
             let events = core.feed().lost();
-            let c = core.write(key, op, condition, id.unwrap_or_else(Uuid::new_v4), now_us())?;
+            let c = core.write(
+                key,
+                op,
+                condition,
+                id.unwrap_or_else(Uuid::new_v4),
+                now_us(),
+            )?;
             let durable = self.persist_keys(
                 &core,
                 std::iter::once(key),
@@ -819,7 +825,10 @@ impl NodeState {
             core.set_frozen(frozen);
             let head = core.log_head();
             let durable = self.persist(vec![Op::Role(core.role().clone())]);
-            ((head, core.log_entry(head).map_or(0, |w| w.commit_us)), durable)
+            (
+                (head, core.log_entry(head).map_or(0, |w| w.commit_us)),
+                durable,
+            )
         };
         if let Some(d) = durable {
             storage::durable(d).await?;

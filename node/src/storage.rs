@@ -23,9 +23,9 @@ use crate::{
     convert::{context_from_pb, context_to_pb, write_from_pb, write_to_pb},
     core::{Fence, Role},
     error::{Error, Result},
+    events::{EventKind, LossEvent},
     region::RegionId,
     region::Regions,
-    events::{EventKind, LossEvent},
     store::Write,
     version_vector::VersionVector,
 };
@@ -273,17 +273,15 @@ impl Storage {
             r.applied.push((origin, p.applied_seq, p.incarnation));
         }
         if let Some(v) = self.meta.get("feed").map_err(io)? {
-            let t = StoredFeedTotals::decode(&*v).map_err(|e| io(format!("corrupt feed totals: {e}")))?;
+            let t = StoredFeedTotals::decode(&*v)
+                .map_err(|e| io(format!("corrupt feed totals: {e}")))?;
             r.feed_recorded = t.recorded;
             r.feed_conflicts = t.conflicts;
         }
         for guard in self.events.iter() {
             let (k, v) = guard.into_inner().map_err(io)?;
-            let seq = u64::from_be_bytes(
-                k.as_ref()
-                    .try_into()
-                    .map_err(|_| io("corrupt event key"))?,
-            );
+            let seq =
+                u64::from_be_bytes(k.as_ref().try_into().map_err(|_| io("corrupt event key"))?);
             let e = StoredEvent::decode(&*v).map_err(|e| io(format!("corrupt event: {e}")))?;
             let side = |w: Option<pb::WriteRecord>| {
                 write_from_pb(&self.regions, w.ok_or_else(|| io("event without a write"))?)
@@ -367,7 +365,11 @@ impl Storage {
                         loser: Some(write_to_pb(&self.regions, &event.loser)),
                         detected_at_us: event.detected_at_us,
                     };
-                    batch.insert(&self.events, event.seq.to_be_bytes(), stored.encode_to_vec());
+                    batch.insert(
+                        &self.events,
+                        event.seq.to_be_bytes(),
+                        stored.encode_to_vec(),
+                    );
                     if *forget_seq > 0 {
                         batch.remove(&self.events, forget_seq.to_be_bytes());
                     }

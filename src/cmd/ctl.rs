@@ -613,7 +613,11 @@ fn links_json(t: &pb::LinkTable) -> Value {
 fn links_text(t: &pb::LinkTable) -> String {
     let mut s = format!(
         "link settings: {}\nfrom         to           latency_ms  jitter_ms  loss   partitioned",
-        if t.source.is_empty() { "cluster file" } else { &t.source }
+        if t.source.is_empty() {
+            "cluster file"
+        } else {
+            &t.source
+        }
     );
     for l in &t.links {
         s += &format!(

@@ -201,7 +201,6 @@ impl LoadArgs {
     }
 }
 
-
 pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     super::init_logging("warn");
     let cfg = args.config()?;

@@ -66,10 +66,15 @@ const MAX_TOKEN_BYTES: usize = 1024;
 /// travel as a header would make every admin call fail. Both are refused at start.
 pub fn admin_token(s: &str) -> Result<String, String> {
     if s.is_empty() {
-        return Err("the admin token is empty: give a non-empty token, or none to run unprotected".into());
+        return Err(
+            "the admin token is empty: give a non-empty token, or none to run unprotected".into(),
+        );
     }
     if s.len() > MAX_TOKEN_BYTES {
-        return Err(format!("the admin token is {} bytes; at most {MAX_TOKEN_BYTES}", s.len()));
+        return Err(format!(
+            "the admin token is {} bytes; at most {MAX_TOKEN_BYTES}",
+            s.len()
+        ));
     }
     if let Some(c) = s.chars().find(|c| !c.is_ascii_graphic()) {
         return Err(format!(

@@ -362,7 +362,8 @@ fn a_failover_reports_exactly_the_acknowledged_writes_missing_at_the_new_primary
         "{rejoined}"
     );
     assert_eq!(
-        rejoined["lost_at_cut"].as_u64().unwrap() + rejoined["split_brain_writes"].as_u64().unwrap(),
+        rejoined["lost_at_cut"].as_u64().unwrap()
+            + rejoined["split_brain_writes"].as_u64().unwrap(),
         rejoined["total_lost"].as_u64().unwrap()
     );
     assert!(
@@ -483,4 +484,36 @@ fn a_failover_after_the_primary_process_died_counts_the_writes_the_target_had_he
     poll("c follows the new primary", || {
         (c.write_id("c", "new").as_deref() == w["write_id"].as_str()).then_some(())
     });
+}
+
+/// Load clients follow the writer through a switchover, as Aurora's global writer endpoint
+/// does: the switchover shows as a short wait, not as writes refused at the old primary.
+#[test]
+fn load_clients_follow_the_writer_through_a_switchover() {
+    let c = Cluster::start("aurora-follow", Spec::aurora(REGIONS, 5.0, "a"));
+    let json = c.path("follow.json");
+    let load = std::process::Command::new(crate::support::BIN)
+        .args(["load", "--quiet", "--probe-interval-ms", "0", "--cluster"])
+        .arg(&c.file)
+        .args(["--duration", "4", "--rate", "200", "--keys", "50", "--mix", "put=1"])
+        .arg("--report-json")
+        .arg(&json)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    poll("the load is writing", || {
+        (c.stats("a")["log_head"].as_u64().unwrap() > 50).then_some(())
+    });
+    let so = c.ctl("a", &["switchover", "--to", "b"]);
+    assert_eq!(so["rpo_writes"], 0);
+    let before = c.stats("b")["log_head"].as_u64().unwrap();
+    poll("the clients write to the new primary", || {
+        (c.stats("b")["log_head"].as_u64().unwrap() > before + 50).then_some(())
+    });
+    let out = load.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r["errors"], serde_json::json!({}), "no write was refused: {}", r["errors"]);
+    assert_eq!(r["checker"]["ok"], true, "{}", r["checker"]);
 }

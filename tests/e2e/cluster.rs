@@ -185,17 +185,40 @@ kill "$victim"
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     let cases: Vec<&str> = text.lines().filter(|l| l.starts_with("case ")).collect();
-    assert_eq!(cases.len(), 7, "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        cases.len(),
+        7,
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for c in &cases {
-        assert!(c.contains("victim_alive=yes"), "a command signalled the victim: {c}");
+        assert!(
+            c.contains("victim_alive=yes"),
+            "a command signalled the victim: {c}"
+        );
     }
     // Pids kill(2) reads as groups or "every process": the state file is refused, exit 1.
     for c in &cases[..4] {
-        assert!(c.contains("rc=1") && c.contains("is not a process id"), "{c}");
+        assert!(
+            c.contains("rc=1") && c.contains("is not a process id"),
+            "{c}"
+        );
     }
     // A live process that is not the node: `down` leaves it alone and says so; `kill` refuses.
-    assert!(cases[4].contains("rc=0") && cases[4].contains("not signalling pid"), "{}", cases[4]);
-    assert!(cases[5].contains("rc=1") && cases[5].contains("refusing to signal"), "{}", cases[5]);
-    assert!(cases[6].contains("rc=0") && cases[6].contains("not signalling pid 1"), "{}", cases[6]);
+    assert!(
+        cases[4].contains("rc=0") && cases[4].contains("not signalling pid"),
+        "{}",
+        cases[4]
+    );
+    assert!(
+        cases[5].contains("rc=1") && cases[5].contains("refusing to signal"),
+        "{}",
+        cases[5]
+    );
+    assert!(
+        cases[6].contains("rc=0") && cases[6].contains("not signalling pid 1"),
+        "{}",
+        cases[6]
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -48,7 +48,8 @@ fn a_short_demo_completes_with_both_modes_in_its_table() {
     }
     assert!(stderr.contains("==> [6/6]"), "progress was shown");
     assert!(
-        stderr.contains("acknowledged in split brain") && stderr.contains("bounded by rpo_bound_ms"),
+        stderr.contains("acknowledged in split brain")
+            && stderr.contains("bounded by rpo_bound_ms"),
         "the demo reports both kinds of loss: {stderr}"
     );
     let state = std::fs::read_to_string(out_dir.join("cluster").join("state.json")).unwrap();

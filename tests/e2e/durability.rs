@@ -213,7 +213,10 @@ fn a_restarted_node_keeps_the_role_a_switchover_gave_it() {
     // Without the flag it starts, and says which role it holds.
     c.start_node("a");
     let log = std::fs::read_to_string(c.dir.join("a.log")).unwrap_or_default();
-    assert!(!log.contains("fjall"), "the storage engine's INFO lines stay out: {log}");
+    assert!(
+        !log.contains("fjall"),
+        "the storage engine's INFO lines stay out: {log}"
+    );
 }
 
 /// A primary restarted in the middle of a switchover (frozen, draining) comes back frozen:
@@ -249,7 +252,16 @@ fn a_campaign_of_kills_and_a_partition_under_load_is_checked_with_almost_no_key_
     let (load, json) = start_load(
         &c,
         "campaign.json",
-        &["--duration", "10", "--rate", "200", "--keys", "200", "--concurrency", "8"],
+        &[
+            "--duration",
+            "10",
+            "--rate",
+            "200",
+            "--keys",
+            "200",
+            "--concurrency",
+            "8",
+        ],
     );
     for region in ["b", "a"] {
         let before = log_head(&c, region);
@@ -268,9 +280,15 @@ fn a_campaign_of_kills_and_a_partition_under_load_is_checked_with_almost_no_key_
     let r = finish_load(load, &json);
     let k = &r["checker"];
     assert_eq!(k["ok"], true, "{k}");
-    let (checked, skipped) = (k["keys_checked"].as_u64().unwrap(), k["keys_skipped"].as_u64().unwrap());
+    let (checked, skipped) = (
+        k["keys_checked"].as_u64().unwrap(),
+        k["keys_skipped"].as_u64().unwrap(),
+    );
     assert!(checked > 100, "{k}");
-    assert!(skipped * 20 <= checked, "at most 5% of the keys skipped: {k}");
+    assert!(
+        skipped * 20 <= checked,
+        "at most 5% of the keys skipped: {k}"
+    );
     assert!(
         r["writes"]["acked"].as_u64().unwrap() > 500,
         "{}",
@@ -294,10 +312,16 @@ fn loss_reports_survive_restarts_and_a_memory_feed_says_when_it_started_over() {
         &wb
     };
     let feeds = |c: &Cluster| -> Vec<Value> {
-        ["a", "b", "c"].iter().map(|r| c.ctl(r, &["conflicts"])).collect()
+        ["a", "b", "c"]
+            .iter()
+            .map(|r| c.ctl(r, &["conflicts"]))
+            .collect()
     };
     poll("every region reports the loss", || {
-        feeds(&c).iter().all(|f| f["lost_writes"] == 1).then_some(())
+        feeds(&c)
+            .iter()
+            .all(|f| f["lost_writes"] == 1)
+            .then_some(())
     });
     let before = feeds(&c);
     for r in ["a", "b", "c"] {
@@ -310,12 +334,17 @@ fn loss_reports_survive_restarts_and_a_memory_feed_says_when_it_started_over() {
         assert_eq!(a["conflicts"], b["conflicts"], "{a}");
         assert_eq!(a["incarnation"], b["incarnation"], "{a}");
         assert_eq!(a["durable"], true);
-        assert_eq!(a["events"][0]["loser"]["write_id"], loser["write_id"], "{a}");
+        assert_eq!(
+            a["events"][0]["loser"]["write_id"], loser["write_id"],
+            "{a}"
+        );
     }
 
     let mut m = Cluster::start(
         "feed-memory",
-        Spec::new(&["a", "b"], 5.0).node_arg("--storage").node_arg("memory"),
+        Spec::new(&["a", "b"], 5.0)
+            .node_arg("--storage")
+            .node_arg("memory"),
     );
     let first = m.ctl("a", &["conflicts"]);
     assert_eq!(first["durable"], false, "{first}");
@@ -333,7 +362,10 @@ fn loss_reports_survive_restarts_and_a_memory_feed_says_when_it_started_over() {
             .await
             .unwrap()
             .into_inner();
-        assert!(r.reset, "a cursor of the old incarnation is told the feed started over");
+        assert!(
+            r.reset,
+            "a cursor of the old incarnation is told the feed started over"
+        );
         assert_ne!(r.incarnation, first["incarnation"].as_str().unwrap());
     });
 }
@@ -365,8 +397,12 @@ fn a_restarted_region_keeps_its_run_time_partition_and_link_settings() {
     assert_eq!(find("a", "b")["latency_ms"], 77.0, "{links}");
     // And it is really cut off: a write at a does not reach it.
     let w = c.ctl("a", &["put", "cut", "x"]);
-    poll("b has the write", || (c.write_id("b", "cut").as_deref() == w["write_id"].as_str()).then_some(()));
+    poll("b has the write", || {
+        (c.write_id("b", "cut").as_deref() == w["write_id"].as_str()).then_some(())
+    });
     assert_eq!(c.write_id("c", "cut"), None, "c stayed partitioned");
     c.ctl("a", &["heal"]);
-    poll("c gets it after the heal", || (c.write_id("c", "cut").as_deref() == w["write_id"].as_str()).then_some(()));
+    poll("c gets it after the heal", || {
+        (c.write_id("c", "cut").as_deref() == w["write_id"].as_str()).then_some(())
+    });
 }

@@ -22,7 +22,11 @@ fn version(v: &Value) -> (u64, u64, String) {
 /// Does a write reply's context hold only its own region's dot (it saw no other write)?
 fn only_own_dot(reply: &Value, region: &str) -> bool {
     let ctx = reply["context"].as_object().unwrap();
-    ctx.len() == 1 && ctx.get(region).and_then(Value::as_u64).is_some_and(|d| d > 0)
+    ctx.len() == 1
+        && ctx
+            .get(region)
+            .and_then(Value::as_u64)
+            .is_some_and(|d| d > 0)
 }
 
 /// Every conflict event of every region.
@@ -166,7 +170,10 @@ fn a_conditional_put_passes_in_two_regions_and_one_write_then_loses() {
     let c = Cluster::start("condput", Spec::new(REGIONS, 3000.0));
     let wa = c.ctl("a", &["put", "lock", "held-by-a", "--if-absent"]);
     let wb = c.ctl("b", &["put", "lock", "held-by-b", "--if-absent"]);
-    assert!(only_own_dot(&wb, "b"), "premise: b had not seen a's write: {wb}");
+    assert!(
+        only_own_dot(&wb, "b"),
+        "premise: b had not seen a's write: {wb}"
+    );
     let (winner, loser) = if version(&wa) > version(&wb) {
         (&wa, &wb)
     } else {
@@ -277,9 +284,8 @@ fn bad_input_gets_clear_errors_changes_nothing_and_the_node_stays_up() {
 #[test]
 fn a_region_with_a_wiped_data_dir_hands_out_fresh_dots_and_its_lost_write_is_reported() {
     let mut c = Cluster::start("wiped-dots", Spec::new(REGIONS, 5.0));
-    let holds = |c: &Cluster, r: &str, w: &Value| {
-        c.write_id(r, "k").as_deref() == w["write_id"].as_str()
-    };
+    let holds =
+        |c: &Cluster, r: &str, w: &Value| c.write_id(r, "k").as_deref() == w["write_id"].as_str();
     c.ctl("a", &["partition", "a"]);
     let w1 = c.ctl("a", &["put", "k", "w1"]);
     let wb = c.ctl("b", &["put", "k", "wb"]);
@@ -291,27 +297,43 @@ fn a_region_with_a_wiped_data_dir_hands_out_fresh_dots_and_its_lost_write_is_rep
     c.kill("a");
     std::fs::remove_dir_all(c.dir.join("data-a")).unwrap();
     c.start_node("a");
-    poll("the wiped region has learnt Wb again", || holds(&c, "a", &wb).then_some(()));
+    poll("the wiped region has learnt Wb again", || {
+        holds(&c, "a", &wb).then_some(())
+    });
 
     c.ctl("a", &["partition", "c"]);
     let w1b = c.ctl("a", &["put", "k", "w1-again"]);
-    assert_ne!(w1b["context"]["a"], w1["context"]["a"], "a fresh dot: {w1} / {w1b}");
-    assert_eq!(w1b["context"]["b"], wb["context"]["b"], "premise: W1' saw Wb");
+    assert_ne!(
+        w1b["context"]["a"], w1["context"]["a"],
+        "a fresh dot: {w1} / {w1b}"
+    );
+    assert_eq!(
+        w1b["context"]["b"], wb["context"]["b"],
+        "premise: W1' saw Wb"
+    );
     let wc = c.ctl("c", &["put", "k", "wc"]);
     c.ctl("a", &["heal"]);
     poll("everyone holds Wc", || {
         REGIONS.iter().all(|r| holds(&c, r, &wc)).then_some(())
     });
     for r in ["b", "c"] {
-        let events = c.ctl(r, &["conflicts"])["events"].as_array().unwrap().clone();
+        let events = c.ctl(r, &["conflicts"])["events"]
+            .as_array()
+            .unwrap()
+            .clone();
         assert!(
-            events.iter().any(|e| e["loser"]["write_id"] == w1b["write_id"]),
+            events
+                .iter()
+                .any(|e| e["loser"]["write_id"] == w1b["write_id"]),
             "{r} reports W1' lost: {events:?}"
         );
     }
 
     let history = c.path("history.jsonl");
-    let lines: Vec<String> = [&w1, &wb, &w1b, &wc].iter().map(|w| w.to_string()).collect();
+    let lines: Vec<String> = [&w1, &wb, &w1b, &wc]
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
     std::fs::write(&history, lines.join("\n")).unwrap();
     let (ok, out, err) = crate::support::meridian(
         &[
@@ -327,5 +349,8 @@ fn a_region_with_a_wiped_data_dir_hands_out_fresh_dots_and_its_lost_write_is_rep
     let report: Value = serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{out}\n{err}"));
     assert!(ok && report["ok"] == true, "{report}");
     assert_eq!(report["writes_acked"], 4);
-    assert_eq!(report["lost_writes"], 2, "W1 and W1' were both lost and reported: {report}");
+    assert_eq!(
+        report["lost_writes"], 2,
+        "W1 and W1' were both lost and reported: {report}"
+    );
 }

@@ -257,6 +257,7 @@ fn malformed_oversized_and_garbage_requests_get_a_status_and_the_node_keeps_serv
             ("value of 400 KiB + 1", Code::InvalidArgument),
             ("message of 5 MiB", Code::OutOfRange),
             ("if_version of an unknown region", Code::InvalidArgument),
+            ("a write id that is not a UUID", Code::InvalidArgument),
             ("get with an empty key", Code::InvalidArgument),
             ("unknown client region", Code::InvalidArgument),
             ("bad consistency", Code::InvalidArgument),
@@ -363,25 +364,73 @@ fn admin_changes_need_the_token_when_one_is_set() {
 #[test]
 fn bad_flags_and_tokens_are_usage_errors_with_status_2() {
     let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
-        (&["node", "--region", "a", "--workers", "18446744073709551615"], &[], "not in 1..=64"),
-        (&["node", "--region", "a", "--workers", "1000"], &[], "not in 1..=64"),
-        (&["node", "--region", "a", "--workers", "0"], &[], "not in 1..=64"),
-        (&["node", "--region", "a", "--max-batch", "0"], &[], "not in 1..=100000"),
-        (&["node", "--region", "a", "--conflict-feed", "99999999999"], &[], "not in"),
+        (
+            &["node", "--region", "a", "--workers", "18446744073709551615"],
+            &[],
+            "not in 1..=64",
+        ),
+        (
+            &["node", "--region", "a", "--workers", "1000"],
+            &[],
+            "not in 1..=64",
+        ),
+        (
+            &["node", "--region", "a", "--workers", "0"],
+            &[],
+            "not in 1..=64",
+        ),
+        (
+            &["node", "--region", "a", "--max-batch", "0"],
+            &[],
+            "not in 1..=100000",
+        ),
+        (
+            &["node", "--region", "a", "--conflict-feed", "99999999999"],
+            &[],
+            "not in",
+        ),
         (&["load", "--concurrency", "0"], &[], "not in 1..=10000"),
         (&["load", "--workers", "65"], &[], "not in 1..=64"),
         (&["cluster", "up", "--workers", "100"], &[], "not in 1..=64"),
-        (&["node", "--region", "a", "--admin-token", ""], &[], "the admin token is empty"),
-        (&["node", "--region", "a"], &[("MERIDIAN_ADMIN_TOKEN", "")], "the admin token is empty"),
-        (&["node", "--region", "a", "--admin-token", "tab\there"], &[], "printable ASCII"),
-        (&["node", "--region", "a", "--admin-token", "naïve"], &[], "printable ASCII"),
-        (&["node", "--region", "a", "--admin-token", "line\nbreak"], &[], "printable ASCII"),
-        (&["cluster", "--admin-token", "", "status"], &[], "the admin token is empty"),
+        (
+            &["node", "--region", "a", "--admin-token", ""],
+            &[],
+            "the admin token is empty",
+        ),
+        (
+            &["node", "--region", "a"],
+            &[("MERIDIAN_ADMIN_TOKEN", "")],
+            "the admin token is empty",
+        ),
+        (
+            &["node", "--region", "a", "--admin-token", "tab\there"],
+            &[],
+            "printable ASCII",
+        ),
+        (
+            &["node", "--region", "a", "--admin-token", "naïve"],
+            &[],
+            "printable ASCII",
+        ),
+        (
+            &["node", "--region", "a", "--admin-token", "line\nbreak"],
+            &[],
+            "printable ASCII",
+        ),
+        (
+            &["cluster", "--admin-token", "", "status"],
+            &[],
+            "the admin token is empty",
+        ),
     ];
     let long = "x".repeat(100_000);
     let mut all: Vec<(Vec<&str>, &[(&str, &str)], &str)> =
         cases.iter().map(|(a, e, m)| (a.to_vec(), *e, *m)).collect();
-    all.push((vec!["node", "--region", "a", "--admin-token", &long], &[], "at most 1024"));
+    all.push((
+        vec!["node", "--region", "a", "--admin-token", &long],
+        &[],
+        "at most 1024",
+    ));
     for (args, env, message) in all {
         let out = std::process::Command::new(crate::support::BIN)
             .args(&args)
@@ -391,6 +440,9 @@ fn bad_flags_and_tokens_are_usage_errors_with_status_2() {
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(message) && !err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            err.contains(message) && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
     }
 }

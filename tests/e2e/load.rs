@@ -181,7 +181,9 @@ fn an_open_loop_run_shows_a_server_stall_in_p99_where_a_closed_loop_run_hides_it
 fn a_feed_that_dropped_events_before_the_run_does_not_fail_the_run() {
     let c = Cluster::start(
         "load-old-drops",
-        Spec::new(&["a", "b"], 5.0).node_arg("--conflict-feed").node_arg("2"),
+        Spec::new(&["a", "b"], 5.0)
+            .node_arg("--conflict-feed")
+            .node_arg("2"),
     );
     c.ctl("a", &["partition", "a"]);
     for i in 0..3 {
@@ -196,12 +198,24 @@ fn a_feed_that_dropped_events_before_the_run_does_not_fail_the_run() {
     });
     let out = load_cmd(
         &c,
-        &["--duration", "1", "--rate", "50", "--keys", "1000", "--mix", "put=1"],
+        &[
+            "--duration",
+            "1",
+            "--rate",
+            "50",
+            "--keys",
+            "1000",
+            "--mix",
+            "put=1",
+        ],
     )
     .output()
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.contains("checker: OK"), "{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("checker: OK"),
+        "{stdout}"
+    );
 }
 
 /// Two runs on one cluster with the default key prefix never share keys: each has its own
@@ -214,16 +228,32 @@ fn two_runs_on_one_cluster_get_distinct_key_prefixes_and_exact_counters() {
         let json = c.path(&format!("{run}.json"));
         let out = load_cmd(
             &c,
-            &["--duration", "1", "--rate", "100", "--keys", "5", "--mix", "incr=1"],
+            &[
+                "--duration",
+                "1",
+                "--rate",
+                "100",
+                "--keys",
+                "5",
+                "--mix",
+                "incr=1",
+            ],
         )
         .args(["--report-json", json.to_str().unwrap()])
         .output()
         .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         let r = read_json(&json);
         assert_eq!(r["lost_increments"], 0, "{run}: {r}");
         prefixes.push(r["config"]["key_prefix"].as_str().unwrap().to_owned());
     }
     assert_ne!(prefixes[0], prefixes[1]);
-    assert!(prefixes.iter().all(|p| p.len() == "run-".len() + 32 + 1), "{prefixes:?}");
+    assert!(
+        prefixes.iter().all(|p| p.len() == "run-".len() + 32 + 1),
+        "{prefixes:?}"
+    );
 }

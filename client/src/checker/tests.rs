@@ -224,7 +224,9 @@ fn a_small_share_of_skipped_keys_passes_and_a_large_one_fails_loudly() {
             .map(|r| {
                 (
                     r.to_string(),
-                    ws.iter().map(|w| (w.key.clone(), item(w))).collect::<HashMap<_, _>>(),
+                    ws.iter()
+                        .map(|w| (w.key.clone(), item(w)))
+                        .collect::<HashMap<_, _>>(),
                 )
             })
             .collect()
@@ -301,5 +303,10 @@ fn two_acknowledged_writes_with_one_dot_are_a_violation() {
     let events = vec![conflict("a", &b1, &a1)];
     let r = check(&[a1, b1, a2, c1], &finals, &events, true);
     assert!(!r.ok);
-    assert_eq!(r.violation_counts.get("duplicate-dot"), Some(&1), "{:?}", r.violations);
+    assert_eq!(
+        r.violation_counts.get("duplicate-dot"),
+        Some(&1),
+        "{:?}",
+        r.violations
+    );
 }

@@ -240,7 +240,11 @@ fn failover_fence_refuses_and_lists_divergent_writes() {
             .collect::<Vec<_>>(),
         vec![w2.id]
     );
-    assert_eq!(sim.cores[0].divergent_count(), 1, "the running count agrees");
+    assert_eq!(
+        sim.cores[0].divergent_count(),
+        1,
+        "the running count agrees"
+    );
     assert_eq!(sim.cores[1].divergent_count(), 0);
 }
 
@@ -332,7 +336,10 @@ fn a_region_that_lost_its_state_never_reuses_a_dot_so_its_later_loss_is_reported
         w1.context.get(RegionId::from_index(0)),
         "a new dot after the wipe"
     );
-    assert_eq!(w1b.context.get(RegionId::from_index(1)), wb.context.get(RegionId::from_index(1)));
+    assert_eq!(
+        w1b.context.get(RegionId::from_index(1)),
+        wb.context.get(RegionId::from_index(1))
+    );
     let wc = sim.put(2, "k", "wc");
     sim.settle();
     for (i, c) in sim.cores.iter().enumerate() {
@@ -422,12 +429,26 @@ fn repair_takes_back_only_the_regions_own_lost_writes() {
     let mut sim = Sim::new(ClockMode::Hybrid, &[0, 0]);
     let own = sim.put(0, "k", "v");
     let now = sim.now_us;
-    assert_eq!(sim.cores[0].check_repair(&own, now, false), Ok(()), "one it holds");
+    assert_eq!(
+        sim.cores[0].check_repair(&own, now, false),
+        Ok(()),
+        "one it holds"
+    );
     sim.now_us += 1_000;
     sim.wipe(0);
-    assert_eq!(sim.cores[0].check_repair(&own, now, true), Ok(()), "lost, from before the wipe");
+    assert_eq!(
+        sim.cores[0].check_repair(&own, now, true),
+        Ok(()),
+        "lost, from before the wipe"
+    );
     let mut forged = (*own).clone();
     forged.context.set(RegionId::from_index(0), sim.now_us + 5);
-    assert!(sim.cores[0].check_repair(&forged, now, true).is_err(), "a dot of this incarnation");
-    assert!(sim.cores[0].check_repair(&own, now, false).is_err(), "not fresh: it would hold it");
+    assert!(
+        sim.cores[0].check_repair(&forged, now, true).is_err(),
+        "a dot of this incarnation"
+    );
+    assert!(
+        sim.cores[0].check_repair(&own, now, false).is_err(),
+        "not fresh: it would hold it"
+    );
 }

@@ -266,10 +266,11 @@ impl Admin for AdminService {
             let (events, dropped) = core.feed().since(after, limit);
             (events, dropped, core.feed().conflicts(), core.feed().lost())
         };
-        let next = events.last().map_or(
-            after.max(lost.min(after.saturating_add(dropped))),
-            |e| e.seq,
-        );
+        let next = events
+            .last()
+            .map_or(after.max(lost.min(after.saturating_add(dropped))), |e| {
+                e.seq
+            });
         Ok(Response::new(pb::ConflictsReply {
             events: events
                 .iter()
@@ -343,7 +344,8 @@ impl Admin for AdminService {
         req: Request<pb::FreezeRequest>,
     ) -> Result<Response<pb::FreezeReply>, Status> {
         self.node.check_admin(req.metadata())?;
-        let (head_seq, head_commit_time_us) = self.node.state.freeze(req.into_inner().frozen).await?;
+        let (head_seq, head_commit_time_us) =
+            self.node.state.freeze(req.into_inner().frozen).await?;
         Ok(Response::new(pb::FreezeReply {
             head_seq,
             head_commit_time_us,

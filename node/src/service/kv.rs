@@ -224,7 +224,14 @@ impl Kv for KvService {
             .around(
                 0,
                 meta,
-                self.write(meta, key, WriteOp::Put(value), cond, id, Forwardable::Put(r)),
+                self.write(
+                    meta,
+                    key,
+                    WriteOp::Put(value),
+                    cond,
+                    id,
+                    Forwardable::Put(r),
+                ),
             )
             .await?;
         Ok(Response::new(reply))

@@ -88,7 +88,10 @@ fn durable_node(dir: &std::path::Path) -> NodeState {
 fn a_write_is_invisible_to_reads_and_the_log_until_it_is_durable() {
     let dir = std::env::temp_dir().join(format!("meridian-state-durable-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let state = Arc::new(durable_node(&dir));
         let hold = state.persister().unwrap().clone();
@@ -96,7 +99,9 @@ fn a_write_is_invisible_to_reads_and_the_log_until_it_is_durable() {
         let writer = {
             let state = state.clone();
             tokio::spawn(async move {
-                state.commit("k", WriteOp::Put(Arc::from(&b"v"[..])), None, None).await
+                state
+                    .commit("k", WriteOp::Put(Arc::from(&b"v"[..])), None, None)
+                    .await
             })
         };
         // The write is in the store, queued for the disk.
@@ -110,9 +115,16 @@ fn a_write_is_invisible_to_reads_and_the_log_until_it_is_durable() {
         for _ in 0..50 {
             tokio::task::yield_now().await;
         }
-        assert!(!reader.is_finished(), "a read returned a write that is not durable");
+        assert!(
+            !reader.is_finished(),
+            "a read returned a write that is not durable"
+        );
         assert!(!writer.is_finished());
-        assert_eq!(state.durable_head(), 0, "the log shows only durable entries");
+        assert_eq!(
+            state.durable_head(),
+            0,
+            "the log shows only durable entries"
+        );
         let ticket = state.durability_ticket();
         assert!(!hold.is_synced(ticket.unwrap()));
         drop(guard);
