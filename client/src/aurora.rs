@@ -731,3 +731,52 @@ pub async fn rejoin(fleet: &Fleet, region: &str) -> anyhow::Result<RejoinReport>
         divergent_writes,
     })
 }
+
+/// Every acknowledged write that Aurora Global failovers set aside, by write id, with its kind:
+/// read from each node's fences and its own divergent list (the writes of its log that a fence
+/// cuts off). For the checker, which then accounts for them instead of calling them missing.
+/// Nodes that cannot be asked are skipped (their writes then count as unaccounted).
+pub async fn set_aside(
+    nodes: &[RegionClient],
+) -> std::collections::HashMap<String, crate::checker::SetAside> {
+    use crate::checker::SetAside;
+    let mut out = std::collections::HashMap::new();
+    for c in nodes {
+        let Ok(status) = c.admin().status(c.request(pb::StatusRequest {})).await else {
+            continue;
+        };
+        let status = status.into_inner();
+        let cut_at = status
+            .fences
+            .iter()
+            .filter(|f| f.region == status.region)
+            .map(|f| (f.after_seq, f.epoch, f.cut_at_us))
+            .collect::<Vec<_>>();
+        if cut_at.is_empty() {
+            continue;
+        }
+        let Ok(divergent) = c
+            .admin()
+            .divergent(c.request(pb::DivergentRequest {}))
+            .await
+        else {
+            continue;
+        };
+        for w in divergent.into_inner().writes {
+            // The fence that cuts it (the old primary's write after the fence, in an older epoch).
+            let cut_us = cut_at
+                .iter()
+                .filter(|(after, epoch, _)| w.seq > *after && w.epoch < *epoch)
+                .map(|(_, _, cut)| *cut)
+                .min()
+                .unwrap_or(0);
+            let kind = if cut_us > 0 && w.commit_time_us > cut_us {
+                SetAside::SplitBrain
+            } else {
+                SetAside::LostAtCut
+            };
+            out.insert(w.write_id, kind);
+        }
+    }
+    out
+}

@@ -78,6 +78,43 @@ pub struct CheckReport {
     pub conflicts_by_pair: BTreeMap<String, u64>,
     /// Causal inversions (skewed wall clocks) reported.
     pub causal_inversions: u64,
+    /// Aurora Global: surviving / lost at the cut / lost in split brain.
+    pub accounting: Accounting,
+}
+
+/// Aurora Global: an acknowledged write a failover set aside (in the old primary's divergent
+/// list), and which kind of loss it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SetAside {
+    /// Acknowledged before the failover cut the old primary off: the failover's RPO.
+    LostAtCut,
+    /// Acknowledged by the isolated old primary after the cut (split brain).
+    SplitBrain,
+}
+
+/// How the acknowledged writes of an Aurora Global run are accounted for.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Accounting {
+    /// Acknowledged writes that survive (the final value, or overwritten by a later write).
+    pub surviving: u64,
+    /// Set aside by a failover, acknowledged before the cut.
+    pub lost_at_cut: u64,
+    /// Set aside by a failover, acknowledged in split brain after the cut.
+    pub split_brain: u64,
+    /// Each set-aside write: id, key and kind (the first [`MAX_LISTED`]).
+    pub set_aside_writes: Vec<SetAsideWrite>,
+}
+
+/// One set-aside write in the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct SetAsideWrite {
+    /// Write id.
+    pub write_id: String,
+    /// Key.
+    pub key: String,
+    /// Which loss.
+    pub kind: SetAside,
 }
 
 /// Run every check. `feed_complete`: false when a node's bounded feed dropped events before
@@ -88,7 +125,41 @@ pub fn check(
     events: &[LossEvent],
     feed_complete: bool,
 ) -> CheckReport {
+    check_with_set_aside(writes, finals, events, feed_complete, &HashMap::new())
+}
+
+/// [`check`], knowing which acknowledged writes Aurora Global failovers set aside (write id →
+/// kind, from the fences and the old primaries' divergent lists). Those are accounted for —
+/// lost at the cut or in split brain, counted in [`CheckReport::accounting`] — and take no part
+/// in the other checks; every other acknowledged write must survive or be reported lost.
+pub fn check_with_set_aside(
+    writes: &[WriteRec],
+    finals: &FinalStates,
+    events: &[LossEvent],
+    feed_complete: bool,
+    set_aside: &HashMap<String, SetAside>,
+) -> CheckReport {
     let mut r = CheckReport::default();
+    let mut kept = Vec::with_capacity(writes.len());
+    for w in writes {
+        match set_aside.get(&w.write_id) {
+            Some(kind) if w.status == WriteStatus::Acked => {
+                match kind {
+                    SetAside::LostAtCut => r.accounting.lost_at_cut += 1,
+                    SetAside::SplitBrain => r.accounting.split_brain += 1,
+                }
+                if r.accounting.set_aside_writes.len() < MAX_LISTED {
+                    r.accounting.set_aside_writes.push(SetAsideWrite {
+                        write_id: w.write_id.clone(),
+                        key: w.key.clone(),
+                        kind: *kind,
+                    });
+                }
+            }
+            _ => kept.push(w.clone()),
+        }
+    }
+    let writes = &kept[..];
     let push = |r: &mut CheckReport, kind: &str, key: &str, detail: String| {
         *r.violation_counts.entry(kind.to_owned()).or_default() += 1;
         if r.violations.len() < MAX_LISTED {
@@ -302,7 +373,7 @@ pub fn check(
 
     // 4. Every discarded maximal write was reported; and the exact conflict rate.
     if !feed_complete {
-        push(&mut r, "feed-incomplete", "", "a node's bounded conflict feed dropped events before they were read; raise --conflict-feed on the nodes".into());
+        push(&mut r, "feed-incomplete", "", "a node's conflict feed lost events before they were read: its bounded feed dropped them (raise --conflict-feed on the nodes), or it restarted without its state (memory mode or a wiped data directory)".into());
     }
     let finals_ref = reference.map(|(_, s)| s);
     for (key, ws) in &by_key {
@@ -368,6 +439,8 @@ pub fn check(
         r.conflict_rate = r.concurrent_writes as f64 / r.writes_acked as f64;
         r.lost_write_rate = r.lost_writes as f64 / r.writes_acked as f64;
     }
+    r.accounting.surviving = r.writes_acked.saturating_sub(r.lost_writes);
+    r.writes_acked += r.accounting.lost_at_cut + r.accounting.split_brain;
     r.ok = r.violation_counts.is_empty();
     r
 }

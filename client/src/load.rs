@@ -511,7 +511,14 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
         .map(|(c, s)| (c.clone(), s.log_head))
         .collect();
     let resolution = crate::resolve::resolve_unknown(&heads, &mut writes).await;
-    let mut checker = check(&writes, &finals, &events, feed_complete);
+    let set_aside = if mode == Mode::AuroraGlobal {
+        let clients: Vec<RegionClient> = start_status.iter().map(|(c, _)| c.clone()).collect();
+        crate::aurora::set_aside(&clients).await
+    } else {
+        HashMap::new()
+    };
+    let mut checker =
+        crate::checker::check_with_set_aside(&writes, &finals, &events, feed_complete, &set_aside);
     checker.writes_resolved_applied = resolution.applied;
     checker.writes_resolved_not_applied = resolution.not_applied;
     let lost_increments = increments - counter_sums.first().copied().unwrap_or(0);
@@ -958,6 +965,9 @@ pub async fn check_history(
     let mut finals: FinalStates = BTreeMap::new();
     let mut events = Vec::new();
     let mut feed_complete = true;
+    let aurora = status
+        .first()
+        .is_some_and(|(_, s)| s.mode == pb::Mode::AuroraGlobal as i32);
     for (c, s) in &status {
         let (mut state, _) = dump(c, "\0").await?;
         state.retain(|k, _| keys.contains(k.as_str()));
@@ -966,7 +976,19 @@ pub async fn check_history(
         events.extend(evs.into_iter().filter(|e| keys.contains(e.key.as_str())));
         feed_complete &= complete;
     }
-    Ok(check(writes, &finals, &events, feed_complete))
+    let set_aside = if aurora {
+        let clients: Vec<RegionClient> = status.iter().map(|(c, _)| c.clone()).collect();
+        crate::aurora::set_aside(&clients).await
+    } else {
+        HashMap::new()
+    };
+    Ok(crate::checker::check_with_set_aside(
+        writes,
+        &finals,
+        &events,
+        feed_complete,
+        &set_aside,
+    ))
 }
 
 /// Wait until every region has applied every other region's log (or `timeout` passes).

@@ -310,3 +310,40 @@ fn two_acknowledged_writes_with_one_dot_are_a_violation() {
         r.violations
     );
 }
+
+/// Aurora Global: writes a failover set aside are accounted for (at the cut, or in split
+/// brain), not missing; an acknowledged write in no class is still a failure.
+#[test]
+fn set_aside_writes_are_accounted_for_and_anything_else_missing_still_fails() {
+    let kept = write("p1", "k", 10, "a", &[("a", 1)]);
+    let cut = write("p2", "k", 20, "a", &[("a", 2)]);
+    let split = write("p3", "k", 30, "a", &[("a", 3)]);
+    let finals: FinalStates = ["a", "b"]
+        .iter()
+        .map(|r| {
+            (
+                r.to_string(),
+                HashMap::from([("k".to_string(), item(&kept))]),
+            )
+        })
+        .collect();
+    let writes = vec![kept.clone(), cut.clone(), split.clone()];
+    let aside = HashMap::from([
+        ("p2".to_string(), SetAside::LostAtCut),
+        ("p3".to_string(), SetAside::SplitBrain),
+    ]);
+    let r = check_with_set_aside(&writes, &finals, &[], true, &aside);
+    assert!(r.ok, "{:?}", r.violations);
+    assert_eq!(
+        (
+            r.accounting.surviving,
+            r.accounting.lost_at_cut,
+            r.accounting.split_brain
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(r.writes_acked, 3);
+    let only_cut = HashMap::from([("p2".to_string(), SetAside::LostAtCut)]);
+    let r = check_with_set_aside(&writes, &finals, &[], true, &only_cut);
+    assert!(!r.ok, "p3 is in no class: {:?}", r.violations);
+}
