@@ -28,7 +28,7 @@ use meridian_proto::v1 as pb;
 use tonic::Code;
 
 use crate::{
-    checker::{CheckReport, check},
+    checker::CheckReport,
     client::{RegionClient, Session},
     history::{FinalItem, FinalStates, LossEvent, Ver, WriteRec, WriteStatus, ctx_from_pb},
     model::{ModelInput, predict},

@@ -245,6 +245,11 @@ impl Launcher {
         }
         std::fs::create_dir_all(self.dir.join("logs"))
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
+        // Peers authenticate each other: a cluster started here gets a secret of its own
+        // (kept in the state dir's cluster file, which only the nodes read).
+        if cluster.secret.is_none() {
+            cluster.secret = Some(uuid::Uuid::new_v4().simple().to_string());
+        }
         for r in &mut cluster.regions {
             if r.listen.port() == 0 {
                 r.listen.set_port(free_port()?);

@@ -11,14 +11,13 @@
 
 use std::{sync::Arc, time::Duration};
 
-use meridian_proto::v1::{self as pb, replication_client::ReplicationClient};
+use meridian_proto::v1 as pb;
 use tracing::{debug, info};
 
 use crate::{
     clock::now_us,
     convert::write_from_pb,
     region::RegionId,
-    replication::MAX_REPLICATION_MESSAGE,
     service::Node,
     store::{Store, Write},
 };
@@ -88,8 +87,7 @@ pub fn repairable(w: &Write, me: RegionId, applied_from_origin: u64) -> bool {
 /// One repair round against `peer`: returns how many writes were merged.
 pub async fn repair_from(node: &Node, peer: RegionId) -> Result<usize, tonic::Status> {
     let state = &node.state;
-    let mut client =
-        ReplicationClient::new(node.peer(peer)).max_decoding_message_size(MAX_REPLICATION_MESSAGE);
+    let mut client = node.replication_client(peer);
     let me = state.region_name().to_owned();
     let theirs = client
         .digest(pb::DigestRequest {

@@ -114,6 +114,11 @@ pub struct ClusterConfig {
     /// does: one poisoned timestamp would otherwise drag every hybrid clock along. Default 500.
     #[serde(default = "default_max_clock_offset_ms")]
     pub max_clock_offset_ms: u64,
+    /// The cluster secret peers send on every replication and anti-entropy call (and check on
+    /// every one they serve). Unset: those calls are not authenticated. `MERIDIAN_CLUSTER_SECRET`
+    /// overrides it; `cluster up` and `demo` make a random one.
+    #[serde(default)]
+    pub secret: Option<String>,
     /// The regions.
     #[serde(rename = "region")]
     pub regions: Vec<RegionConfig>,
@@ -123,6 +128,18 @@ pub struct ClusterConfig {
     /// Per-pair link settings.
     #[serde(default, rename = "link")]
     pub links: Vec<LinkEntry>,
+}
+
+/// A cluster secret travels as gRPC metadata: non-empty printable ASCII without spaces, at
+/// most 1 KiB.
+pub fn check_secret(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 1024 || !s.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(
+            "secret must be 1-1024 printable ASCII characters without spaces (it travels as a gRPC header)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 fn default_max_clock_offset_ms() -> u64 {
@@ -254,6 +271,11 @@ impl ClusterConfig {
                 "no regions: add at least one [[region]] with a name and a listen address".into(),
             );
         }
+        if let Some(secret) = &self.secret
+            && let Err(why) = check_secret(secret)
+        {
+            return err(Some("secret"), why);
+        }
         let mut seen = std::collections::HashSet::new();
         for r in &self.regions {
             let valid = !r.name.is_empty()
@@ -383,6 +405,9 @@ impl ClusterConfig {
             self.rpo_bound_ms,
             self.max_clock_offset_ms
         );
+        if let Some(secret) = &self.secret {
+            s += &format!("secret = {:?}\n", secret);
+        }
         for r in &self.regions {
             s += &format!(
                 "\n[[region]]\nname = \"{}\"\nlisten = \"{}\"\nskew_ms = {}\n",

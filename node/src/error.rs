@@ -46,6 +46,11 @@ pub enum Error {
     /// The admin token is missing or wrong.
     #[error("admin token missing or wrong")]
     Unauthenticated,
+    /// A replication or anti-entropy call without the cluster secret.
+    #[error(
+        "peer calls need the cluster secret (`secret` in the cluster file or MERIDIAN_CLUSTER_SECRET)"
+    )]
+    PeerUnauthenticated,
     /// A precondition of an admin operation does not hold (e.g. switchover to the primary).
     #[error("{0}")]
     FailedPrecondition(String),
@@ -96,7 +101,7 @@ impl From<Error> for Status {
             | Error::RpoBound { .. }
             | Error::FailedPrecondition(_) => Status::failed_precondition(msg),
             Error::Frozen(_) | Error::Unavailable(_) => Status::unavailable(msg),
-            Error::Unauthenticated => Status::unauthenticated(msg),
+            Error::Unauthenticated | Error::PeerUnauthenticated => Status::unauthenticated(msg),
             Error::DataLoss(_) => Status::data_loss(msg),
             Error::Internal(_) => Status::internal(msg),
         }

@@ -18,13 +18,13 @@
 
 use std::{collections::VecDeque, sync::Arc, time::Duration};
 
-use meridian_proto::v1::{self as pb, replication_client::ReplicationClient};
+use meridian_proto::v1 as pb;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 use tracing::{debug, info};
 
+use crate::service::PeerClient;
 use crate::{
     clock::now_us,
     convert::write_from_pb,
@@ -50,7 +50,7 @@ enum SessionEnd {
 pub async fn pull_loop(
     state: Arc<NodeState>,
     origin: RegionId,
-    channel: Channel,
+    client: PeerClient,
     shutdown: CancellationToken,
 ) {
     let mut links = state.subscribe_links();
@@ -63,15 +63,7 @@ pub async fn pull_loop(
                 _ = links.changed() => {}
             }
         }
-        let result = session(
-            &state,
-            origin,
-            &channel,
-            &mut links,
-            &mut resyncs,
-            &shutdown,
-        )
-        .await;
+        let result = session(&state, origin, &client, &mut links, &mut resyncs, &shutdown).await;
         set_connected(&state, origin, false);
         match result {
             Ok(SessionEnd::Shutdown) => return,
@@ -115,7 +107,7 @@ fn set_connected(state: &NodeState, origin: RegionId, connected: bool) {
 async fn session(
     state: &Arc<NodeState>,
     origin: RegionId,
-    channel: &Channel,
+    client: &PeerClient,
     links: &mut watch::Receiver<u64>,
     resyncs: &mut watch::Receiver<u64>,
     shutdown: &CancellationToken,
@@ -138,10 +130,10 @@ async fn session(
         max_batch: state.opts.max_batch as u32,
         applied_seq: after,
         origin_incarnation,
+        puller_incarnation: state.incarnation.to_string(),
     };
     ack_tx.try_send(open).expect("fresh channel has room");
-    let mut client =
-        ReplicationClient::new(channel.clone()).max_decoding_message_size(MAX_REPLICATION_MESSAGE);
+    let mut client = client.clone();
     let mut stream = tokio::select! {
         _ = shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
         r = client.pull(ReceiverStream::new(ack_rx)) => r?.into_inner(),

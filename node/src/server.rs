@@ -10,7 +10,7 @@ use meridian_proto::{
     FILE_DESCRIPTOR_SET,
     v1::{
         self as pb, admin_client::AdminClient, admin_server::AdminServer, kv_server::KvServer,
-        replication_client::ReplicationClient, replication_server::ReplicationServer,
+        replication_server::ReplicationServer,
     },
 };
 use tokio::{net::TcpListener, task::JoinSet};
@@ -141,7 +141,7 @@ pub async fn serve(
         tasks.spawn(pull_loop(
             state.clone(),
             origin,
-            node.peer(origin),
+            node.replication_client(origin),
             token.clone(),
         ));
     }
@@ -282,8 +282,7 @@ pub async fn resync_from(node: &Node, primary: RegionId, role: Role) -> Result<(
         state.set_role(role).await?;
         return Ok(());
     }
-    let mut client = ReplicationClient::new(node.peer(primary))
-        .max_decoding_message_size(MAX_REPLICATION_MESSAGE);
+    let mut client = node.replication_client(primary);
     let unavailable = |s: tonic::Status| {
         Error::Unavailable(format!("snapshot from the primary: {}", s.message()))
     };

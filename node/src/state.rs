@@ -150,6 +150,8 @@ pub struct OutboundPeer {
     pub streams: AtomicU64,
     /// RPO lag samples of the peer while this node is the Aurora Global primary, µs.
     pub rpo_lag_us: Mutex<Histogram<u64>>,
+    /// The peer's incarnation its acknowledgements belong to.
+    pub incarnation: Mutex<String>,
 }
 
 impl OutboundPeer {
@@ -158,6 +160,7 @@ impl OutboundPeer {
             acked: AtomicU64::new(0),
             streams: AtomicU64::new(0),
             rpo_lag_us: Mutex::new(new_histogram()),
+            incarnation: Mutex::new(String::new()),
         }
     }
 }

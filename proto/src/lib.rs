@@ -38,3 +38,6 @@ pub const CONSISTENCY_HEADER: &str = "meridian-consistency";
 pub const FORWARD_HEADER: &str = "meridian-forward";
 /// Request metadata key: admin token for calls that change links, partitions or roles.
 pub const ADMIN_TOKEN_HEADER: &str = "meridian-admin-token";
+/// Metadata carrying the cluster secret on every replication and anti-entropy call between
+/// peers (when the cluster has one).
+pub const PEER_SECRET_HEADER: &str = "meridian-peer-secret";

@@ -32,6 +32,11 @@ impl ClusterArgs {
     /// Load the cluster and apply the overrides.
     pub fn load(&self) -> anyhow::Result<ClusterConfig> {
         let mut c = ClusterConfig::load_or_builtin(self.cluster.as_deref())?;
+        if let Ok(secret) = std::env::var("MERIDIAN_CLUSTER_SECRET") {
+            meridian_node::config::check_secret(&secret)
+                .map_err(|e| anyhow::anyhow!("MERIDIAN_CLUSTER_SECRET: {e}"))?;
+            c.secret = Some(secret);
+        }
         if let Some(m) = &self.mode {
             c.mode = Mode::parse(m).with_context(|| {
                 format!("--mode {m:?}: expected global-tables or aurora-global")

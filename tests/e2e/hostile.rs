@@ -7,7 +7,7 @@ use meridian_proto::v1::{
 };
 use tonic::{Code, Request, transport::Channel};
 
-use crate::support::{Cluster, Spec, runtime};
+use crate::support::{Cluster, Spec, poll, runtime};
 
 /// A codec that sends and receives raw bytes, for garbage messages.
 mod raw {
@@ -445,4 +445,107 @@ fn bad_flags_and_tokens_are_usage_errors_with_status_2() {
             "{args:?}: {err}"
         );
     }
+}
+
+/// With a cluster secret, replication and anti-entropy answer only peers that send it; an
+/// authenticated peer's acknowledged position only moves forward within its incarnation, so
+/// neither a stranger nor a replayed open can reset it (which would bypass the RPO bound or
+/// make a healthy primary refuse writes).
+#[test]
+fn peers_authenticate_with_the_cluster_secret_and_acks_only_move_forward() {
+    let c = Cluster::start(
+        "peer-secret",
+        Spec::aurora(&["a", "b"], 5.0, "a").extra("secret = \"s3cret-for-tests\"\n"),
+    );
+    for i in 0..5 {
+        c.ctl("a", &["put", &format!("k{i}"), "v"]);
+    }
+    let acked = |c: &Cluster| {
+        c.stats("a")["secondaries"][0]["acked_seq"]
+            .as_u64()
+            .unwrap()
+    };
+    poll("b acknowledged a's writes", || {
+        (acked(&c) == 5).then_some(())
+    });
+    runtime().block_on(async {
+        let ch = Channel::from_shared(c.url("a"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut repl = ReplicationClient::new(ch.clone());
+        let open = pb::PullRequest {
+            region: "b".into(),
+            after_seq: 0,
+            applied_seq: 0,
+            ..Default::default()
+        };
+        let strangers: Vec<(&str, Code)> = vec![
+            (
+                "pull",
+                repl.pull(tokio_stream::iter(vec![open.clone()]))
+                    .await
+                    .err()
+                    .map(|s| s.code())
+                    .unwrap_or(Code::Ok),
+            ),
+            (
+                "digest",
+                repl.digest(pb::DigestRequest {
+                    region: "b".into(),
+                    buckets: 16,
+                })
+                .await
+                .err()
+                .map(|s| s.code())
+                .unwrap_or(Code::Ok),
+            ),
+            (
+                "items",
+                repl.items(pb::ItemsRequest {
+                    region: "b".into(),
+                    buckets: 16,
+                    wanted: vec![0],
+                })
+                .await
+                .err()
+                .map(|s| s.code())
+                .unwrap_or(Code::Ok),
+            ),
+            (
+                "snapshot",
+                repl.snapshot(pb::SnapshotRequest { region: "b".into() })
+                    .await
+                    .err()
+                    .map(|s| s.code())
+                    .unwrap_or(Code::Ok),
+            ),
+            (
+                "head",
+                repl.head(pb::HeadRequest {})
+                    .await
+                    .err()
+                    .map(|s| s.code())
+                    .unwrap_or(Code::Ok),
+            ),
+        ];
+        for (call, code) in strangers {
+            assert_eq!(code, Code::Unauthenticated, "{call} without the secret");
+        }
+        // With the secret, a replayed open of b's incarnation claiming less cannot move it back.
+        let b_incarnation = c.stats("b")["incarnation"].as_str().unwrap().to_owned();
+        let replay = pb::PullRequest {
+            puller_incarnation: b_incarnation,
+            ..open
+        };
+        let mut req = Request::new(tokio_stream::iter(vec![replay]));
+        req.metadata_mut()
+            .insert("meridian-peer-secret", "s3cret-for-tests".parse().unwrap());
+        let stream = repl.pull(req).await.unwrap();
+        drop(stream);
+    });
+    assert_eq!(acked(&c), 5, "the acknowledged position did not move back");
+    c.ctl("a", &["put", "after", "v"]);
+    poll("replication still flows", || (acked(&c) == 6).then_some(()));
 }

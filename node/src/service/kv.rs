@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 
 use meridian_proto::{
     CLIENT_REGION_HEADER,
-    v1::{self as pb, kv_client::KvClient, kv_server::Kv, replication_client::ReplicationClient},
+    v1::{self as pb, kv_client::KvClient, kv_server::Kv},
 };
 use tonic::{Request, Response, Status, metadata::MetadataValue};
 
@@ -174,7 +174,9 @@ impl KvService {
             if let (Mode::AuroraGlobal, Some(primary)) = (role.mode, role.primary)
                 && primary != state.region
             {
-                let head = ReplicationClient::new(self.node.peer(primary))
+                let head = self
+                    .node
+                    .replication_client(primary)
                     .head(pb::HeadRequest {})
                     .await
                     .map_err(|s| {

@@ -76,6 +76,7 @@ impl Replication for ReplicationService {
         &self,
         req: Request<pb::DigestRequest>,
     ) -> Result<Response<pb::DigestReply>, Status> {
+        self.node.check_peer(req.metadata())?;
         let r = req.into_inner();
         region_id(&self.node.state.regions, &r.region, "requesting region")?;
         if !(1..=65_536).contains(&r.buckets) {
@@ -89,6 +90,7 @@ impl Replication for ReplicationService {
         &self,
         req: Request<pb::ItemsRequest>,
     ) -> Result<Response<Self::ItemsStream>, Status> {
+        self.node.check_peer(req.metadata())?;
         let r = req.into_inner();
         let state = self.node.state.clone();
         region_id(&state.regions, &r.region, "requesting region")?;
@@ -122,6 +124,7 @@ impl Replication for ReplicationService {
         &self,
         req: Request<Streaming<pb::PullRequest>>,
     ) -> Result<Response<Self::PullStream>, Status> {
+        self.node.check_peer(req.metadata())?;
         let mut inbound = req.into_inner();
         let open = inbound
             .message()
@@ -144,15 +147,33 @@ impl Replication for ReplicationService {
             n => n.min(MAX_BATCH_WRITES),
         };
         let outbound = state.outbound(peer);
-        // What this peer holds now (not the most it ever held: it may have restarted empty).
-        outbound
-            .acked
-            .store(open.applied_seq.min(after_seq), Ordering::Relaxed);
+        // What this peer holds now. Within one incarnation of the peer its position only moves
+        // forward; a new incarnation (it restarted without its state) may start lower.
+        let claimed = open.applied_seq.min(after_seq);
+        let same_incarnation = {
+            let mut known = outbound
+                .incarnation
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let same = !open.puller_incarnation.is_empty() && *known == open.puller_incarnation;
+            known.clone_from(&open.puller_incarnation);
+            same
+        };
+        if same_incarnation {
+            outbound.acked.fetch_max(claimed, Ordering::Relaxed);
+        } else {
+            outbound.acked.store(claimed, Ordering::Relaxed);
+        }
         outbound.streams.fetch_add(1, Ordering::Relaxed);
 
         let ack_state = state.clone();
         tokio::spawn(async move {
             while let Ok(Some(ack)) = inbound.message().await {
+                // Acknowledgements count only for the region the stream was opened by.
+                if !ack.region.is_empty() && ack.region != ack_state.regions.name(peer) {
+                    tracing::warn!(stream = ack_state.regions.name(peer), claimed = %crate::error::truncate(&ack.region), "ignored an acknowledgement naming another region");
+                    continue;
+                }
                 ack_state
                     .outbound(peer)
                     .acked
@@ -208,10 +229,8 @@ impl Replication for ReplicationService {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
-    async fn head(
-        &self,
-        _req: Request<pb::HeadRequest>,
-    ) -> Result<Response<pb::HeadReply>, Status> {
+    async fn head(&self, req: Request<pb::HeadRequest>) -> Result<Response<pb::HeadReply>, Status> {
+        self.node.check_peer(req.metadata())?;
         let state = &self.node.state;
         Ok(Response::new(pb::HeadReply {
             // The durable head: what peers can pull (and a `global` read can wait for).
@@ -224,6 +243,7 @@ impl Replication for ReplicationService {
         &self,
         req: Request<pb::SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
+        self.node.check_peer(req.metadata())?;
         let state = self.node.state.clone();
         region_id(
             &state.regions,
