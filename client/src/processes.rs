@@ -351,8 +351,21 @@ impl Launcher {
                 },
             )?;
             loop {
-                if c.admin().status(pb::StatusRequest {}).await.is_ok() {
-                    break;
+                if let Ok(s) = c.admin().status(pb::StatusRequest {}).await {
+                    // Answered by the right node (not by another one on the same address).
+                    let s = s.into_inner();
+                    if s.region == n.region && alive(n) {
+                        break;
+                    }
+                    if s.region != n.region {
+                        bail!(
+                            "{} answers as region {:?}, not as {}: two regions on one address? see {}",
+                            n.addr,
+                            truncate(&s.region, 64),
+                            n.region,
+                            n.log.display()
+                        );
+                    }
                 }
                 if !alive(n) {
                     bail!(

@@ -76,9 +76,9 @@ impl From<LinkSpec> for LinkSetting {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LinkEntry {
-    /// Both directions between two regions.
+    /// Both directions between two regions (exactly two names).
     #[serde(default)]
-    pub between: Option<[String; 2]>,
+    pub between: Option<Vec<String>>,
     /// One direction: from this region...
     #[serde(default)]
     pub from: Option<String>,
@@ -88,6 +88,21 @@ pub struct LinkEntry {
     /// The settings.
     #[serde(flatten)]
     pub spec: LinkSpec,
+}
+
+impl LinkEntry {
+    /// The two ends and whether the entry covers both directions; `None` when it is not
+    /// exactly `between = [a, b]` or `from` + `to`.
+    pub fn ends(&self) -> Option<(&str, &str, bool)> {
+        match (&self.between, &self.from, &self.to) {
+            (Some(v), None, None) => match v.as_slice() {
+                [a, b] => Some((a, b, true)),
+                _ => None,
+            },
+            (None, Some(a), Some(b)) => Some((a, b, false)),
+            _ => None,
+        }
+    }
 }
 
 /// The whole cluster, as every node and tool sees it.
@@ -163,7 +178,50 @@ pub struct ConfigError {
     message: String,
 }
 
+/// Where an entry of an array of tables sits in the text: the line of `field` in the
+/// `index`-th `[[table]]` (or of its header when the field is not written there), 1-based.
+fn line_in_table(text: &str, table: &str, index: usize, field: Option<&str>) -> Option<usize> {
+    let header = format!("[[{table}]]");
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == header)
+        .nth(index)?
+        .0;
+    let field_line = field.and_then(|f| {
+        lines[start + 1..]
+            .iter()
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .position(|l| {
+                l.trim_start()
+                    .strip_prefix(f)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+            .map(|i| start + 1 + i)
+    });
+    Some(field_line.unwrap_or(start) + 1)
+}
+
 impl ConfigError {
+    /// An error about `field` of the `index`-th `[[table]]`, located at its line.
+    fn in_table(
+        origin: &str,
+        text: &str,
+        table: &str,
+        index: usize,
+        field: Option<&str>,
+        message: String,
+    ) -> Self {
+        Self {
+            origin: origin.to_owned(),
+            location: line_in_table(text, table, index, field)
+                .map(|l| format!(":{l}"))
+                .unwrap_or_default(),
+            message,
+        }
+    }
+
     fn at(origin: &str, text: &str, needle: Option<&str>, message: String) -> Self {
         let location = needle
             .and_then(|n| text.lines().position(|l| l.contains(n)))
@@ -265,6 +323,21 @@ impl ClusterConfig {
         let err = |needle: Option<&str>, message: String| {
             Err(ConfigError::at(origin, text, needle, message))
         };
+        let region_err = |i: usize, field: &str, message: String| {
+            Err(ConfigError::in_table(
+                origin,
+                text,
+                "region",
+                i,
+                Some(field),
+                message,
+            ))
+        };
+        let link_err = |i: usize, field: Option<&str>, message: String| {
+            Err(ConfigError::in_table(
+                origin, text, "link", i, field, message,
+            ))
+        };
         if self.regions.is_empty() {
             return err(
                 None,
@@ -277,30 +350,42 @@ impl ClusterConfig {
             return err(Some("secret"), why);
         }
         let mut seen = std::collections::HashSet::new();
-        for r in &self.regions {
+        let mut addresses = std::collections::HashMap::new();
+        for (i, r) in self.regions.iter().enumerate() {
             let valid = !r.name.is_empty()
                 && r.name.len() <= 64
                 && r.name
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !valid {
-                return err(
-                    Some(&r.name),
+                return region_err(
+                    i,
+                    "name",
                     format!(
                         "region name {:?} must be 1-64 letters, digits, '-' or '_'",
-                        r.name
+                        crate::error::truncate(&r.name)
                     ),
                 );
             }
             if !seen.insert(&r.name) {
-                return err(
-                    Some(&r.name),
-                    format!("region {:?} is listed twice", r.name),
+                return region_err(i, "name", format!("region {:?} is listed twice", r.name));
+            }
+            if r.listen.port() != 0
+                && let Some(other) = addresses.insert(r.listen, &r.name)
+            {
+                return region_err(
+                    i,
+                    "listen",
+                    format!(
+                        "region {:?} listens on {}, as {other:?} does: every region needs its own address",
+                        r.name, r.listen
+                    ),
                 );
             }
             if !(r.skew_ms.is_finite() && r.skew_ms.abs() <= 3_600_000.0) {
-                return err(
-                    Some(&r.name),
+                return region_err(
+                    i,
+                    "skew_ms",
                     format!("region {:?}: skew_ms must be within ±1 hour", r.name),
                 );
             }
@@ -318,35 +403,49 @@ impl ClusterConfig {
             return err(Some("[default_link]"), format!("default_link: {m}"));
         }
         for (i, l) in self.links.iter().enumerate() {
-            let (a, b) = match (&l.between, &l.from, &l.to) {
-                (Some([a, b]), None, None) => (a, b),
-                (None, Some(a), Some(b)) => (a, b),
-                _ => {
-                    return err(
+            let (a, b) = match l.ends() {
+                Some((a, b, _)) => (a, b),
+                None => {
+                    return link_err(
+                        i,
                         None,
                         format!(
-                            "link #{}: give either between = [a, b] or both from and to",
+                            "link #{}: give either between = [a, b] (two regions) or both from and to",
                             i + 1
                         ),
                     );
                 }
             };
+            let ends = if l.between.is_some() {
+                "between"
+            } else {
+                "from"
+            };
             for n in [a, b] {
                 if !known(n) {
-                    return err(
-                        Some(n),
-                        format!("link #{}: {n:?} is not a region of the cluster", i + 1),
+                    return link_err(
+                        i,
+                        Some(ends),
+                        format!(
+                            "link #{}: {:?} is not a region of the cluster",
+                            i + 1,
+                            crate::error::truncate(n)
+                        ),
                     );
                 }
             }
             if a == b {
-                return err(
-                    Some(a),
+                return link_err(
+                    i,
+                    Some(ends),
                     format!("link #{}: a link needs two different regions", i + 1),
                 );
             }
             if let Err(m) = LinkSetting::from(l.spec).validate() {
-                return err(None, format!("link #{} ({a} -> {b}): {m}", i + 1));
+                let field = ["latency_ms", "jitter_ms", "loss"]
+                    .into_iter()
+                    .find(|f| m.contains(f));
+                return link_err(i, field, format!("link #{} ({a} -> {b}): {m}", i + 1));
             }
         }
         Ok(())
@@ -373,13 +472,13 @@ impl ClusterConfig {
         let mut t = LinkTable::new(regions.len(), self.default_link.into());
         for l in &self.links {
             let id = |n: &str| regions.id(n).expect("validated");
-            match (&l.between, &l.from, &l.to) {
-                (Some([a, b]), _, _) => {
+            match l.ends() {
+                Some((a, b, true)) => {
                     t.set(id(a), id(b), l.spec.into());
                     t.set(id(b), id(a), l.spec.into());
                 }
-                (None, Some(a), Some(b)) => t.set(id(a), id(b), l.spec.into()),
-                _ => {}
+                Some((a, b, false)) => t.set(id(a), id(b), l.spec.into()),
+                None => {}
             }
         }
         t
@@ -420,10 +519,10 @@ impl ClusterConfig {
             d.latency_ms, d.jitter_ms, d.loss
         );
         for l in &self.links {
-            let ends = match (&l.between, &l.from, &l.to) {
-                (Some([a, b]), _, _) => format!("between = [\"{a}\", \"{b}\"]"),
-                (None, Some(a), Some(b)) => format!("from = \"{a}\"\nto = \"{b}\""),
-                _ => continue,
+            let ends = match l.ends() {
+                Some((a, b, true)) => format!("between = [\"{a}\", \"{b}\"]"),
+                Some((a, b, false)) => format!("from = \"{a}\"\nto = \"{b}\""),
+                None => continue,
             };
             s += &format!(
                 "\n[[link]]\n{ends}\nlatency_ms = {}\njitter_ms = {}\nloss = {}\n",
@@ -472,7 +571,7 @@ mod tests {
             ),
             (
                 "[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:2\"\n",
-                ":2",
+                ":5",
                 "listed twice",
             ),
             (
@@ -482,8 +581,33 @@ mod tests {
             ),
             (
                 "[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"b\"\nlisten = \"127.0.0.1:2\"\n[[link]]\nbetween = [\"a\", \"b\"]\nlatency_ms = -5\n",
-                "",
+                ":9",
                 "latency_ms must be",
+            ),
+            (
+                "# a comment\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n\nskew_ms = nan\n",
+                ":6",
+                "skew_ms must be within",
+            ),
+            (
+                "[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"\"\nlisten = \"127.0.0.1:2\"\n",
+                ":5",
+                "must be 1-64 letters",
+            ),
+            (
+                "[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"b\"\nlisten = \"127.0.0.1:2\"\n[[link]]\nlatency_ms = 3\nfrom = \"b\"\nto = \"b\"\n",
+                ":9",
+                "two different regions",
+            ),
+            (
+                "[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"b\"\nlisten = \"127.0.0.1:1\"\n",
+                ":6",
+                "every region needs its own address",
+            ),
+            (
+                "[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"b\"\nlisten = \"127.0.0.1:2\"\n[[link]]\nbetween = [\"a\", \"b\", \"a\", \"b\"]\nlatency_ms = 1\n",
+                ":7",
+                "two regions",
             ),
             (
                 "[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\nprimary_region = \"a\"\n",

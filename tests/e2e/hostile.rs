@@ -549,3 +549,41 @@ fn peers_authenticate_with_the_cluster_secret_and_acks_only_move_forward() {
     c.ctl("a", &["put", "after", "v"]);
     poll("replication still flows", || (acked(&c) == 6).then_some(()));
 }
+
+/// Role changes that would wedge the cluster are refused: an epoch at the top of the range
+/// (no switchover could follow it) and a flood of fences; a real switchover still works.
+#[test]
+fn absurd_role_changes_are_refused_and_change_nothing() {
+    let c = Cluster::start("absurd-roles", Spec::aurora(&["a", "b"], 5.0, "a"));
+    runtime().block_on(async {
+        let ch = Channel::from_shared(c.url("a"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut admin = AdminClient::new(ch);
+        let role = |epoch: u64, fences: usize| pb::SetRoleRequest {
+            primary: "a".into(),
+            epoch,
+            fences: (0..fences)
+                .map(|i| pb::Fence {
+                    region: "b".into(),
+                    after_seq: i as u64,
+                    epoch: 1,
+                    cut_at_us: 0,
+                })
+                .collect(),
+            resync: false,
+        };
+        for (what, req) in [
+            ("epoch u64::MAX", role(u64::MAX, 0)),
+            ("150000 fences", role(2, 150_000)),
+        ] {
+            let err = admin.set_role(req).await.unwrap_err();
+            assert_eq!(err.code(), Code::InvalidArgument, "{what}: {err}");
+        }
+    });
+    assert_eq!(c.stats("a")["epoch"], 1, "nothing changed");
+    let so = c.ctl("a", &["switchover", "--to", "b"]);
+    assert_eq!(so["epoch"], 2, "{so}");
+}

@@ -25,6 +25,11 @@ use crate::{
     state::link_to_pb,
 };
 
+/// How far ahead of a node's epoch a role change may jump.
+const MAX_EPOCH_STEP: u64 = 1_000_000;
+/// Most fences a role may carry.
+const MAX_FENCES: usize = 1024;
+
 /// The admin service.
 #[derive(Clone, Debug)]
 pub struct AdminService {
@@ -365,6 +370,23 @@ impl Admin for AdminService {
             );
         }
         let primary = self.region(&r.primary, "primary")?;
+        // An epoch far ahead would leave no room for later switchovers and failovers; a
+        // flood of fences would stall every write behind the fence check.
+        let current = state.core().role().epoch;
+        if r.epoch > current.saturating_add(MAX_EPOCH_STEP) {
+            return Err(Error::invalid(format!(
+                "epoch {} is more than {MAX_EPOCH_STEP} ahead of this node's epoch {current}",
+                r.epoch
+            ))
+            .into());
+        }
+        if r.fences.len() > MAX_FENCES {
+            return Err(Error::invalid(format!(
+                "{} fences; at most {MAX_FENCES} (one per failover)",
+                r.fences.len()
+            ))
+            .into());
+        }
         let mut fences = Vec::with_capacity(r.fences.len());
         for f in &r.fences {
             if f.epoch == 0 || f.epoch > r.epoch {
