@@ -613,7 +613,6 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
 /// The region a worker's writer client talks to.
 fn primary_of(rc: &RegionClients) -> String {
     rc.follow
@@ -632,6 +631,7 @@ fn f_addr(rc: &RegionClients, region: &str) -> std::net::SocketAddr {
     rc.follow.as_ref().expect("following").addrs[region]
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn worker(
     rc: RegionClients,
     stream: u64,

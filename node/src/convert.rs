@@ -140,6 +140,27 @@ pub fn event_to_pb(regions: &Regions, region: RegionId, e: &LossEvent) -> pb::Co
     }
 }
 
+/// A link table from the wire (a peer's `Admin/Links`), over `base`; every setting validated.
+pub fn link_table_from_pb(
+    regions: &Regions,
+    mut base: crate::links::LinkTable,
+    t: &pb::LinkTable,
+) -> Result<crate::links::LinkTable> {
+    for l in &t.links {
+        let from = region_id(regions, &l.from, "link region")?;
+        let to = region_id(regions, &l.to, "link region")?;
+        let s = crate::links::LinkSetting {
+            latency_ms: l.latency_ms,
+            jitter_ms: l.jitter_ms,
+            loss: l.loss,
+            partitioned: l.partitioned,
+        };
+        s.validate().map_err(Error::invalid)?;
+        base.set(from, to, s);
+    }
+    Ok(base)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,25 +220,4 @@ mod tests {
             assert!(e.contains(want), "{e}");
         }
     }
-}
-
-/// A link table from the wire (a peer's `Admin/Links`), over `base`; every setting validated.
-pub fn link_table_from_pb(
-    regions: &Regions,
-    mut base: crate::links::LinkTable,
-    t: &pb::LinkTable,
-) -> Result<crate::links::LinkTable> {
-    for l in &t.links {
-        let from = region_id(regions, &l.from, "link region")?;
-        let to = region_id(regions, &l.to, "link region")?;
-        let s = crate::links::LinkSetting {
-            latency_ms: l.latency_ms,
-            jitter_ms: l.jitter_ms,
-            loss: l.loss,
-            partitioned: l.partitioned,
-        };
-        s.validate().map_err(Error::invalid)?;
-        base.set(from, to, s);
-    }
-    Ok(base)
 }

@@ -359,11 +359,16 @@ fn admin_changes_need_the_token_when_one_is_set() {
     c.ctl("a", &["put", "reads-and-writes", "need-no-token"]);
 }
 
+/// Environment variables of a command.
+type Env<'a> = &'a [(&'a str, &'a str)];
+/// Arguments, environment, and a piece of the expected message.
+type FlagCase<'a> = (&'a [&'a str], Env<'a>, &'a str);
+
 /// Count flags beyond their bounds and admin tokens that cannot work are usage errors: a clear
 /// message and exit status 2, never a panic, and nothing started.
 #[test]
 fn bad_flags_and_tokens_are_usage_errors_with_status_2() {
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    let cases: &[FlagCase] = &[
         (
             &["node", "--region", "a", "--workers", "18446744073709551615"],
             &[],
@@ -424,7 +429,7 @@ fn bad_flags_and_tokens_are_usage_errors_with_status_2() {
         ),
     ];
     let long = "x".repeat(100_000);
-    let mut all: Vec<(Vec<&str>, &[(&str, &str)], &str)> =
+    let mut all: Vec<(Vec<&str>, Env, &str)> =
         cases.iter().map(|(a, e, m)| (a.to_vec(), *e, *m)).collect();
     all.push((
         vec!["node", "--region", "a", "--admin-token", &long],

@@ -85,6 +85,9 @@ fn durable_node(dir: &std::path::Path) -> NodeState {
 /// durable head (what `Admin/Log` and peers see) does not include it, and a durability
 /// ticket taken after it is not synced; once the disk answers, all three show it.
 #[test]
+// The guard holds the storage thread's gate (a std lock), deliberately across awaits: it
+// blocks the persist thread, never this runtime's tasks.
+#[allow(clippy::await_holding_lock)]
 fn a_write_is_invisible_to_reads_and_the_log_until_it_is_durable() {
     let dir = std::env::temp_dir().join(format!("meridian-state-durable-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
