@@ -137,6 +137,7 @@ pub fn status(s: &pb::NodeStatus) -> Value {
         "write_forwarding": s.write_forwarding,
         "rpo_bound_ms": s.rpo_bound_ms,
         "rpo_refusals": s.rpo_refusals,
+        "pull_stream_refusals": s.pull_stream_refusals,
         "uptime_ms": s.uptime_ms,
         "incarnation": s.incarnation,
         "links": links,

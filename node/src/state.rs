@@ -141,6 +141,10 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid histogram bounds")
 }
 
+/// Most pull streams one peer may have open at once (one is normal; a reconnect can overlap
+/// the stream it replaces for a moment).
+pub const MAX_PULL_STREAMS_PER_PEER: u64 = 4;
+
 /// A peer pulling from this node: what it acknowledged having applied.
 #[derive(Debug)]
 pub struct OutboundPeer {
@@ -194,6 +198,8 @@ pub struct NodeState {
     started: Instant,
     forwarded: AtomicU64,
     rpo_refusals: AtomicU64,
+    /// Pull streams refused: the peer had [`MAX_PULL_STREAMS_PER_PEER`] open already.
+    pub pull_stream_refusals: AtomicU64,
     rng: AtomicU64,
     /// Client requests by method and status code (for metrics).
     pub requests: crate::metrics::RequestCounters,
@@ -256,6 +262,7 @@ impl NodeState {
             started: Instant::now(),
             forwarded: AtomicU64::new(0),
             rpo_refusals: AtomicU64::new(0),
+            pull_stream_refusals: AtomicU64::new(0),
             rng: AtomicU64::new(now_us()),
             requests: Default::default(),
             persister: None,
@@ -961,6 +968,7 @@ impl NodeState {
                 .collect(),
             secondaries,
             rpo_refusals: self.rpo_refusals.load(Ordering::Relaxed),
+            pull_stream_refusals: self.pull_stream_refusals.load(Ordering::Relaxed),
         }
     }
 }

@@ -592,3 +592,43 @@ fn absurd_role_changes_are_refused_and_change_nothing() {
     let so = c.ctl("a", &["switchover", "--to", "b"]);
     assert_eq!(so["epoch"], 2, "{so}");
 }
+
+/// A peer may hold only a few pull streams open at once: more are refused with
+/// RESOURCE_EXHAUSTED and counted, and replication to the real peer goes on.
+#[test]
+fn pull_streams_per_peer_are_capped_and_refusals_counted() {
+    let c = Cluster::start("pull-cap", Spec::new(&["a", "b"], 5.0));
+    poll("b is pulling from a", || {
+        (c.stats("b")["links"][0]["connected"] == true).then_some(())
+    });
+    let refused = runtime().block_on(async {
+        let ch = Channel::from_shared(c.url("a")).unwrap().connect().await.unwrap();
+        let mut held = Vec::new();
+        let mut refused = 0;
+        for _ in 0..5 {
+            let mut repl = ReplicationClient::new(ch.clone());
+            let open = pb::PullRequest {
+                region: "b".into(),
+                ..Default::default()
+            };
+            // A stream whose request side stays open and whose replies are never read.
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            tx.send(open).await.unwrap();
+            match repl.pull(tokio_stream::wrappers::ReceiverStream::new(rx)).await {
+                Ok(stream) => held.push((tx, stream)),
+                Err(s) => {
+                    assert_eq!(s.code(), Code::ResourceExhausted, "{s}");
+                    refused += 1;
+                }
+            }
+        }
+        assert!(refused >= 1, "5 more streams than the cap allows were all accepted");
+        drop(held);
+        refused
+    });
+    assert_eq!(c.stats("a")["pull_stream_refusals"], refused, "refusals are counted");
+    let w = c.ctl("a", &["put", "still", "flows"]);
+    poll("replication to b goes on", || {
+        (c.write_id("b", "still").as_deref() == w["write_id"].as_str()).then_some(())
+    });
+}

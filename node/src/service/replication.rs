@@ -21,7 +21,12 @@ use crate::{
 };
 
 /// Largest batch payload, bytes (whole writes are never split).
-const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+const MAX_BATCH_BYTES: usize = 1024 * 1024;
+/// Batches a pull stream prepares ahead of what HTTP/2 flow control lets out. With the batch
+/// bound this caps what one stream that is never read can hold: about
+/// `(STREAM_BATCHES_AHEAD + 2) × MAX_BATCH_BYTES` (the channel, the batch being encoded and the
+/// stream window), instead of a copy of the whole log.
+const STREAM_BATCHES_AHEAD: usize = 1;
 /// Most writes per batch the server allows a puller to ask for.
 const MAX_BATCH_WRITES: usize = 8192;
 
@@ -147,6 +152,16 @@ impl Replication for ReplicationService {
             n => n.min(MAX_BATCH_WRITES),
         };
         let outbound = state.outbound(peer);
+        // Claim a stream slot; a peer with too many open is refused (and counted).
+        if outbound.streams.fetch_add(1, Ordering::AcqRel) >= crate::state::MAX_PULL_STREAMS_PER_PEER {
+            outbound.streams.fetch_sub(1, Ordering::AcqRel);
+            state.pull_stream_refusals.fetch_add(1, Ordering::Relaxed);
+            return Err(Status::resource_exhausted(format!(
+                "{} already has {} pull streams open here; close one first",
+                state.regions.name(peer),
+                crate::state::MAX_PULL_STREAMS_PER_PEER
+            )));
+        }
         // What this peer holds now. Within one incarnation of the peer its position only moves
         // forward; a new incarnation (it restarted without its state) may start lower.
         let claimed = open.applied_seq.min(after_seq);
@@ -164,7 +179,6 @@ impl Replication for ReplicationService {
         } else {
             outbound.acked.store(claimed, Ordering::Relaxed);
         }
-        outbound.streams.fetch_add(1, Ordering::Relaxed);
 
         let ack_state = state.clone();
         tokio::spawn(async move {
@@ -181,7 +195,7 @@ impl Replication for ReplicationService {
             }
         });
 
-        let (tx, rx) = mpsc::channel(8);
+        let (tx, rx) = mpsc::channel(STREAM_BATCHES_AHEAD);
         let shutdown = self.node.shutdown.clone();
         tokio::spawn(async move {
             let mut head_rx = state.subscribe_head();
