@@ -491,11 +491,10 @@ fn a_failover_after_the_primary_process_died_counts_the_writes_the_target_had_he
 #[test]
 fn load_clients_follow_the_writer_through_a_switchover() {
     let c = Cluster::start("aurora-follow", Spec::aurora(REGIONS, 5.0, "a"));
-    let json = c.path("follow.json");
-    let load = std::process::Command::new(crate::support::BIN)
-        .args(["load", "--quiet", "--probe-interval-ms", "0", "--cluster"])
-        .arg(&c.file)
-        .args([
+    let (load, json) = start_load(
+        &c,
+        "follow",
+        &[
             "--duration",
             "4",
             "--rate",
@@ -504,15 +503,9 @@ fn load_clients_follow_the_writer_through_a_switchover() {
             "50",
             "--mix",
             "put=1",
-        ])
-        .arg("--report-json")
-        .arg(&json)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    poll("the load is writing", || {
-        (c.stats("a")["log_head"].as_u64().unwrap() > 50).then_some(())
-    });
+        ],
+        50,
+    );
     let so = c.ctl("a", &["switchover", "--to", "b"]);
     assert_eq!(so["rpo_writes"], 0);
     let before = c.stats("b")["log_head"].as_u64().unwrap();
@@ -538,19 +531,12 @@ fn load_clients_follow_the_writer_through_a_switchover() {
 #[test]
 fn the_checker_accounts_for_every_write_of_a_failover_with_a_live_old_primary() {
     let c = Cluster::start("aurora-accounting", Spec::aurora(REGIONS, 5.0, "a"));
-    let json = c.path("accounting.json");
-    let load = std::process::Command::new(crate::support::BIN)
-        .args([
-            "load",
-            "--quiet",
-            "--probe-interval-ms",
-            "0",
+    let (load, json) = start_load(
+        &c,
+        "accounting",
+        &[
             "--regions",
             "a",
-            "--cluster",
-        ])
-        .arg(&c.file)
-        .args([
             "--duration",
             "4",
             "--rate",
@@ -559,15 +545,9 @@ fn the_checker_accounts_for_every_write_of_a_failover_with_a_live_old_primary() 
             "30",
             "--mix",
             "put=1",
-        ])
-        .arg("--report-json")
-        .arg(&json)
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    poll("the load is writing", || {
-        (c.stats("a")["log_head"].as_u64().unwrap() > 30).then_some(())
-    });
+        ],
+        30,
+    );
     // Writes in flight to b when a is lost: the RPO.
     c.ctl(
         "a",
@@ -600,4 +580,28 @@ fn the_checker_accounts_for_every_write_of_a_failover_with_a_live_old_primary() 
         rejoined["total_lost"].as_u64().unwrap(),
         "the checker and the rejoin report agree: {acc} / {rejoined}"
     );
+}
+
+/// Start `meridian load` against `c` (report in NAME.json) and wait until region a's log has
+/// more than `writes` entries.
+fn start_load(
+    c: &Cluster,
+    name: &str,
+    args: &[&str],
+    writes: u64,
+) -> (std::process::Child, std::path::PathBuf) {
+    let json = c.path(&format!("{name}.json"));
+    let load = std::process::Command::new(crate::support::BIN)
+        .args(["load", "--quiet", "--probe-interval-ms", "0", "--cluster"])
+        .arg(&c.file)
+        .args(args)
+        .arg("--report-json")
+        .arg(&json)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    poll("the load is writing", || {
+        (c.stats("a")["log_head"].as_u64().unwrap() > writes).then_some(())
+    });
+    (load, json)
 }

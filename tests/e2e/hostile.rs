@@ -602,7 +602,11 @@ fn pull_streams_per_peer_are_capped_and_refusals_counted() {
         (c.stats("b")["links"][0]["connected"] == true).then_some(())
     });
     let refused = runtime().block_on(async {
-        let ch = Channel::from_shared(c.url("a")).unwrap().connect().await.unwrap();
+        let ch = Channel::from_shared(c.url("a"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
         let mut held = Vec::new();
         let mut refused = 0;
         for _ in 0..5 {
@@ -614,7 +618,10 @@ fn pull_streams_per_peer_are_capped_and_refusals_counted() {
             // A stream whose request side stays open and whose replies are never read.
             let (tx, rx) = tokio::sync::mpsc::channel(1);
             tx.send(open).await.unwrap();
-            match repl.pull(tokio_stream::wrappers::ReceiverStream::new(rx)).await {
+            match repl
+                .pull(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await
+            {
                 Ok(stream) => held.push((tx, stream)),
                 Err(s) => {
                     assert_eq!(s.code(), Code::ResourceExhausted, "{s}");
@@ -622,11 +629,18 @@ fn pull_streams_per_peer_are_capped_and_refusals_counted() {
                 }
             }
         }
-        assert!(refused >= 1, "5 more streams than the cap allows were all accepted");
+        assert!(
+            refused >= 1,
+            "5 more streams than the cap allows were all accepted"
+        );
         drop(held);
         refused
     });
-    assert_eq!(c.stats("a")["pull_stream_refusals"], refused, "refusals are counted");
+    assert_eq!(
+        c.stats("a")["pull_stream_refusals"],
+        refused,
+        "refusals are counted"
+    );
     let w = c.ctl("a", &["put", "still", "flows"]);
     poll("replication to b goes on", || {
         (c.write_id("b", "still").as_deref() == w["write_id"].as_str()).then_some(())

@@ -153,7 +153,9 @@ impl Replication for ReplicationService {
         };
         let outbound = state.outbound(peer);
         // Claim a stream slot; a peer with too many open is refused (and counted).
-        if outbound.streams.fetch_add(1, Ordering::AcqRel) >= crate::state::MAX_PULL_STREAMS_PER_PEER {
+        if outbound.streams.fetch_add(1, Ordering::AcqRel)
+            >= crate::state::MAX_PULL_STREAMS_PER_PEER
+        {
             outbound.streams.fetch_sub(1, Ordering::AcqRel);
             state.pull_stream_refusals.fetch_add(1, Ordering::Relaxed);
             return Err(Status::resource_exhausted(format!(
