@@ -10,7 +10,7 @@ use tonic::{Code, Request, transport::Channel};
 use crate::support::{Cluster, Spec, poll, runtime};
 
 /// A codec that sends and receives raw bytes, for garbage messages.
-mod raw {
+pub mod raw {
     use bytes::{Buf, BufMut};
     use tonic::{
         Status,

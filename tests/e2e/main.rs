@@ -4,6 +4,7 @@
 mod support;
 
 mod aurora;
+mod campaign;
 mod cluster;
 mod demo;
 mod durability;
