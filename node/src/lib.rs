@@ -19,6 +19,7 @@
 //! - [`metrics`]: Prometheus text metrics over HTTP;
 //! - [`storage`]: durable state on fjall with group commit;
 //! - [`server`]: wiring, listener and structured shutdown;
+//! - [`grpc_only`]: a layer refusing non-gRPC content types (HTTP 415);
 //! - [`error`]: the crate's one error type and its gRPC status mapping.
 
 pub mod anti_entropy;
@@ -28,6 +29,7 @@ pub mod convert;
 pub mod core;
 pub mod error;
 pub mod events;
+pub mod grpc_only;
 pub mod links;
 pub mod metrics;
 pub mod region;

@@ -198,6 +198,7 @@ pub async fn serve(
     });
     let stop = token.clone();
     let result = Server::builder()
+        .layer(crate::grpc_only::GrpcOnlyLayer)
         .tcp_nodelay(true)
         .add_service(health_service)
         .add_service(reflection)

@@ -646,3 +646,58 @@ fn pull_streams_per_peer_are_capped_and_refusals_counted() {
         (c.write_id("b", "still").as_deref() == w["write_id"].as_str()).then_some(())
     });
 }
+
+/// Only gRPC is served as gRPC: a request with another content type gets HTTP 415 and is not
+/// decoded (the write in its body does not happen); real gRPC calls go on.
+#[test]
+fn a_request_that_is_not_grpc_gets_415_and_writes_nothing() {
+    let c = Cluster::start("not-grpc", Spec::new(&["a"], 1.0));
+    // A valid gRPC frame of a put of key "sneaky", sent with the wrong content type.
+    let body = {
+        use prost::Message;
+        let msg = pb::PutRequest {
+            key: "sneaky".into(),
+            value: b"v".to_vec(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let mut frame = vec![0u8];
+        frame.extend((msg.len() as u32).to_be_bytes());
+        frame.extend(msg);
+        frame
+    };
+    let body_file = c.path("frame.bin");
+    std::fs::write(&body_file, body).unwrap();
+    for content_type in ["text/plain", "application/json", "application/grpcx"] {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--http2-prior-knowledge",
+            ])
+            .args([
+                "-H",
+                &format!("content-type: {content_type}"),
+                "-H",
+                "te: trailers",
+            ])
+            .arg("--data-binary")
+            .arg(format!("@{}", body_file.display()))
+            .arg(format!("{}/meridian.v1.Kv/Put", c.url("a")))
+            .output()
+            .expect("curl is on the machine");
+        let code = String::from_utf8_lossy(&out.stdout);
+        let want = if content_type == "application/grpcx" {
+            "200"
+        } else {
+            "415"
+        };
+        assert_eq!(code, want, "{content_type}");
+    }
+    // `application/grpcx` starts with application/grpc and is served as gRPC (per the spec's
+    // prefix rule), so the put went through exactly once; the refused ones wrote nothing.
+    assert_eq!(c.stats("a")["log_head"], 1);
+}
