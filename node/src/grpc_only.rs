@@ -4,7 +4,14 @@
 
 use std::task::{Context, Poll};
 
-use tonic::codegen::{Service, http};
+use tonic::codegen::{Body, Service, http};
+
+/// Most body frames of a refused request read before answering (reading a small body to its
+/// end lets the client see a clean answer instead of a stream reset racing its upload; HTTP/2
+/// flow control keeps each frame to the stream window).
+const MAX_DRAIN_FRAMES: usize = 16;
+/// Longest wait for a refused request's body.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The layer (see the module docs).
 #[derive(Clone, Copy, Debug, Default)]
@@ -31,11 +38,22 @@ pub fn is_grpc(headers: &http::HeaderMap) -> bool {
         .is_some_and(|ct| ct.starts_with("application/grpc"))
 }
 
+/// Read and drop up to [`MAX_DRAIN_FRAMES`] frames of `body`.
+async fn drain<B: Body + Unpin>(mut body: B) {
+    for _ in 0..MAX_DRAIN_FRAMES {
+        match std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+            Some(Ok(_)) => {}
+            _ => return,
+        }
+    }
+}
+
 impl<S, B> Service<http::Request<B>> for GrpcOnly<S>
 where
     S: Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
+    B: Body + Send + Unpin + 'static,
 {
     type Response = http::Response<tonic::body::Body>;
     type Error = S::Error;
@@ -49,9 +67,13 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         if !is_grpc(req.headers()) {
-            let mut refused = http::Response::new(tonic::body::Body::default());
-            *refused.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
-            return Box::pin(async move { Ok(refused) });
+            return Box::pin(async move {
+                // Bounded in time too: a body that never ends does not hold the answer back.
+                let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain(req.into_body())).await;
+                let mut refused = http::Response::new(tonic::body::Body::default());
+                *refused.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+                Ok(refused)
+            });
         }
         Box::pin(self.inner.call(req))
     }
