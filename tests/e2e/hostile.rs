@@ -701,3 +701,42 @@ fn a_request_that_is_not_grpc_gets_415_and_writes_nothing() {
     // prefix rule), so the put went through exactly once; the refused ones wrote nothing.
     assert_eq!(c.stats("a")["log_head"], 1);
 }
+
+/// The two other effects of a forged Pull, both stopped by the cluster secret: a stranger
+/// cannot claim a cut-off secondary caught up (bypassing the RPO bound), nor claim a healthy
+/// one behind (making the primary refuse every write).
+#[test]
+fn a_stranger_can_neither_bypass_the_rpo_bound_nor_make_a_healthy_primary_refuse_writes() {
+    let c = Cluster::start(
+        "forged-acks",
+        Spec::aurora(&["a", "b"], 5.0, "a").extra("rpo_bound_ms = 200\nsecret = \"peers-only\"\n"),
+    );
+    let forged_pull = |applied_seq: u64| {
+        runtime().block_on(async {
+            let ch = Channel::from_shared(c.url("a")).unwrap().connect().await.unwrap();
+            let open = pb::PullRequest {
+                region: "b".into(),
+                after_seq: applied_seq,
+                applied_seq,
+                ..Default::default()
+            };
+            ReplicationClient::new(ch)
+                .pull(tokio_stream::iter(vec![open]))
+                .await
+                .err()
+                .map(|s| s.code())
+        })
+    };
+    // Healthy: a claim that b is at 0 is refused, and a keeps accepting writes.
+    c.ctl("a", &["put", "k1", "v"]);
+    poll("b acknowledged", || (c.stats("a")["secondaries"][0]["acked_seq"] == 1).then_some(()));
+    assert_eq!(forged_pull(0), Some(Code::Unauthenticated));
+    c.ctl("a", &["put", "k2", "v"]);
+    // Cut off: a refuses commits; a claim that b caught up is refused, and a keeps refusing.
+    c.ctl("a", &["partition", "b"]);
+    poll("a refuses commits", || c.ctl_json("a", &["put", "k3", "v"]).err());
+    let head = c.stats("a")["log_head"].as_u64().unwrap();
+    assert_eq!(forged_pull(head), Some(Code::Unauthenticated));
+    let err = c.ctl_json("a", &["put", "k4", "v"]).unwrap_err();
+    assert!(err["message"].as_str().unwrap().contains("RPO bound exceeded"), "{err}");
+}
