@@ -713,7 +713,11 @@ fn a_stranger_can_neither_bypass_the_rpo_bound_nor_make_a_healthy_primary_refuse
     );
     let forged_pull = |applied_seq: u64| {
         runtime().block_on(async {
-            let ch = Channel::from_shared(c.url("a")).unwrap().connect().await.unwrap();
+            let ch = Channel::from_shared(c.url("a"))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
             let open = pb::PullRequest {
                 region: "b".into(),
                 after_seq: applied_seq,
@@ -729,14 +733,70 @@ fn a_stranger_can_neither_bypass_the_rpo_bound_nor_make_a_healthy_primary_refuse
     };
     // Healthy: a claim that b is at 0 is refused, and a keeps accepting writes.
     c.ctl("a", &["put", "k1", "v"]);
-    poll("b acknowledged", || (c.stats("a")["secondaries"][0]["acked_seq"] == 1).then_some(()));
+    poll("b acknowledged", || {
+        (c.stats("a")["secondaries"][0]["acked_seq"] == 1).then_some(())
+    });
     assert_eq!(forged_pull(0), Some(Code::Unauthenticated));
     c.ctl("a", &["put", "k2", "v"]);
     // Cut off: a refuses commits; a claim that b caught up is refused, and a keeps refusing.
     c.ctl("a", &["partition", "b"]);
-    poll("a refuses commits", || c.ctl_json("a", &["put", "k3", "v"]).err());
+    poll("a refuses commits", || {
+        c.ctl_json("a", &["put", "k3", "v"]).err()
+    });
     let head = c.stats("a")["log_head"].as_u64().unwrap();
     assert_eq!(forged_pull(head), Some(Code::Unauthenticated));
     let err = c.ctl_json("a", &["put", "k4", "v"]).unwrap_err();
-    assert!(err["message"].as_str().unwrap().contains("RPO bound exceeded"), "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("RPO bound exceeded"),
+        "{err}"
+    );
+}
+
+/// A unary method called with two request messages is refused before its handler runs:
+/// neither write happens (the gRPC runtime alone would apply the first and drop the second).
+#[test]
+fn a_unary_call_carrying_two_messages_is_refused_and_writes_nothing() {
+    use prost::Message;
+    let c = Cluster::start("two-messages", Spec::new(&["a"], 1.0));
+    let put = |key: &str| {
+        pb::PutRequest {
+            key: key.into(),
+            value: b"v".to_vec(),
+            ..Default::default()
+        }
+        .encode_to_vec()
+    };
+    let send = |messages: Vec<Vec<u8>>| {
+        runtime().block_on(async {
+            let ch = Channel::from_shared(c.url("a"))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut grpc = tonic::client::Grpc::new(ch);
+            grpc.ready().await.unwrap();
+            grpc.client_streaming::<_, Vec<u8>, Vec<u8>, _>(
+                Request::new(tokio_stream::iter(messages)),
+                tonic::codegen::http::uri::PathAndQuery::from_static("/meridian.v1.Kv/Put"),
+                raw::Raw,
+            )
+            .await
+            .err()
+            .map_or(Code::Ok, |s| s.code())
+        })
+    };
+    assert_eq!(
+        send(vec![put("two-1"), put("two-2")]),
+        Code::InvalidArgument
+    );
+    assert_eq!(c.stats("a")["log_head"], 0, "neither message was applied");
+    assert_eq!(
+        send(vec![put("one")]),
+        Code::Ok,
+        "one message is a normal call"
+    );
+    assert_eq!(c.stats("a")["log_head"], 1);
 }
