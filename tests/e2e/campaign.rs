@@ -213,3 +213,257 @@ fn a_seeded_hostile_campaign_leaves_the_node_serving_and_refusals_change_nothing
         assert!(counts.iter().all(|n| *n > 0), "every kind of input was tried: {counts:?}");
     });
 }
+
+type ChunkStream = std::pin::Pin<
+    Box<dyn tokio_stream::Stream<Item = Result<pb::SnapshotChunk, tonic::Status>> + Send>,
+>;
+
+/// A fake origin: region b's address serves a Pull that sends one valid write and then, on
+/// every (re)connection, one seeded hostile record. Everything else is unimplemented.
+struct FakeOrigin {
+    seed: u64,
+    rounds: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+fn record(seq: u64, key: &str, ts: u64, region: &str, ctx: &[(&str, u64)]) -> pb::WriteRecord {
+    pb::WriteRecord {
+        seq,
+        key: key.into(),
+        value: b"v".to_vec(),
+        tombstone: false,
+        version: Some(pb::Version {
+            timestamp: ts,
+            logical: 0,
+            region: region.into(),
+        }),
+        write_id: uuid::Uuid::from_u128(u128::from(seq) << 64 | u128::from(ts)).to_string(),
+        context: Some(pb::CausalContext {
+            entries: ctx.iter().map(|(r, n)| (r.to_string(), *n)).collect(),
+        }),
+        commit_time_us: ts,
+        epoch: 0,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::replication_server::Replication for FakeOrigin {
+    type PullStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<pb::ReplBatch, tonic::Status>> + Send>,
+    >;
+    type SnapshotStream = ChunkStream;
+    type ItemsStream = ChunkStream;
+
+    async fn pull(
+        &self,
+        req: Request<tonic::Streaming<pb::PullRequest>>,
+    ) -> Result<tonic::Response<Self::PullStream>, tonic::Status> {
+        let mut inbound = req.into_inner();
+        let open = inbound.message().await?.unwrap_or_default();
+        let round = self
+            .rounds
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut rng = Rng((self.seed ^ round.wrapping_mul(0x9E37_79B9)) | 1);
+        let now = meridian_node::clock::now_us();
+        let next = open.after_seq + 1;
+        let hostile = match rng.below(6) {
+            0 => record(
+                next,
+                &format!("h/{round}"),
+                now,
+                "b",
+                &[("b", next), ("a", u64::MAX)],
+            ),
+            1 => record(
+                next,
+                &format!("h/{round}"),
+                now + 10 * 365 * 86_400_000_000,
+                "b",
+                &[("b", next)],
+            ),
+            2 => record(next, &format!("h/{round}"), u64::MAX, "b", &[("b", next)]),
+            3 => record(next, &format!("h/{round}"), now, "a", &[("a", 1)]),
+            4 => record(
+                next,
+                &format!("h/{round}"),
+                now,
+                "b",
+                &[("b", next), ("mars", 1)],
+            ),
+            _ => pb::WriteRecord {
+                version: None,
+                ..record(next, &format!("h/{round}"), now, "b", &[("b", next)])
+            },
+        };
+        let mut batches = Vec::new();
+        if open.after_seq == 0 {
+            batches.push(pb::ReplBatch {
+                origin: "b".into(),
+                writes: vec![record(1, "valid", now, "b", &[("b", 1)])],
+                head_seq: 2,
+                incarnation: "fake".into(),
+                reset: false,
+            });
+        }
+        let hostile_seq = if open.after_seq == 0 { 2 } else { next };
+        batches.push(pb::ReplBatch {
+            origin: "b".into(),
+            writes: vec![pb::WriteRecord {
+                seq: hostile_seq,
+                ..hostile
+            }],
+            head_seq: hostile_seq,
+            incarnation: "fake".into(),
+            reset: false,
+        });
+        let stream = tokio_stream::StreamExt::chain(
+            tokio_stream::iter(batches.into_iter().map(Ok)),
+            tokio_stream::pending(),
+        );
+        Ok(tonic::Response::new(Box::pin(stream)))
+    }
+    async fn head(
+        &self,
+        _: Request<pb::HeadRequest>,
+    ) -> Result<tonic::Response<pb::HeadReply>, tonic::Status> {
+        Err(tonic::Status::unimplemented("fake"))
+    }
+    async fn digest(
+        &self,
+        _: Request<pb::DigestRequest>,
+    ) -> Result<tonic::Response<pb::DigestReply>, tonic::Status> {
+        Err(tonic::Status::unimplemented("fake"))
+    }
+    async fn items(
+        &self,
+        _: Request<pb::ItemsRequest>,
+    ) -> Result<tonic::Response<Self::ItemsStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("fake"))
+    }
+    async fn snapshot(
+        &self,
+        _: Request<pb::SnapshotRequest>,
+    ) -> Result<tonic::Response<Self::SnapshotStream>, tonic::Status> {
+        Err(tonic::Status::unimplemented("fake"))
+    }
+}
+
+/// Forged peer batches: node a pulls from a fake b that sends, on every connection, a seeded
+/// hostile record (a counter at u64::MAX, a timestamp years ahead or at the top of the clock,
+/// a write claiming a as origin, an unknown region, no version) after one valid write. a
+/// refuses each loudly, applies nothing of them, keeps serving, and its own next write carries
+/// a sane context.
+#[test]
+fn forged_peer_batches_are_refused_loudly_and_change_nothing() {
+    let rounds_wanted = env_u64("MERIDIAN_CAMPAIGN_PEER_ROUNDS", 8);
+    let dir = crate::support::scratch_dir("campaign-peer");
+    let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let fake_addr = fake.local_addr().unwrap();
+    let a_port = crate::support::free_port();
+    let file = dir.join("cluster.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:{a_port}\"\n[[region]]\nname = \"b\"\nlisten = \"{fake_addr}\"\n[default_link]\nlatency_ms = 1\n"
+        ),
+    )
+    .unwrap();
+    let rounds = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = {
+        let rounds = rounds.clone();
+        fake.set_nonblocking(true).unwrap();
+        let listener = rt.block_on(async { tokio::net::TcpListener::from_std(fake).unwrap() });
+        rt.spawn(
+            tonic::transport::Server::builder()
+                .add_service(pb::replication_server::ReplicationServer::new(FakeOrigin {
+                    seed: env_u64("MERIDIAN_CAMPAIGN_SEED", 0x5eed),
+                    rounds,
+                }))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        )
+    };
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut node = Kill(
+        std::process::Command::new(crate::support::BIN)
+            .args(["node", "--region", "a", "--storage", "memory", "--cluster"])
+            .arg(&file)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(node.0.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.contains("serving on"), "{line}");
+    let url = format!("http://127.0.0.1:{a_port}");
+    rt.block_on(async {
+        let ch = Channel::from_shared(url).unwrap().connect().await.unwrap();
+        let mut admin = AdminClient::new(ch.clone());
+        let mut kv = KvClient::new(ch);
+        let link = |s: &pb::NodeStatus| s.links.iter().find(|l| l.origin == "b").cloned().unwrap();
+        let deadline = std::time::Instant::now() + crate::support::DEADLINE;
+        loop {
+            let s = admin
+                .status(pb::StatusRequest {})
+                .await
+                .expect("a answers")
+                .into_inner();
+            if rounds.load(std::sync::atomic::Ordering::SeqCst) >= rounds_wanted
+                && link(&s).refused_writes + 1 >= rounds_wanted
+            {
+                let l = link(&s);
+                assert!(
+                    !l.stuck_reason.is_empty(),
+                    "the link says why it is stuck: {l:?}"
+                );
+                assert_eq!(
+                    l.applied_seq, 1,
+                    "the valid write was applied, nothing after it"
+                );
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "timed out: {s:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let mut dump = admin.dump(pb::DumpRequest {}).await.unwrap().into_inner();
+        let mut keys = Vec::new();
+        while let Some(chunk) = dump.message().await.unwrap() {
+            keys.extend(chunk.items.into_iter().map(|w| w.key));
+        }
+        assert_eq!(keys, vec!["valid".to_owned()], "no hostile record landed");
+        let w = kv
+            .put(pb::PutRequest {
+                key: "valid".into(),
+                value: b"mine".to_vec(),
+                ..Default::default()
+            })
+            .await
+            .expect("a still writes")
+            .into_inner();
+        let ctx = w.context.unwrap().entries;
+        assert_eq!(ctx.get("b"), Some(&1), "{ctx:?}");
+        assert!(ctx["a"] < u64::MAX / 2, "a's own dot is sane: {ctx:?}");
+        let version = w.version.unwrap();
+        assert!(
+            version.timestamp < meridian_node::clock::now_us() + 1_000_000,
+            "a's clock was not dragged ahead: {version:?}"
+        );
+    });
+    server.abort();
+    drop(node);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -800,3 +800,52 @@ fn a_unary_call_carrying_two_messages_is_refused_and_writes_nothing() {
     );
     assert_eq!(c.stats("a")["log_head"], 1);
 }
+
+/// Hostile input is never echoed in full: a 20,000-character region name comes back cut to a
+/// short, marked excerpt, as a status clients can still read.
+#[test]
+fn errors_echo_at_most_a_short_excerpt_of_hostile_input() {
+    let c = Cluster::start("echo-cut", Spec::new(&["a"], 1.0));
+    let long = "r".repeat(20_000);
+    runtime().block_on(async {
+        let ch = Channel::from_shared(c.url("a"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut admin = AdminClient::new(ch.clone());
+        let err = admin
+            .partition(pb::PartitionRequest {
+                region: long.clone(),
+                peer: String::new(),
+                local_only: true,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+        assert!(
+            err.message().chars().count() <= 1024,
+            "{} chars",
+            err.message().len()
+        );
+        assert!(
+            err.message().contains('…') && err.message().contains("unknown"),
+            "{}",
+            err.message()
+        );
+        let mut kv = KvClient::new(ch);
+        let err = kv
+            .get(with_meta(
+                pb::GetRequest { key: "k".into() },
+                "meridian-client-region",
+                &long,
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            err.message().chars().count() <= 1024,
+            "{} chars",
+            err.message().len()
+        );
+    });
+}
