@@ -56,6 +56,8 @@ pub struct CheckReport {
     /// Keys left out of the unreported-loss check because a write's outcome stayed unknown
     /// (after resolution against the regions' logs).
     pub keys_skipped: u64,
+    /// The same figure under its earlier name (kept for scripts that read it).
+    pub keys_skipped_unknown: u64,
     /// Unknown-outcome writes resolved from the logs: found (committed) / found nowhere.
     pub writes_resolved_applied: u64,
     /// See `writes_resolved_applied`.
@@ -439,6 +441,7 @@ pub fn check_with_set_aside(
         r.conflict_rate = r.concurrent_writes as f64 / r.writes_acked as f64;
         r.lost_write_rate = r.lost_writes as f64 / r.writes_acked as f64;
     }
+    r.keys_skipped_unknown = r.keys_skipped;
     r.accounting.surviving = r.writes_acked.saturating_sub(r.lost_writes);
     r.writes_acked += r.accounting.lost_at_cut + r.accounting.split_brain;
     r.ok = r.violation_counts.is_empty();
