@@ -506,9 +506,13 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
     for state in finals.values_mut() {
         state.retain(|k, _| k.starts_with(&cfg.workload.prefix) && !k.contains("probe-"));
     }
-    let heads: Vec<(RegionClient, u64)> = start_status
+    let heads: Vec<crate::resolve::RunStart> = start_status
         .iter()
-        .map(|(c, s)| (c.clone(), s.log_head))
+        .map(|(c, s)| crate::resolve::RunStart {
+            client: c.clone(),
+            log_head: s.log_head,
+            incarnation: s.incarnation.clone(),
+        })
         .collect();
     let resolution = crate::resolve::resolve_unknown(&heads, &mut writes).await;
     let set_aside = if mode == Mode::AuroraGlobal {

@@ -27,13 +27,21 @@ pub struct Resolution {
     pub unresolved: u64,
 }
 
-/// Every region's own log after `after_seq` (its head when the run started), by write id.
-/// `Err` names the first region whose log could not be read.
-async fn logs_by_id(nodes: &[(RegionClient, u64)]) -> (HashMap<String, pb::WriteRecord>, bool) {
+/// Every region's own log after its head at the run's start, by write id; and whether every
+/// log could be read whole. A region that restarted without its state since (another
+/// incarnation) is read from its new log's start, and cannot vouch that a write is in no log:
+/// its old log is gone.
+async fn logs_by_id(nodes: &[RunStart]) -> (HashMap<String, pb::WriteRecord>, bool) {
     let mut by_id = HashMap::new();
     let mut complete = true;
-    for (c, after_seq) in nodes {
-        let mut after = *after_seq;
+    for node in nodes {
+        let c = &node.client;
+        let same_incarnation = match c.admin().status(pb::StatusRequest {}).await {
+            Ok(s) => s.into_inner().incarnation == node.incarnation,
+            Err(_) => false,
+        };
+        complete &= same_incarnation;
+        let mut after = if same_incarnation { node.log_head } else { 0 };
         loop {
             let req = pb::LogRequest {
                 after_seq: after,
@@ -56,9 +64,19 @@ async fn logs_by_id(nodes: &[(RegionClient, u64)]) -> (HashMap<String, pb::Write
     (by_id, complete)
 }
 
-/// Resolve the unknown-outcome writes of `writes` against the logs of `nodes` (each with its
-/// log head at the run's start). Call once the cluster is quiet.
-pub async fn resolve_unknown(nodes: &[(RegionClient, u64)], writes: &mut [WriteRec]) -> Resolution {
+/// A region's node as it was when the run started.
+pub struct RunStart {
+    /// A client for it.
+    pub client: RegionClient,
+    /// Its log head then.
+    pub log_head: u64,
+    /// Its incarnation then.
+    pub incarnation: String,
+}
+
+/// Resolve the unknown-outcome writes of `writes` against the logs of `nodes`. Call once the
+/// cluster is quiet.
+pub async fn resolve_unknown(nodes: &[RunStart], writes: &mut [WriteRec]) -> Resolution {
     let mut r = Resolution::default();
     if !writes.iter().any(|w| w.status == WriteStatus::Unknown) {
         return r;

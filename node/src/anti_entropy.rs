@@ -40,6 +40,10 @@ pub fn bucket_of(key: &str, buckets: u32) -> u32 {
 fn item_hash(w: &Write) -> u64 {
     let h = fnv(w.key.as_bytes(), 0xcbf2_9ce4_8422_2325);
     let h = fnv(w.id.as_bytes(), h);
+    // The version too: two writes that share a (client-chosen) id still differ.
+    let h = fnv(&w.version.timestamp.physical_us.to_le_bytes(), h);
+    let h = fnv(&w.version.timestamp.logical.to_le_bytes(), h);
+    let h = fnv(&(w.version.region.index() as u64).to_le_bytes(), h);
     // Finalise (splitmix) so XOR-combining stays well mixed.
     let mut z = h;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -294,8 +294,8 @@ impl Core {
         fresh: bool,
     ) -> std::result::Result<(), String> {
         if w.origin() == self.region {
-            // One of our own writes we still hold: the merge is a no-op.
-            if self.log_entry(w.seq).is_some_and(|mine| mine.id == w.id) {
+            // An exact copy of one of our own writes we still hold: the merge is a no-op.
+            if self.log_entry(w.seq).is_some_and(|mine| **mine == *w) {
                 return Ok(());
             }
             if fresh && w.context.get(self.region) < self.dot_floor {

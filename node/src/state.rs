@@ -397,16 +397,23 @@ impl NodeState {
     /// is in flight, or the write is one of this region's own durable ones; otherwise the read
     /// waits for the group commit in flight.
     pub async fn read_durable(&self, key: &str) -> Result<Option<Arc<Write>>> {
-        let (current, ticket) = {
+        let (current, ticket, known_durable) = {
             let core = self.core();
             let current = core.store().get(key).cloned();
-            (current, self.durability_ticket())
-        };
-        let known_durable = match (&self.persister, ticket, &current) {
-            (None, ..) | (_, None, _) | (_, _, None) => true,
-            (Some(p), Some(t), Some(w)) => {
-                p.is_synced(t) || (w.origin() == self.region && w.seq <= *self.head.borrow())
-            }
+            let ticket = self.durability_ticket();
+            let known_durable = match (&self.persister, ticket, &current) {
+                (None, ..) | (_, None, _) | (_, _, None) => true,
+                (Some(p), _, _) if p.broken() => false,
+                (Some(p), Some(t), Some(w)) => {
+                    p.is_synced(t)
+                        // One of this incarnation's own durable log entries (not an earlier
+                        // incarnation's write with a seq that happens to be below the head).
+                        || (w.origin() == self.region
+                            && w.seq <= *self.head.borrow()
+                            && core.log_entry(w.seq).is_some_and(|mine| Arc::ptr_eq(mine, w)))
+                }
+            };
+            (current, ticket, known_durable)
         };
         if !known_durable {
             self.wait_durable(ticket).await?;

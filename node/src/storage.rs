@@ -488,7 +488,7 @@ impl Persister {
 
     /// Is everything queued before `ticket` durable already?
     pub fn is_synced(&self, ticket: u64) -> bool {
-        *self.synced.borrow() >= ticket
+        !self.broken() && *self.synced.borrow() >= ticket
     }
 
     /// Wait until everything queued before `ticket` is durable (at most one group commit when
@@ -500,8 +500,9 @@ impl Persister {
             .wait_for(|s| *s >= ticket || broken.load(std::sync::atomic::Ordering::Relaxed))
             .await
             .map(|s| *s >= ticket);
+        // After a failed commit the count says nothing about which jobs made it: never vouch.
         match r {
-            Ok(true) => Ok(()),
+            Ok(true) if !broken.load(std::sync::atomic::Ordering::Relaxed) => Ok(()),
             _ => Err(Error::Unavailable(
                 "storage failed on this node: nothing more can be made durable (see its log)"
                     .into(),

@@ -198,7 +198,9 @@ impl Store {
             );
             return Outcome::Inserted;
         };
-        if entry.current.id == write.id {
+        // The same write again: same id *and* version (a client-chosen id used twice names two
+        // writes, and neither may be mistaken for the other).
+        if entry.current.id == write.id && entry.current.version == write.version {
             return Outcome::Duplicate;
         }
         let origin = write.origin();

@@ -496,7 +496,7 @@ fn load_clients_follow_the_writer_through_a_switchover() {
         "follow",
         &[
             "--duration",
-            "4",
+            "8",
             "--rate",
             "200",
             "--keys",
@@ -538,7 +538,7 @@ fn the_checker_accounts_for_every_write_of_a_failover_with_a_live_old_primary() 
             "--regions",
             "a",
             "--duration",
-            "4",
+            "8",
             "--rate",
             "150",
             "--keys",
