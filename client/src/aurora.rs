@@ -184,11 +184,17 @@ pub struct CutSplit {
     pub split_brain_ms: f64,
 }
 
+/// Was a write committed at `commit_us` acknowledged after the cut at `cut_us` (split brain)?
+/// An unknown cut (0) counts everything as lost at the cut.
+pub fn after_cut(commit_us: u64, cut_us: u64) -> bool {
+    cut_us > 0 && commit_us > cut_us
+}
+
 /// Split `divergent` writes at `cut_at_us` (0: unknown, all lost at the cut).
 pub fn split_at_cut(divergent: &[LostWrite], cut_at_us: u64) -> CutSplit {
     let after: Vec<&LostWrite> = divergent
         .iter()
-        .filter(|w| cut_at_us > 0 && w.commit_time_us > cut_at_us)
+        .filter(|w| after_cut(w.commit_time_us, cut_at_us))
         .collect();
     CutSplit {
         lost_at_cut: (divergent.len() - after.len()) as u64,
@@ -629,7 +635,7 @@ pub async fn failover(fleet: &Fleet, to: &str) -> anyhow::Result<FailoverReport>
             // Writes the old primary acknowledged after the cut are split brain, not RPO.
             let split = split_at_cut(&lost, cut_us);
             split_brain_writes = split.split_brain_writes;
-            lost.retain(|w| w.commit_time_us <= cut_us);
+            lost.retain(|w| !after_cut(w.commit_time_us, cut_us));
             (lost, rpo_ms, true)
         }
         // The target's own view: how long its oldest write heard of but not applied waited.
@@ -770,7 +776,7 @@ pub async fn set_aside(
                 .map(|(_, _, cut)| *cut)
                 .min()
                 .unwrap_or(0);
-            let kind = if cut_us > 0 && w.commit_time_us > cut_us {
+            let kind = if after_cut(w.commit_time_us, cut_us) {
                 SetAside::SplitBrain
             } else {
                 SetAside::LostAtCut

@@ -207,6 +207,8 @@ struct RegionClients {
     region: String,
     local: RegionClient,
     writer: RegionClient,
+    /// The region `writer` talks to (the primary, when clients write to it).
+    writer_region: String,
     /// Aurora Global, clients writing to the primary: how to follow the writer when it moves.
     follow: Option<Arc<Follow>>,
 }
@@ -224,6 +226,11 @@ struct Follow {
 }
 
 impl Follow {
+    /// A client for `region`'s node, with the clients' session.
+    fn client(&self, region: &str) -> Option<RegionClient> {
+        RegionClient::new(*self.addrs.get(region)?, &self.session).ok()
+    }
+
     /// What to do after `status`: `Some(Some(region))` go to that primary, `Some(None)` wait
     /// and retry here, `None` give up.
     fn after(&self, status: &tonic::Status, writer_region: &str) -> Option<Option<String>> {
@@ -365,10 +372,15 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
                         session: base.clone(),
                     })
                 });
+            let writer_region = match (&primary, cfg.aurora_writes) {
+                (Some(p), AuroraWrites::Primary) => p.clone(),
+                _ => region.clone(),
+            };
             Ok(RegionClients {
                 region: region.clone(),
                 local,
                 writer,
+                writer_region,
                 follow,
             })
         })
@@ -617,24 +629,6 @@ pub async fn run(cfg: LoadConfig) -> anyhow::Result<LoadResult> {
     })
 }
 
-/// The region a worker's writer client talks to.
-fn primary_of(rc: &RegionClients) -> String {
-    rc.follow
-        .as_ref()
-        .and_then(|f| {
-            f.addrs
-                .iter()
-                .find(|(_, a)| **a == rc.writer.addr)
-                .map(|(r, _)| r.clone())
-        })
-        .unwrap_or_else(|| rc.region.clone())
-}
-
-/// The address of `region` for a following client.
-fn f_addr(rc: &RegionClients, region: &str) -> std::net::SocketAddr {
-    rc.follow.as_ref().expect("following").addrs[region]
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn worker(
     rc: RegionClients,
@@ -663,7 +657,7 @@ async fn worker(
     };
     let (mut kv_local, mut kv_writer) = (rc.local.kv(), rc.writer.kv());
     let mut writer = rc.writer.clone();
-    let mut writer_region = primary_of(&rc);
+    let mut writer_region = rc.writer_region.clone();
     let open_loop = rate > 0.0;
     // Stagger the first arrival so workers do not start in lockstep. Poisson: the first gap is
     // exponential too (a uniform one over one mean gap would add half an arrival per worker).
@@ -690,13 +684,17 @@ async fn worker(
         n += 1;
         let start_us = now_us().saturating_sub(intended.elapsed().as_micros() as u64);
         let token = format!("w/{}/{stream}/{n}", rc.region);
-        // The client names each write, so that one whose reply is lost can be looked up in
-        // the origin's log after the run (resolving the unknown outcome).
-        let write_id = uuid::Uuid::new_v4().to_string();
         let (key, kind) = if op.kind == OpKind::Incr {
             (workload.counter(op.rank), op.kind)
         } else {
             (op.key.clone(), op.kind)
+        };
+        // The client names each write, so that one whose reply is lost can be looked up in
+        // the origin's log after the run (resolving the unknown outcome). Reads need no id.
+        let write_id = if kind.is_write() {
+            uuid::Uuid::new_v4().to_string()
+        } else {
+            String::new()
         };
         let give_up = Instant::now() + timeout;
         let result: Result<Option<pb::WriteReply>, tonic::Status> = loop {
@@ -759,16 +757,13 @@ async fn worker(
                 _ => None,
             };
             match next {
-                Some(Some(primary)) => match RegionClient::new(
-                    f_addr(&rc, &primary),
-                    &rc.follow.as_ref().expect("following").session,
-                ) {
-                    Ok(c) => {
+                Some(Some(primary)) => match rc.follow.as_ref().and_then(|f| f.client(&primary)) {
+                    Some(c) => {
                         writer = c;
                         kv_writer = writer.kv();
                         writer_region = primary;
                     }
-                    Err(_) => break result,
+                    None => break result,
                 },
                 Some(None) => tokio::time::sleep(FOLLOW_RETRY).await,
                 None => break result,

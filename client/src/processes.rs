@@ -172,17 +172,10 @@ pub fn verify(rec: &NodeRecord) -> Result<VerifiedPid, NotOurs> {
     if !mid_exec && !cmdline_names_node(&cmdline, &rec.region) {
         return Err(NotOurs::Other(format!(
             "its command line is not `meridian node --region {}`",
-            truncate(&rec.region, 64)
+            meridian_node::error::truncate_to(&rec.region, 64)
         )));
     }
     Ok(VerifiedPid(rec.pid as libc::pid_t))
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
-    }
 }
 
 /// Is the recorded node process alive (and still the process that was recorded)?
@@ -361,7 +354,7 @@ impl Launcher {
                         bail!(
                             "{} answers as region {:?}, not as {}: two regions on one address? see {}",
                             n.addr,
-                            truncate(&s.region, 64),
+                            meridian_node::error::truncate_to(&s.region, 64),
                             n.region,
                             n.log.display()
                         );

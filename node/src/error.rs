@@ -74,7 +74,8 @@ pub fn truncate(s: &str) -> String {
     truncate_to(s, MAX_ECHO_CHARS)
 }
 
-fn truncate_to(s: &str, max: usize) -> String {
+/// `s` cut to `max` characters, with "…" when cut.
+pub fn truncate_to(s: &str, max: usize) -> String {
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_owned(),

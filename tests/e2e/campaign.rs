@@ -11,7 +11,7 @@ use meridian_proto::v1::{self as pb, admin_client::AdminClient, kv_client::KvCli
 use prost::Message;
 use tonic::{Code, Request, transport::Channel};
 
-use crate::support::{Cluster, Spec, runtime};
+use crate::support::{Cluster, Spec, code, runtime};
 
 /// xorshift64*: the campaign's only randomness, so a seed replays a run.
 struct Rng(u64);
@@ -55,10 +55,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn code<T>(r: Result<T, tonic::Status>) -> Code {
-    r.err().map_or(Code::Ok, |s| s.code())
 }
 
 async fn raw_put(channel: Channel, body: Vec<u8>) -> Code {

@@ -349,3 +349,8 @@ pub fn meridian(args: &[&str], cwd: Option<&Path>) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The status code of a gRPC result (`Ok` for success).
+pub fn code<T>(r: Result<T, tonic::Status>) -> tonic::Code {
+    r.err().map_or(tonic::Code::Ok, |s| s.code())
+}
