@@ -11,7 +11,7 @@ use meridian_bench::{
     options::{Options, Scenario},
     report, scenarios,
 };
-use meridian_node::core::Mode;
+use meridian_core::Mode;
 
 /// Meridian's benchmark: echo baseline, single-region and three-region throughput, catch-up,
 /// lag fidelity, memory, and a mode × lag × key skew × rate matrix, against real node

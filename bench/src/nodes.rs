@@ -9,7 +9,7 @@ use meridian_client::{
     client::{RegionClient, Session},
     scenario::LocalCluster,
 };
-use meridian_node::{config::ClusterConfig, core::Mode};
+use meridian_core::{ClusterConfig, Mode};
 use meridian_proto::v1 as pb;
 
 use crate::options::Options;

@@ -9,7 +9,7 @@
 use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
 use anyhow::bail;
-use meridian_node::core::Mode;
+use meridian_core::Mode;
 
 /// The scenarios, in the order they run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

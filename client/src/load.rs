@@ -23,7 +23,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
-use meridian_node::{clock::now_us, config::ClusterConfig, core::Mode};
+use meridian_core::{clock::now_us, config::ClusterConfig, replica::Mode};
 use meridian_proto::v1 as pb;
 use tonic::Code;
 

@@ -13,7 +13,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use meridian_node::config::ClusterConfig;
+use meridian_core::config::ClusterConfig;
 use meridian_proto::v1 as pb;
 use serde::{Deserialize, Serialize};
 
@@ -172,7 +172,7 @@ pub fn verify(rec: &NodeRecord) -> Result<VerifiedPid, NotOurs> {
     if !mid_exec && !cmdline_names_node(&cmdline, &rec.region) {
         return Err(NotOurs::Other(format!(
             "its command line is not `meridian node --region {}`",
-            meridian_node::error::truncate_to(&rec.region, 64)
+            meridian_core::error::truncate_to(&rec.region, 64)
         )));
     }
     Ok(VerifiedPid(rec.pid as libc::pid_t))
@@ -354,7 +354,7 @@ impl Launcher {
                         bail!(
                             "{} answers as region {:?}, not as {}: two regions on one address? see {}",
                             n.addr,
-                            meridian_node::error::truncate_to(&s.region, 64),
+                            meridian_core::error::truncate_to(&s.region, 64),
                             n.region,
                             n.log.display()
                         );

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use meridian_node::config::ClusterConfig;
+use meridian_core::config::ClusterConfig;
 
 use crate::{
     client::{RegionClient, Session},

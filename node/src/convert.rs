@@ -6,9 +6,9 @@ use std::sync::Arc;
 use meridian_proto::v1 as pb;
 use uuid::Uuid;
 
-use crate::{
+use crate::error::{Error, Result, check_key, check_value};
+use meridian_core::{
     clock::Timestamp,
-    error::{Error, Result, check_key, check_value},
     events::{EventKind, LossEvent},
     region::{RegionId, Regions},
     store::{Version, Write},
@@ -26,7 +26,7 @@ pub fn region_id(regions: &Regions, name: &str, what: &str) -> Result<RegionId> 
     })
 }
 
-/// Core version to wire.
+/// Replica version to wire.
 pub fn version_to_pb(regions: &Regions, v: &Version) -> pb::Version {
     pb::Version {
         timestamp: v.timestamp.physical_us,
@@ -46,7 +46,7 @@ pub fn version_from_pb(regions: &Regions, v: &pb::Version) -> Result<Version> {
     })
 }
 
-/// Core context to wire.
+/// Replica context to wire.
 pub fn context_to_pb(regions: &Regions, c: &VersionVector) -> pb::CausalContext {
     pb::CausalContext {
         entries: c
@@ -69,7 +69,7 @@ pub fn write_id_from_pb(s: &str) -> Result<Uuid> {
     Uuid::parse_str(s).map_err(|_| Error::invalid(format!("write_id {s:?} is not a UUID")))
 }
 
-/// Core write to wire.
+/// Replica write to wire.
 pub fn write_to_pb(regions: &Regions, w: &Write) -> pb::WriteRecord {
     pb::WriteRecord {
         seq: w.seq,
@@ -143,13 +143,13 @@ pub fn event_to_pb(regions: &Regions, region: RegionId, e: &LossEvent) -> pb::Co
 /// A link table from the wire (a peer's `Admin/Links`), over `base`; every setting validated.
 pub fn link_table_from_pb(
     regions: &Regions,
-    mut base: crate::links::LinkTable,
+    mut base: meridian_core::links::LinkTable,
     t: &pb::LinkTable,
-) -> Result<crate::links::LinkTable> {
+) -> Result<meridian_core::links::LinkTable> {
     for l in &t.links {
         let from = region_id(regions, &l.from, "link region")?;
         let to = region_id(regions, &l.to, "link region")?;
-        let s = crate::links::LinkSetting {
+        let s = meridian_core::links::LinkSetting {
             latency_ms: l.latency_ms,
             jitter_ms: l.jitter_ms,
             loss: l.loss,

@@ -23,23 +23,12 @@
 //! - [`error`]: the crate's one error type and its gRPC status mapping.
 
 pub mod anti_entropy;
-pub mod clock;
-pub mod config;
 pub mod convert;
-pub mod core;
 pub mod error;
-pub mod events;
 pub mod grpc_only;
-pub mod links;
 pub mod metrics;
-pub mod region;
 pub mod replication;
 pub mod server;
 pub mod service;
 pub mod state;
 pub mod storage;
-pub mod store;
-pub mod version_vector;
-
-#[cfg(test)]
-mod testkit;

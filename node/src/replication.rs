@@ -24,16 +24,14 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
+use crate::error::ToStatus;
 use crate::service::PeerClient;
 use crate::{
-    clock::now_us,
     convert::write_from_pb,
-    links::delivery_time,
-    region::RegionId,
     state::{Durable, NodeState},
     storage,
-    store::Write,
 };
+use meridian_core::{clock::now_us, links::delivery_time, region::RegionId, store::Write};
 
 /// Most writes held in a link's delivery queue before the stream is left unread.
 pub const MAX_QUEUED_WRITES: usize = 65_536;
@@ -186,12 +184,12 @@ async fn session(
                 for record in batch.writes {
                     let write = match write_from_pb(&state.regions, record) {
                         Ok(w) if w.origin() == origin => w,
-                        Ok(w) => return Err(state.refuse_from(origin, format!("write {} of region {} on {}'s stream", w.id, state.regions.name(w.origin()), state.regions.name(origin))).into()),
-                        Err(e) => return Err(state.refuse_from(origin, format!("malformed write: {e}")).into()),
+                        Ok(w) => return Err(state.refuse_from(origin, format!("write {} of region {} on {}'s stream", w.id, state.regions.name(w.origin()), state.regions.name(origin))).to_status()),
+                        Err(e) => return Err(state.refuse_from(origin, format!("malformed write: {e}")).to_status()),
                     };
                     writes.push(write);
                 }
-                state.check_received(origin, &writes)?;
+                state.check_received(origin, &writes).to_status()?;
                 for write in writes {
                     let at = delivery_time(write.commit_us, setting.delay_us(state.uniform()), extra, prev_delivery);
                     prev_delivery = at;

@@ -21,14 +21,13 @@ use tracing::info;
 
 use crate::{
     convert::write_from_pb,
-    core::Role,
     error::{Error, Result},
-    region::RegionId,
     replication::{MAX_REPLICATION_MESSAGE, pull_loop},
     service::{Node, admin::AdminService, kv::KvService, replication::ReplicationService},
     state::{NodeOptions, NodeState, StorageMode},
     storage::{Persister, Storage},
 };
+use meridian_core::{region::RegionId, replica::Role};
 
 /// How often anti-entropy compares digests with every peer.
 const ANTI_ENTROPY_EVERY: Duration = Duration::from_secs(30);

@@ -27,9 +27,9 @@ use tonic::{
 use crate::{
     convert::region_id,
     error::{Error, Result},
-    region::RegionId,
     state::NodeState,
 };
+use meridian_core::region::RegionId;
 
 /// A replication client whose calls carry the cluster secret.
 pub type PeerClient = ReplicationClient<InterceptedService<Channel, PeerSecret>>;

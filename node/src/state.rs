@@ -1,4 +1,4 @@
-//! The shared state of a running node: the pure [`Core`] behind a mutex, plus what the async
+//! The shared state of a running node: the pure [`Replica`] behind a mutex, plus what the async
 //! shell needs around it — the link table, per-link replication statistics, notifications of
 //! new log entries and applied positions, the peers' acknowledgements, and the Aurora Global
 //! RPO lag figures.
@@ -28,14 +28,16 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::{
+    error::{Error, Result},
+    storage::{self, Op, Persister, Recovered},
+};
+use meridian_core::{
     clock::{Clock, now_us},
     config::ClusterConfig,
-    core::{Committed, Condition, Core, Fence, Mode, Role, RpoLag, WriteOp},
-    error::{Error, Result},
     events::DEFAULT_FEED_CAPACITY,
     links::{LinkSetting, LinkTable},
     region::{RegionId, Regions},
-    storage::{self, Op, Persister, Recovered},
+    replica::{Committed, Condition, Fence, Mode, Replica, Role, RpoLag, WriteOp},
     store::Write,
 };
 
@@ -112,7 +114,7 @@ pub struct LinkStats {
     pub origin_incarnation: String,
     /// RPO lag samples (Aurora Global, link from the primary), µs.
     pub rpo_lag_us: Histogram<u64>,
-    /// Replicated writes refused on receipt ([`Core::check_remote`]).
+    /// Replicated writes refused on receipt ([`Replica::check_remote`]).
     pub refused_writes: u64,
     /// Why the last refused write was refused; cleared when a batch is accepted.
     pub stuck_reason: String,
@@ -187,7 +189,7 @@ pub struct NodeState {
     pub incarnation: Uuid,
     /// Started without any state (memory mode, or a new or wiped data directory).
     pub fresh_start: bool,
-    core: Mutex<Core>,
+    core: Mutex<Replica>,
     head: Arc<watch::Sender<u64>>,
     links: RwLock<LinkTable>,
     links_source: Mutex<String>,
@@ -228,7 +230,7 @@ impl NodeState {
             frozen: false,
             fences: Vec::new(),
         };
-        let mut core = Core::new(region, regions.clone(), clock, role, opts.feed_capacity);
+        let mut core = Replica::new(region, regions.clone(), clock, role, opts.feed_capacity);
         core.set_dot_floor(now_us());
         let max_skew_ms = cluster
             .regions
@@ -331,7 +333,7 @@ impl NodeState {
     /// and more `ops` for durability; call under the core lock.
     fn persist_keys<'a>(
         &self,
-        core: &Core,
+        core: &Replica,
         keys: impl Iterator<Item = &'a str>,
         events_after: u64,
         mut ops: Vec<Op>,
@@ -437,7 +439,7 @@ impl NodeState {
     }
 
     /// Lock the core. Never held across an `.await`.
-    pub fn core(&self) -> MutexGuard<'_, Core> {
+    pub fn core(&self) -> MutexGuard<'_, Replica> {
         self.core
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -511,7 +513,7 @@ impl NodeState {
     }
 
     /// Aurora Global RPO bound: refuse while no secondary is within the bound.
-    fn check_rpo_bound(&self, core: &Core) -> Result<()> {
+    fn check_rpo_bound(&self, core: &Replica) -> Result<()> {
         let bound_ms = self.opts.cluster.rpo_bound_ms;
         if bound_ms == 0 || core.role().mode != Mode::AuroraGlobal || core.check_writable().is_err()
         {
@@ -534,7 +536,7 @@ impl NodeState {
     }
 
     /// How far `peer` is behind this node's log, from its acknowledgements.
-    fn peer_rpo_lag(&self, core: &Core, peer: RegionId, now: u64) -> RpoLag {
+    fn peer_rpo_lag(&self, core: &Replica, peer: RegionId, now: u64) -> RpoLag {
         core.rpo_lag(
             self.outbound[peer.index()].acked.load(Ordering::Relaxed),
             now,
@@ -656,7 +658,7 @@ impl NodeState {
         Some(durable)
     }
 
-    /// Check writes received from `origin` before they are queued ([`Core::check_remote`]).
+    /// Check writes received from `origin` before they are queued ([`Replica::check_remote`]).
     /// A refusal is loud: an error log line, the link's refused counter (a metric) and its
     /// stuck reason (`ctl stats`). Nothing of a refused batch is applied.
     pub fn check_received(&self, origin: RegionId, writes: &[Arc<Write>]) -> Result<()> {

@@ -21,11 +21,13 @@ use uuid::Uuid;
 
 use crate::{
     convert::{context_from_pb, context_to_pb, write_from_pb, write_to_pb},
-    core::{Fence, Role},
     error::{Error, Result},
+};
+use meridian_core::{
     events::{EventKind, LossEvent},
     region::RegionId,
     region::Regions,
+    replica::{Fence, Role},
     store::Write,
     version_vector::VersionVector,
 };

@@ -518,7 +518,7 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
 /// other commands.
 async fn role_change(
     args: &CtlArgs,
-    cluster: &meridian_node::config::ClusterConfig,
+    cluster: &meridian_core::config::ClusterConfig,
 ) -> Option<anyhow::Result<(Value, String)>> {
     let timeout_ms = match &args.command {
         CtlCommand::Switchover { timeout_ms, .. } | CtlCommand::Failover { timeout_ms, .. } => {

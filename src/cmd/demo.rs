@@ -26,7 +26,7 @@ use meridian_client::{
     scenario::{LocalCluster, scale_lag},
     workload::OpKind,
 };
-use meridian_node::{config::ClusterConfig, core::Mode};
+use meridian_core::{ClusterConfig, Mode};
 use meridian_proto::v1 as pb;
 use serde_json::{Value, json};
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use meridian_node::{config::ClusterConfig, core::Mode};
+use meridian_core::{ClusterConfig, Mode};
 
 /// Which cluster: a file, or the built-in default; with mode overrides.
 #[derive(Args, Debug, Clone)]
@@ -33,7 +33,7 @@ impl ClusterArgs {
     pub fn load(&self) -> anyhow::Result<ClusterConfig> {
         let mut c = ClusterConfig::load_or_builtin(self.cluster.as_deref())?;
         if let Ok(secret) = std::env::var("MERIDIAN_CLUSTER_SECRET") {
-            meridian_node::config::check_secret(&secret)
+            meridian_core::config::check_secret(&secret)
                 .map_err(|e| anyhow::anyhow!("MERIDIAN_CLUSTER_SECRET: {e}"))?;
             c.secret = Some(secret);
         }

@@ -4,8 +4,8 @@ use std::{net::SocketAddr, process::ExitCode};
 
 use anyhow::Context;
 use clap::Args;
+use meridian_core::Mode;
 use meridian_node::{
-    core::Mode,
     server,
     state::{NodeOptions, NodeState, StorageMode},
     storage::RecoveredRole,
@@ -33,7 +33,7 @@ pub struct NodeArgs {
     #[arg(long, env = "MERIDIAN_ADMIN_TOKEN", value_parser = super::admin_token)]
     admin_token: Option<String>,
     /// Conflict events kept in the node's feed.
-    #[arg(long, default_value_t = meridian_node::events::DEFAULT_FEED_CAPACITY, value_parser = super::count(1, 10_000_000))]
+    #[arg(long, default_value_t = meridian_core::events::DEFAULT_FEED_CAPACITY, value_parser = super::count(1, 10_000_000))]
     conflict_feed: usize,
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]

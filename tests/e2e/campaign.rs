@@ -77,7 +77,7 @@ fn a_seeded_hostile_campaign_leaves_the_node_serving_and_refusals_change_nothing
     let mut rng = Rng(seed | 1);
 
     // Cluster files: mutated text parses or is refused with a located message, never a panic.
-    let base = meridian_node::config::DEFAULT_CLUSTER_TOML;
+    let base = meridian_core::config::DEFAULT_CLUSTER_TOML;
     for _ in 0..inputs {
         let mut text: Vec<char> = base.chars().collect();
         for _ in 0..=rng.below(4) {
@@ -94,7 +94,7 @@ fn a_seeded_hostile_campaign_leaves_the_node_serving_and_refusals_change_nothing
             }
         }
         let text: String = text.into_iter().collect();
-        if let Err(e) = meridian_node::config::ClusterConfig::parse(&text, "f.toml") {
+        if let Err(e) = meridian_core::config::ClusterConfig::parse(&text, "f.toml") {
             assert!(e.to_string().starts_with("f.toml"), "{e}");
         }
     }
@@ -259,7 +259,7 @@ impl pb::replication_server::Replication for FakeOrigin {
             .rounds
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut rng = Rng((self.seed ^ round.wrapping_mul(0x9E37_79B9)) | 1);
-        let now = meridian_node::clock::now_us();
+        let now = meridian_core::clock::now_us();
         let next = open.after_seq + 1;
         let hostile = match rng.below(6) {
             0 => record(
@@ -455,7 +455,7 @@ fn forged_peer_batches_are_refused_loudly_and_change_nothing() {
         assert!(ctx["a"] < u64::MAX / 2, "a's own dot is sane: {ctx:?}");
         let version = w.version.unwrap();
         assert!(
-            version.timestamp < meridian_node::clock::now_us() + 1_000_000,
+            version.timestamp < meridian_core::clock::now_us() + 1_000_000,
             "a's clock was not dragged ahead: {version:?}"
         );
     });

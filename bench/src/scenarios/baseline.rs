@@ -2,7 +2,7 @@
 //! channel settings, payload and number of requests in flight against a raw echo process and
 //! against a one-region node, so that their ratio is the node's overhead.
 
-use meridian_node::core::Mode;
+use meridian_core::Mode;
 
 use super::progress;
 use crate::{

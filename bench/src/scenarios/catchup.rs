@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use meridian_node::core::Mode;
+use meridian_core::Mode;
 use meridian_proto::v1 as pb;
 
 use super::progress;

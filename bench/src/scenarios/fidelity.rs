@@ -5,7 +5,7 @@
 //! origin's commit time, as the receiving node measures it) is set against its configured
 //! latency. Jitter is symmetric, so the observed p50 should sit on the configured latency.
 
-use meridian_node::core::Mode;
+use meridian_core::Mode;
 
 use super::{global::link_lags, matrix, progress};
 use crate::{nodes, options::Options, results::FidelityResult};

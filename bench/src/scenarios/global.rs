@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use meridian_client::{client::RegionClient, load::wait_quiescent};
-use meridian_node::core::Mode;
+use meridian_core::Mode;
 use meridian_proto::v1 as pb;
 
 use super::progress;

@@ -15,7 +15,7 @@ use meridian_client::{
     load::{self, Arrivals, AuroraWrites, LoadConfig, LoadResult},
     workload::{KeyDist, Mix, Workload},
 };
-use meridian_node::{config::ClusterConfig, core::Mode};
+use meridian_core::{ClusterConfig, Mode};
 
 use super::{attempt, progress};
 use crate::{

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use meridian_node::core::Mode;
+use meridian_core::Mode;
 
 use super::progress;
 use crate::{

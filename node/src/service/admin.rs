@@ -16,13 +16,16 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, metadata::MetadataValue};
 
 use super::Node;
+use crate::error::ToStatus;
 use crate::{
     convert::{event_to_pb, region_id, write_to_pb},
-    core::{Fence, Mode, Role},
     error::{Error, Result},
+    state::link_to_pb,
+};
+use meridian_core::{
     links::LinkSetting,
     region::RegionId,
-    state::link_to_pb,
+    replica::{Fence, Mode, Role},
 };
 
 /// How far ahead of a node's epoch a role change may jump.
@@ -127,12 +130,12 @@ impl Admin for AdminService {
         &self,
         req: Request<pb::SetLinkRequest>,
     ) -> Result<Response<pb::LinkTable>, Status> {
-        self.node.check_admin(req.metadata())?;
+        self.node.check_admin(req.metadata()).to_status()?;
         let r = req.into_inner();
-        let from = self.region(&r.from, "link region")?;
-        let to = self.region(&r.to, "link region")?;
+        let from = self.region(&r.from, "link region").to_status()?;
+        let to = self.region(&r.to, "link region").to_status()?;
         if from == to {
-            return Err(Error::invalid("a link needs two different regions").into());
+            return Err(Error::invalid("a link needs two different regions").to_status());
         }
         let state = &self.node.state;
         let current = state.link(from, to);
@@ -142,7 +145,10 @@ impl Admin for AdminService {
             loss: r.loss,
             partitioned: current.partitioned,
         };
-        setting.validate().map_err(Error::InvalidArgument)?;
+        setting
+            .validate()
+            .map_err(Error::InvalidArgument)
+            .to_status()?;
         state.update_links(|t| {
             t.set(from, to, setting);
             if r.both_ways {
@@ -173,14 +179,15 @@ impl Admin for AdminService {
         &self,
         req: Request<pb::PartitionRequest>,
     ) -> Result<Response<pb::LinkTable>, Status> {
-        self.node.check_admin(req.metadata())?;
+        self.node.check_admin(req.metadata()).to_status()?;
         let r = req.into_inner();
-        let region = self.region(&r.region, "region to partition")?;
+        let region = self.region(&r.region, "region to partition").to_status()?;
         let peer = (!r.peer.is_empty())
             .then(|| self.region(&r.peer, "peer region"))
-            .transpose()?;
+            .transpose()
+            .to_status()?;
         if peer == Some(region) {
-            return Err(Error::invalid("cannot partition a region from itself").into());
+            return Err(Error::invalid("cannot partition a region from itself").to_status());
         }
         let state = &self.node.state;
         state.update_links(|t| {
@@ -209,16 +216,18 @@ impl Admin for AdminService {
     }
 
     async fn heal(&self, req: Request<pb::HealRequest>) -> Result<Response<pb::LinkTable>, Status> {
-        self.node.check_admin(req.metadata())?;
+        self.node.check_admin(req.metadata()).to_status()?;
         let r = req.into_inner();
         let region = (!r.region.is_empty())
             .then(|| self.region(&r.region, "region to heal"))
-            .transpose()?;
+            .transpose()
+            .to_status()?;
         let peer = (!r.peer.is_empty())
             .then(|| self.region(&r.peer, "peer region"))
-            .transpose()?;
+            .transpose()
+            .to_status()?;
         if region.is_none() && peer.is_some() {
-            return Err(Error::invalid("heal: give the region when giving a peer").into());
+            return Err(Error::invalid("heal: give the region when giving a peer").to_status());
         }
         let state = &self.node.state;
         state.update_links(|t| {
@@ -348,9 +357,13 @@ impl Admin for AdminService {
         &self,
         req: Request<pb::FreezeRequest>,
     ) -> Result<Response<pb::FreezeReply>, Status> {
-        self.node.check_admin(req.metadata())?;
-        let (head_seq, head_commit_time_us) =
-            self.node.state.freeze(req.into_inner().frozen).await?;
+        self.node.check_admin(req.metadata()).to_status()?;
+        let (head_seq, head_commit_time_us) = self
+            .node
+            .state
+            .freeze(req.into_inner().frozen)
+            .await
+            .to_status()?;
         Ok(Response::new(pb::FreezeReply {
             head_seq,
             head_commit_time_us,
@@ -361,15 +374,16 @@ impl Admin for AdminService {
         &self,
         req: Request<pb::SetRoleRequest>,
     ) -> Result<Response<pb::NodeStatus>, Status> {
-        self.node.check_admin(req.metadata())?;
+        self.node.check_admin(req.metadata()).to_status()?;
         let r = req.into_inner();
         let state = &self.node.state;
         if state.core().role().mode != Mode::AuroraGlobal {
             return Err(
-                Error::FailedPrecondition("role changes need Aurora Global mode".into()).into(),
+                Error::FailedPrecondition("role changes need Aurora Global mode".into())
+                    .to_status(),
             );
         }
-        let primary = self.region(&r.primary, "primary")?;
+        let primary = self.region(&r.primary, "primary").to_status()?;
         // An epoch far ahead would leave no room for later switchovers and failovers; a
         // flood of fences would stall every write behind the fence check.
         let current = state.core().role().epoch;
@@ -378,14 +392,14 @@ impl Admin for AdminService {
                 "epoch {} is more than {MAX_EPOCH_STEP} ahead of this node's epoch {current}",
                 r.epoch
             ))
-            .into());
+            .to_status());
         }
         if r.fences.len() > MAX_FENCES {
             return Err(Error::invalid(format!(
                 "{} fences; at most {MAX_FENCES} (one per failover)",
                 r.fences.len()
             ))
-            .into());
+            .to_status());
         }
         let mut fences = Vec::with_capacity(r.fences.len());
         for f in &r.fences {
@@ -394,9 +408,9 @@ impl Admin for AdminService {
                     "fence epoch {} must be between 1 and the role's epoch {}",
                     f.epoch, r.epoch
                 ))
-                .into());
+                .to_status());
             }
-            let region = self.region(&f.region, "fenced region")?;
+            let region = self.region(&f.region, "fenced region").to_status()?;
             fences.push(Fence {
                 region,
                 after_seq: f.after_seq,
@@ -413,9 +427,11 @@ impl Admin for AdminService {
         };
         role.add_fences(fences);
         if r.resync {
-            crate::server::resync_from(&self.node, primary, role).await?;
+            crate::server::resync_from(&self.node, primary, role)
+                .await
+                .to_status()?;
         } else {
-            state.set_role(role).await?;
+            state.set_role(role).await.to_status()?;
         }
         Ok(Response::new(state.status()))
     }

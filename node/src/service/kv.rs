@@ -13,10 +13,13 @@ use meridian_proto::{
 use tonic::{Request, Response, Status, metadata::MetadataValue};
 
 use super::{Consistency, Node, RequestMeta};
+use crate::error::ToStatus;
 use crate::{
     convert::{context_to_pb, version_from_pb, version_to_pb},
-    core::{Committed, Condition, Mode, WriteOp},
     error::{Error, Result, check_key},
+};
+use meridian_core::{
+    replica::{Committed, Condition, Mode, WriteOp},
     store::Outcome,
 };
 
@@ -80,10 +83,10 @@ impl KvService {
     ) -> Result<T, Status> {
         let state = &self.node.state;
         let result: Result<T, Status> = async {
-            meta.travel(state, true).await?;
+            meta.travel(state, true).await.to_status()?;
             let result = work.await;
-            meta.travel(state, false).await?;
-            Ok(result?)
+            meta.travel(state, false).await.to_status()?;
+            Ok(result.to_status()?)
         }
         .await;
         state.requests.count(
@@ -217,11 +220,11 @@ fn client_write_id(s: &str) -> Result<Option<uuid::Uuid>> {
 #[tonic::async_trait]
 impl Kv for KvService {
     async fn put(&self, req: Request<pb::PutRequest>) -> Result<Response<pb::WriteReply>, Status> {
-        let meta = RequestMeta::parse(&self.node.state, req.metadata())?;
+        let meta = RequestMeta::parse(&self.node.state, req.metadata()).to_status()?;
         let r = req.into_inner();
-        let cond = self.condition(r.condition.clone())?;
+        let cond = self.condition(r.condition.clone()).to_status()?;
         let (key, value) = (r.key.clone(), Arc::from(r.value.as_slice()));
-        let id = client_write_id(&r.write_id)?;
+        let id = client_write_id(&r.write_id).to_status()?;
         let reply = self
             .around(
                 0,
@@ -240,7 +243,7 @@ impl Kv for KvService {
     }
 
     async fn get(&self, req: Request<pb::GetRequest>) -> Result<Response<pb::GetReply>, Status> {
-        let meta = RequestMeta::parse(&self.node.state, req.metadata())?;
+        let meta = RequestMeta::parse(&self.node.state, req.metadata()).to_status()?;
         let key = req.into_inner().key;
         Ok(Response::new(
             self.around(1, meta, self.read(meta, key)).await?,
@@ -251,11 +254,11 @@ impl Kv for KvService {
         &self,
         req: Request<pb::DeleteRequest>,
     ) -> Result<Response<pb::WriteReply>, Status> {
-        let meta = RequestMeta::parse(&self.node.state, req.metadata())?;
+        let meta = RequestMeta::parse(&self.node.state, req.metadata()).to_status()?;
         let r = req.into_inner();
-        let cond = self.condition(r.condition.clone())?;
+        let cond = self.condition(r.condition.clone()).to_status()?;
         let key = r.key.clone();
-        let id = client_write_id(&r.write_id)?;
+        let id = client_write_id(&r.write_id).to_status()?;
         let reply = self
             .around(
                 2,
@@ -270,11 +273,11 @@ impl Kv for KvService {
         &self,
         req: Request<pb::IncrementRequest>,
     ) -> Result<Response<pb::WriteReply>, Status> {
-        let meta = RequestMeta::parse(&self.node.state, req.metadata())?;
+        let meta = RequestMeta::parse(&self.node.state, req.metadata()).to_status()?;
         let r = req.into_inner();
         let (key, delta) = (r.key.clone(), r.delta);
         let op = WriteOp::Increment(delta);
-        let id = client_write_id(&r.write_id)?;
+        let id = client_write_id(&r.write_id).to_status()?;
         let reply = self
             .around(
                 3,

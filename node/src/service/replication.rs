@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::debug;
 
 use super::Node;
+use crate::error::ToStatus;
 use crate::{
     convert::{region_id, write_to_pb},
     error::Error,
@@ -38,8 +39,8 @@ fn ack_head(state: &crate::state::NodeState) -> u64 {
 /// Split `items` into chunks of at most [`MAX_BATCH_BYTES`] of payload (a single larger item
 /// goes alone), so no message exceeds the replication message limit whatever the value sizes.
 pub fn byte_chunks(
-    items: &[std::sync::Arc<crate::store::Write>],
-) -> Vec<&[std::sync::Arc<crate::store::Write>]> {
+    items: &[std::sync::Arc<meridian_core::store::Write>],
+) -> Vec<&[std::sync::Arc<meridian_core::store::Write>]> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for (i, w) in items.iter().enumerate() {
@@ -81,13 +82,13 @@ impl Replication for ReplicationService {
         &self,
         req: Request<pb::DigestRequest>,
     ) -> Result<Response<pb::DigestReply>, Status> {
-        self.node.check_peer(req.metadata())?;
+        self.node.check_peer(req.metadata()).to_status()?;
         let r = req.into_inner();
-        region_id(&self.node.state.regions, &r.region, "requesting region")?;
+        region_id(&self.node.state.regions, &r.region, "requesting region").to_status()?;
         if !(1..=65_536).contains(&r.buckets) {
-            return Err(Error::invalid("buckets must be between 1 and 65536").into());
+            return Err(Error::invalid("buckets must be between 1 and 65536").to_status());
         }
-        let hashes = crate::anti_entropy::digest(self.node.state.core().store(), r.buckets);
+        let hashes = meridian_core::digest::digest(self.node.state.core().store(), r.buckets);
         Ok(Response::new(pb::DigestReply { hashes }))
     }
 
@@ -95,17 +96,17 @@ impl Replication for ReplicationService {
         &self,
         req: Request<pb::ItemsRequest>,
     ) -> Result<Response<Self::ItemsStream>, Status> {
-        self.node.check_peer(req.metadata())?;
+        self.node.check_peer(req.metadata()).to_status()?;
         let r = req.into_inner();
         let state = self.node.state.clone();
-        region_id(&state.regions, &r.region, "requesting region")?;
+        region_id(&state.regions, &r.region, "requesting region").to_status()?;
         if !(1..=65_536).contains(&r.buckets) || r.wanted.iter().any(|b| *b >= r.buckets) {
             return Err(Error::invalid(
                 "buckets must be between 1 and 65536, and wanted buckets below it",
             )
-            .into());
+            .to_status());
         }
-        let items = crate::anti_entropy::items_in(state.core().store(), r.buckets, &r.wanted);
+        let items = meridian_core::digest::items_in(state.core().store(), r.buckets, &r.wanted);
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             for chunk in byte_chunks(&items) {
@@ -129,16 +130,16 @@ impl Replication for ReplicationService {
         &self,
         req: Request<Streaming<pb::PullRequest>>,
     ) -> Result<Response<Self::PullStream>, Status> {
-        self.node.check_peer(req.metadata())?;
+        self.node.check_peer(req.metadata()).to_status()?;
         let mut inbound = req.into_inner();
         let open = inbound
             .message()
             .await?
             .ok_or_else(|| Status::invalid_argument("pull stream opened without a request"))?;
         let state = self.node.state.clone();
-        let peer = region_id(&state.regions, &open.region, "pulling region")?;
+        let peer = region_id(&state.regions, &open.region, "pulling region").to_status()?;
         if peer == state.region {
-            return Err(Error::invalid("a region cannot pull from itself").into());
+            return Err(Error::invalid("a region cannot pull from itself").to_status());
         }
         let head = state.core().log_head();
         let incarnation = state.incarnation.to_string();
@@ -246,7 +247,7 @@ impl Replication for ReplicationService {
     }
 
     async fn head(&self, req: Request<pb::HeadRequest>) -> Result<Response<pb::HeadReply>, Status> {
-        self.node.check_peer(req.metadata())?;
+        self.node.check_peer(req.metadata()).to_status()?;
         let state = &self.node.state;
         Ok(Response::new(pb::HeadReply {
             // The durable head: what peers can pull (and a `global` read can wait for).
@@ -259,13 +260,14 @@ impl Replication for ReplicationService {
         &self,
         req: Request<pb::SnapshotRequest>,
     ) -> Result<Response<Self::SnapshotStream>, Status> {
-        self.node.check_peer(req.metadata())?;
+        self.node.check_peer(req.metadata()).to_status()?;
         let state = self.node.state.clone();
         region_id(
             &state.regions,
             &req.into_inner().region,
             "requesting region",
-        )?;
+        )
+        .to_status()?;
         let (items, mut high_water, ticket) = {
             let core = state.core();
             let items: Vec<_> = core.store().iter().cloned().collect();
@@ -282,7 +284,7 @@ impl Replication for ReplicationService {
         };
         // Serve the cut only once it is durable, high-water positions included: a resync from
         // a state that a crash could still take back would install writes that never were.
-        state.wait_durable(ticket).await?;
+        state.wait_durable(ticket).await.to_status()?;
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             let mut chunks = byte_chunks(&items).into_iter().peekable();

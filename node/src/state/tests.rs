@@ -3,7 +3,7 @@
 use futures::executor::block_on;
 
 use super::*;
-use crate::{clock::ClockMode, testkit::Sim};
+use meridian_core::{clock::ClockMode, testkit::Sim};
 
 /// A two-region Aurora Global node state for `r1` (primary `r0`).
 fn secondary() -> NodeState {

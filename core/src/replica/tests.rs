@@ -1,4 +1,4 @@
-//! Core tests: conditions, increments, roles, and the clock anomalies seen end to end.
+//! Replica tests: conditions, increments, roles, and the clock anomalies seen end to end.
 
 use std::sync::Arc;
 

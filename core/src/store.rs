@@ -172,7 +172,7 @@ impl Store {
     /// The causal context a new write to `key` by `region` gets: everything seen for the key,
     /// with `region`'s own entry (its *dot*) raised to `max(seen + 1, floor)`. `floor` is how a
     /// region that lost its state stays above every dot it issued before (see
-    /// [`crate::core::Core::set_dot_floor`]). `None` when the dot would overflow (only a forged
+    /// [`crate::replica::Replica::set_dot_floor`]). `None` when the dot would overflow (only a forged
     /// context can bring a counter that high).
     pub fn next_context(&self, key: &str, region: RegionId, floor: u64) -> Option<VersionVector> {
         let mut ctx = self

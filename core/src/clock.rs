@@ -50,6 +50,7 @@ impl Timestamp {
 /// How a region stamps its writes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum ClockMode {
     /// Hybrid logical clock: stamps after everything applied (no causal anomalies).
     #[default]

@@ -29,9 +29,9 @@ use serde::Deserialize;
 
 use crate::{
     clock::ClockMode,
-    core::Mode,
     links::{LinkSetting, LinkTable},
     region::Regions,
+    replica::Mode,
 };
 
 /// One region of the cluster.

@@ -1,11 +1,11 @@
 //! One region's node as a pure, synchronous state machine: clock + store + own write log +
 //! conflict feed + role. No network, no tasks, no locks: the async shell (`state.rs`) wraps a
-//! `Core` in a mutex and calls it; tests drive several `Core`s by hand.
+//! `Replica` in a mutex and calls it; tests drive several `Replica`s by hand.
 //!
-//! - [`Core::write`] handles a client write in this region: validation, the region's role
+//! - [`Replica::write`] handles a client write in this region: validation, the region's role
 //!   (Aurora Global secondaries refuse), local conditions, stamping, logging, merging.
-//! - [`Core::apply_remote`] merges a write replicated from another region.
-//! - [`Core::log_after`] is what peers pull.
+//! - [`Replica::apply_remote`] merges a write replicated from another region.
+//! - [`Replica::log_after`] is what peers pull.
 
 use std::sync::Arc;
 
@@ -20,12 +20,13 @@ use crate::{
 };
 
 /// Headroom above a node's start time for the dots one incarnation hands out to one key
-/// (see [`Core::set_dot_floor`]): counters beyond `now + clock bound + this` cannot be honest.
+/// (see [`Replica::set_dot_floor`]): counters beyond `now + clock bound + this` cannot be honest.
 pub const MAX_DOTS_PER_INCARNATION: u64 = 1 << 32;
 
 /// How the cluster replicates.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Mode {
     /// Every region writes; LWW settles concurrent writes (DynamoDB Global Tables).
     #[default]
@@ -159,7 +160,7 @@ pub struct Counters {
 
 /// One region's node state.
 #[derive(Debug)]
-pub struct Core {
+pub struct Replica {
     region: RegionId,
     regions: Regions,
     clock: Clock,
@@ -176,7 +177,7 @@ pub struct Core {
     max_ahead_us: u64,
 }
 
-impl Core {
+impl Replica {
     /// A fresh node for `region`.
     pub fn new(
         region: RegionId,
@@ -201,7 +202,7 @@ impl Core {
     }
 
     /// Refuse replicated timestamps more than `us` ahead of the machine clock
-    /// ([`Core::check_remote`]). Unbounded until set.
+    /// ([`Replica::check_remote`]). Unbounded until set.
     pub fn set_max_clock_ahead(&mut self, us: u64) {
         self.max_ahead_us = us;
     }
@@ -225,7 +226,7 @@ impl Core {
         self.check_contents(w, now_us)
     }
 
-    /// The origin-independent half of [`Core::check_remote`]: context and timestamp bounds.
+    /// The origin-independent half of [`Replica::check_remote`]: context and timestamp bounds.
     fn check_contents(&self, w: &Write, now_us: u64) -> std::result::Result<(), String> {
         let name = |r: RegionId| self.regions.name(r).to_owned();
         let ahead = now_us.saturating_add(self.max_ahead_us);
@@ -283,7 +284,7 @@ impl Core {
         self.dot_floor = floor;
     }
 
-    /// Anti-entropy's variant of [`Core::check_remote`]: a region that started without its
+    /// Anti-entropy's variant of [`Replica::check_remote`]: a region that started without its
     /// state (`fresh`) takes back its own writes of earlier incarnations (dots below this
     /// incarnation's floor) from its peers; any other write claiming this region as origin is
     /// refused, as on the replication stream.

@@ -1,4 +1,4 @@
-//! Test helpers: an in-memory cluster of [`Core`]s with hand-driven delivery, and a tiny
+//! Test helpers: an in-memory cluster of [`Replica`]s with hand-driven delivery, and a tiny
 //! deterministic shuffler. Used by the pure-core unit and property tests.
 
 use std::sync::Arc;
@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use crate::{
     clock::{Clock, ClockMode},
-    core::{Core, Mode, Role, WriteOp},
     region::{RegionId, Regions},
+    replica::{Mode, Replica, Role, WriteOp},
     store::{Outcome, Write},
 };
 
@@ -40,7 +40,7 @@ impl Rng {
 
 /// An in-memory cluster: region `i` pulls region `j`'s log up to `delivered[i][j]`.
 pub struct Sim {
-    pub cores: Vec<Core>,
+    pub cores: Vec<Replica>,
     delivered: Vec<Vec<u64>>,
     pub now_us: u64,
     next_id: u128,
@@ -63,7 +63,7 @@ impl Sim {
                     frozen: false,
                     fences: vec![],
                 };
-                Core::new(
+                Replica::new(
                     RegionId::from_index(i),
                     regions.clone(),
                     Clock::new(mode, *skew),
@@ -86,7 +86,7 @@ impl Sim {
     /// start pulling its new log from the beginning; it pulls theirs from the beginning.
     pub fn wipe(&mut self, r: usize) {
         let old = &self.cores[r];
-        let mut fresh = Core::new(
+        let mut fresh = Replica::new(
             old.region(),
             old.regions().clone(),
             Clock::new(old.clock().mode(), old.clock().skew_us()),
