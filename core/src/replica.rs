@@ -7,6 +7,16 @@
 //! - [`Replica::apply_remote`] merges a write replicated from another region.
 //! - [`Replica::log_after`] is what peers pull.
 
+//!
+//! Beside it: [`role`] (the mode, Aurora Global roles, failover fences, RPO lag) and [`remote`]
+//! (the checks a replicated or repaired write must pass before it is merged).
+
+mod remote;
+mod role;
+
+pub use remote::MAX_DOTS_PER_INCARNATION;
+pub use role::{Fence, Mode, Role, RpoLag};
+
 use std::sync::Arc;
 
 use uuid::Uuid;
@@ -18,41 +28,6 @@ use crate::{
     region::{RegionId, Regions},
     store::{Outcome, Store, Version, Write},
 };
-
-/// Headroom above a node's start time for the dots one incarnation hands out to one key
-/// (see [`Replica::set_dot_floor`]): counters beyond `now + clock bound + this` cannot be honest.
-pub const MAX_DOTS_PER_INCARNATION: u64 = 1 << 32;
-
-/// How the cluster replicates.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-pub enum Mode {
-    /// Every region writes; LWW settles concurrent writes (DynamoDB Global Tables).
-    #[default]
-    GlobalTables,
-    /// One primary writes; secondaries are read-only (Aurora Global Database).
-    AuroraGlobal,
-}
-
-impl Mode {
-    /// The name used in cluster files and flags.
-    pub fn name(self) -> &'static str {
-        match self {
-            Mode::GlobalTables => "global-tables",
-            Mode::AuroraGlobal => "aurora-global",
-        }
-    }
-
-    /// Parse a name as used in cluster files and flags.
-    pub fn parse(s: &str) -> Option<Mode> {
-        match s {
-            "global-tables" => Some(Mode::GlobalTables),
-            "aurora-global" => Some(Mode::AuroraGlobal),
-            _ => None,
-        }
-    }
-}
 
 /// What a client write does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,68 +58,6 @@ pub struct Committed {
     pub outcome: Outcome,
     /// For increments: the new value.
     pub new_value: Option<i64>,
-}
-
-/// A region's role (Aurora Global mode; in Global Tables mode every region writes).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Role {
-    /// Replication mode.
-    pub mode: Mode,
-    /// The writer region (Aurora Global mode).
-    pub primary: Option<RegionId>,
-    /// Primary term; grows at every switchover or failover.
-    pub epoch: u64,
-    /// Writes paused (switchover draining).
-    pub frozen: bool,
-    /// One fence per failover: the writes each cuts off are divergent. Fences are kept for
-    /// good (a region may rejoin, or a stale copy of its log arrive, at any later time).
-    pub fences: Vec<Fence>,
-}
-
-impl Role {
-    /// Is `w` cut off by one of the fences?
-    pub fn fenced(&self, w: &Write) -> bool {
-        self.fences.iter().any(|f| f.cuts(w))
-    }
-
-    /// Add `fences` not already held.
-    pub fn add_fences(&mut self, fences: impl IntoIterator<Item = Fence>) {
-        for f in fences {
-            if !self.fences.contains(&f) {
-                self.fences.push(f);
-            }
-        }
-    }
-}
-
-/// The cut left by a failover in the lost primary's log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Fence {
-    /// The old primary.
-    pub region: RegionId,
-    /// Its last write the new primary had.
-    pub after_seq: u64,
-    /// The epoch the failover started.
-    pub epoch: u64,
-    /// When the failover cut the old primary off, µs since the Unix epoch (0: unknown): the
-    /// line between writes lost at the cut and writes acknowledged in split brain.
-    pub cut_at_us: u64,
-}
-
-impl Fence {
-    /// Is `w` one of the divergent writes this fence cuts off?
-    pub fn cuts(&self, w: &Write) -> bool {
-        w.origin() == self.region && w.seq > self.after_seq && w.epoch < self.epoch
-    }
-}
-
-/// How far a peer is behind this region's acknowledged writes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RpoLag {
-    /// Writes committed here and not acknowledged by the peer.
-    pub writes: u64,
-    /// Age of the oldest of them, µs (0 when there is none).
-    pub age_us: u64,
 }
 
 /// Counters kept by the core.
@@ -201,64 +114,6 @@ impl Replica {
         }
     }
 
-    /// Refuse replicated timestamps more than `us` ahead of the machine clock
-    /// ([`Replica::check_remote`]). Unbounded until set.
-    pub fn set_max_clock_ahead(&mut self, us: u64) {
-        self.max_ahead_us = us;
-    }
-
-    /// Is `w`, received from a peer at machine time `now_us`, a write some region can have
-    /// made? Refused (with the reason): a write claiming this region as origin (its own
-    /// writes never come back from peers), a context naming a region outside the cluster or
-    /// holding a counter beyond anything a region can have issued by now (dots start at a
-    /// node's start time in µs and grow by one per write), a timestamp further ahead of this
-    /// clock than the configured bound. Accepting any of these would corrupt the region for
-    /// good: a counter at `u64::MAX` wraps the next local dot, a timestamp years ahead drags
-    /// every later hybrid stamp along.
-    pub fn check_remote(&self, w: &Write, now_us: u64) -> std::result::Result<(), String> {
-        if w.origin() == self.region {
-            return Err(format!(
-                "write {} claims this region ({}) as its origin",
-                w.id,
-                self.regions.name(self.region)
-            ));
-        }
-        self.check_contents(w, now_us)
-    }
-
-    /// The origin-independent half of [`Replica::check_remote`]: context and timestamp bounds.
-    fn check_contents(&self, w: &Write, now_us: u64) -> std::result::Result<(), String> {
-        let name = |r: RegionId| self.regions.name(r).to_owned();
-        let ahead = now_us.saturating_add(self.max_ahead_us);
-        let max_dot = ahead.saturating_add(MAX_DOTS_PER_INCARNATION);
-        for (r, n) in w.context.entries() {
-            if r.index() >= self.regions.len() {
-                return Err(format!(
-                    "write {} has a causal context naming region #{} of a {}-region cluster",
-                    w.id,
-                    r.index(),
-                    self.regions.len()
-                ));
-            }
-            if n > max_dot {
-                return Err(format!(
-                    "write {} has causal counter {n} for {}: beyond anything a region can have issued by now (at most {max_dot})",
-                    w.id,
-                    name(r)
-                ));
-            }
-        }
-        if w.version.timestamp.physical_us > ahead {
-            return Err(format!(
-                "write {} is stamped {} ms ahead of this clock (the bound is {} ms: max_clock_offset_ms beyond the configured skews)",
-                w.id,
-                (w.version.timestamp.physical_us - now_us) / 1000,
-                self.max_ahead_us / 1000
-            ));
-        }
-        Ok(())
-    }
-
     /// Count the own log's fenced writes again (after the fences or the log changed wholesale).
     fn recount_divergent(&mut self) {
         self.divergent = if self.role.fences.is_empty() {
@@ -271,44 +126,6 @@ impl Replica {
     /// How many of this region's own writes a failover set aside (O(1)).
     pub fn divergent_count(&self) -> u64 {
         self.divergent
-    }
-
-    /// The lowest dot this incarnation hands out for any key. A node sets it to the machine
-    /// time (µs) at which it started: a region that lost its state (a wiped data directory, a
-    /// memory-mode restart) no longer knows which dots its earlier incarnations issued, but
-    /// they were all below this floor, since no node commits more than one write per key per
-    /// microsecond. So a dot `(region, n)` names one write for the life of the cluster and a
-    /// write made after a state loss is never mistaken for one its peers already saw (which
-    /// would make a later write look like a causal overwrite of it, and its loss go unreported).
-    pub fn set_dot_floor(&mut self, floor: u64) {
-        self.dot_floor = floor;
-    }
-
-    /// Anti-entropy's variant of [`Replica::check_remote`]: a region that started without its
-    /// state (`fresh`) takes back its own writes of earlier incarnations (dots below this
-    /// incarnation's floor) from its peers; any other write claiming this region as origin is
-    /// refused, as on the replication stream.
-    pub fn check_repair(
-        &self,
-        w: &Write,
-        now_us: u64,
-        fresh: bool,
-    ) -> std::result::Result<(), String> {
-        if w.origin() == self.region {
-            // An exact copy of one of our own writes we still hold: the merge is a no-op.
-            if self.log_entry(w.seq).is_some_and(|mine| **mine == *w) {
-                return Ok(());
-            }
-            if fresh && w.context.get(self.region) < self.dot_floor {
-                return self.check_contents(w, now_us);
-            }
-            return Err(format!(
-                "write {} claims this region ({}) as its origin but is not one of its lost writes",
-                w.id,
-                self.regions.name(self.region)
-            ));
-        }
-        self.check_remote(w, now_us)
     }
 
     /// This region.

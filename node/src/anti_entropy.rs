@@ -30,7 +30,7 @@ pub async fn repair_from(node: &Node, peer: RegionId) -> Result<usize, tonic::St
         .await?
         .into_inner()
         .hashes;
-    let mine = digest(state.core().store(), BUCKETS);
+    let mine = digest(state.replica().store(), BUCKETS);
     let wanted = differing(&mine, &theirs);
     if wanted.is_empty() {
         return Ok(0);
@@ -58,7 +58,7 @@ pub async fn repair_from(node: &Node, peer: RegionId) -> Result<usize, tonic::St
             if !repairable(&w, state.region, state.applied_from(w.origin())) {
                 continue;
             }
-            let checked = state.core().check_repair(&w, now, state.fresh_start);
+            let checked = state.replica().check_repair(&w, now, state.fresh_start);
             match checked {
                 Ok(()) => writes.push(w),
                 Err(reason) => {
@@ -103,7 +103,7 @@ pub async fn run(node: Node, fresh: bool, every: Duration) {
             std::mem::take(&mut pending)
         };
         for peer in round {
-            if node.state.link(peer, node.state.region).partitioned {
+            if node.state.links.get(peer, node.state.region).partitioned {
                 continue;
             }
             match repair_from(&node, peer).await {

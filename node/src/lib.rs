@@ -1,34 +1,44 @@
-//! A Meridian region node.
+//! A Meridian region node: a thin async shell (gRPC services, replication tasks, storage) around
+//! the pure replica of `meridian-core`. Its public surface is small: open a node's state
+//! ([`open`]), serve it ([`serve`], or both at once with [`run`]), with [`NodeOptions`] and a
+//! metrics listener ([`bind_metrics`]).
 //!
-//! # Layout
-//! The replication semantics are plain synchronous code with no network in it:
-//! - [`clock`]: hybrid logical and skewed wall clocks;
-//! - [`version_vector`]: per-key causal contexts;
-//! - [`store`]: the LWW merge and conflict classification (`Store::apply -> Outcome`);
-//! - [`events`]: the bounded conflict / lost-write feed;
-//! - [`core`]: one region's state machine (writes, conditions, roles, log);
-//! - [`links`]: the link table and the delivery-time arithmetic of link emulation.
+//! # Layout (from the outside in)
+//! - `server`: wiring, listener and structured shutdown;
+//! - `service`: the gRPC services (kv, replication, admin), each a thin mapping onto the state;
+//! - `grpc_only`: a layer refusing non-gRPC requests (HTTP 415, more than one unary message);
+//! - `replication`: per-peer pull tasks that emulate the link and apply batches;
+//! - `anti_entropy`: repair rounds against peers (the digest itself is pure, in the core);
+//! - `resync`: state taken from peers (the run-time link table, an Aurora Global snapshot);
+//! - `peer`: channels and the secret-carrying client for calls to peers;
+//! - `state`: the shared node state (the replica behind a mutex, links, statistics, RPO,
+//!   durability), one file per concern;
+//! - `storage`: durable state on fjall with group commit;
+//! - `metrics`: Prometheus text metrics over HTTP;
+//! - `convert`: wire <-> core conversions, and the node's status on the wire;
+//! - `options`: how a node is started;
+//! - `lock`: locks taken even when poisoned;
+//! - `error`: the core's error mapped to gRPC status, in one place.
 //!
-//! A thin async shell wraps it:
-//! - [`config`]: the cluster file and the built-in default cluster;
-//! - [`state`]: the shared node state (core behind a mutex, link stats, notifications);
-//! - [`anti_entropy`]: digest comparison and transfer of differing keys (repair);
-//! - [`replication`]: per-peer pull tasks that emulate the link and apply batches;
-//! - [`service`]: the gRPC services (kv, replication, admin) mapping requests to the core;
-//! - [`convert`]: proto <-> core conversions;
-//! - [`metrics`]: Prometheus text metrics over HTTP;
-//! - [`storage`]: durable state on fjall with group commit;
-//! - [`server`]: wiring, listener and structured shutdown;
-//! - [`grpc_only`]: a layer refusing non-gRPC content types (HTTP 415);
-//! - [`error`]: the crate's one error type and its gRPC status mapping.
+//! Dependencies point inwards: services and tasks use the state, the state uses storage and the
+//! core, and nothing below a layer reaches up into it.
 
-pub mod anti_entropy;
-pub mod convert;
-pub mod error;
-pub mod grpc_only;
-pub mod metrics;
-pub mod replication;
-pub mod server;
-pub mod service;
-pub mod state;
-pub mod storage;
+mod anti_entropy;
+mod convert;
+mod error;
+mod grpc_only;
+mod lock;
+mod metrics;
+mod options;
+mod peer;
+mod replication;
+mod resync;
+mod server;
+mod service;
+mod state;
+mod storage;
+
+pub use error::Error;
+pub use metrics::bind as bind_metrics;
+pub use options::{NodeOptions, StorageMode};
+pub use server::{Opened, Startup, open, run, serve};

@@ -4,61 +4,14 @@
 
 use std::{
     net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, atomic::Ordering},
 };
 
 use axum::{Router, routing::get};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::state::NodeState;
-
-/// Client-facing methods counted by status code.
-pub const METHODS: [&str; 4] = ["put", "get", "delete", "increment"];
-
-/// gRPC status code names, indexed by code number.
-const CODES: [&str; 17] = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-];
-
-/// Request counters: method × status code, lock-free.
-#[derive(Debug)]
-pub struct RequestCounters([[AtomicU64; 17]; 4]);
-
-impl Default for RequestCounters {
-    fn default() -> Self {
-        Self(std::array::from_fn(|_| {
-            std::array::from_fn(|_| AtomicU64::new(0))
-        }))
-    }
-}
-
-impl RequestCounters {
-    /// Count one request of `method` (index into [`METHODS`]) ending with `code`.
-    pub fn count(&self, method: usize, code: tonic::Code) {
-        let c = (code as usize).min(16);
-        self.0[method.min(3)][c].fetch_add(1, Ordering::Relaxed);
-    }
-}
+use crate::state::{CODES, METHODS, NodeState};
 
 fn line(out: &mut String, name: &str, labels: &str, value: impl std::fmt::Display) {
     out.push_str(&format!("{name}{{{labels}}} {value}\n"));
@@ -69,7 +22,7 @@ type LinkGauge = fn(&meridian_proto::v1::LinkStatus) -> f64;
 
 /// The metrics page.
 pub fn render(state: &NodeState) -> String {
-    let s = state.status();
+    let s = crate::convert::node_status(state);
     let region = &s.region;
     let mut out = String::new();
     out += "# HELP meridian_replication_lag_ms Replication lag (apply time - origin commit time) per link, ms.\n# TYPE meridian_replication_lag_ms summary\n";

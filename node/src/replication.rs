@@ -25,18 +25,17 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use crate::error::ToStatus;
-use crate::service::PeerClient;
+use crate::lock::Unpoisoned;
+use crate::peer::PeerClient;
 use crate::{
     convert::write_from_pb,
-    state::{Durable, NodeState},
+    state::{Applied, Durable, NodeState},
     storage,
 };
 use meridian_core::{clock::now_us, links::delivery_time, region::RegionId, store::Write};
 
 /// Most writes held in a link's delivery queue before the stream is left unread.
 pub const MAX_QUEUED_WRITES: usize = 65_536;
-/// Largest replication message accepted, bytes.
-pub const MAX_REPLICATION_MESSAGE: usize = 64 * 1024 * 1024;
 
 enum SessionEnd {
     Shutdown,
@@ -51,11 +50,11 @@ pub async fn pull_loop(
     client: PeerClient,
     shutdown: CancellationToken,
 ) {
-    let mut links = state.subscribe_links();
+    let mut links = state.links.subscribe();
     let mut resyncs = state.subscribe_resyncs();
     let mut backoff = Duration::from_millis(20);
     loop {
-        while state.link(origin, state.region).partitioned {
+        while state.links.get(origin, state.region).partitioned {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = links.changed() => {}
@@ -94,12 +93,7 @@ pub async fn pull_loop(
 /// Mark the stream up or down. The oldest pending commit time is kept when it goes down: those
 /// writes are still not applied here (they will be pulled again), so the RPO lag keeps growing.
 fn set_connected(state: &NodeState, origin: RegionId, connected: bool) {
-    state
-        .inbound(origin)
-        .stats
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .connected = connected;
+    state.inbound(origin).stats.locked().connected = connected;
 }
 
 async fn session(
@@ -118,8 +112,7 @@ async fn session(
     let origin_incarnation = state
         .inbound(origin)
         .stats
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
+        .locked()
         .origin_incarnation
         .clone();
     let open = pb::PullRequest {
@@ -146,7 +139,7 @@ async fn session(
             biased;
             _ = shutdown.cancelled() => return Ok(SessionEnd::Shutdown),
             _ = links.changed() => {
-                if state.link(origin, state.region).partitioned {
+                if state.links.get(origin, state.region).partitioned {
                     return Ok(SessionEnd::Partitioned);
                 }
             }
@@ -157,15 +150,17 @@ async fn session(
                 while queue.front().is_some_and(|(t, _)| *t <= now) {
                     due.push(queue.pop_front().expect("front exists").1);
                 }
-                let Some(durable) = state.apply_batch(origin, &due, generation) else {
-                    return Ok(SessionEnd::Resynced);
+                let durable = match state.apply_batch(origin, &due, generation) {
+                    Applied::Resynced => return Ok(SessionEnd::Resynced),
+                    Applied::Syncing(d) => Some(d),
+                    Applied::Done => None,
                 };
                 if let Some(last) = due.last() {
                     // Acknowledged to the origin in order, each once it is durable here.
                     let _ = acks.send((last.seq, durable));
                 }
                 let oldest = queue.front().map_or(0, |(_, w)| w.commit_us);
-                state.inbound(origin).stats.lock().unwrap_or_else(|p| p.into_inner()).oldest_pending_commit_us = oldest;
+                state.inbound(origin).stats.locked().oldest_pending_commit_us = oldest;
             }
             msg = stream.message(), if queue.len() < MAX_QUEUED_WRITES => {
                 let Some(batch) = msg? else {
@@ -176,8 +171,8 @@ async fn session(
                     queue.clear();
                     state.reset_position(origin);
                 }
-                state.inbound(origin).stats.lock().unwrap_or_else(|p| p.into_inner()).origin_incarnation = batch.incarnation.clone();
-                let setting = state.link(origin, state.region);
+                state.inbound(origin).stats.locked().origin_incarnation = batch.incarnation.clone();
+                let setting = state.links.get(origin, state.region);
                 let lost = setting.loss > 0.0 && state.uniform() < setting.loss;
                 let extra = if lost { setting.retransmit_timeout_us() } else { 0 };
                 let mut writes = Vec::with_capacity(batch.writes.len());
@@ -195,7 +190,7 @@ async fn session(
                     prev_delivery = at;
                     queue.push_back((at, write));
                 }
-                let mut s = state.inbound(origin).stats.lock().unwrap_or_else(|p| p.into_inner());
+                let mut s = state.inbound(origin).stats.locked();
                 s.origin_head = s.origin_head.max(batch.head_seq);
                 if s.oldest_pending_commit_us == 0 {
                     s.oldest_pending_commit_us = queue.front().map_or(0, |(_, w)| w.commit_us);

@@ -4,30 +4,29 @@
 //! and stop the node when they like). On shutdown the token is cancelled, the server stops
 //! accepting and drains, and every replication task is awaited.
 
-use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use meridian_proto::{
     FILE_DESCRIPTOR_SET,
-    v1::{
-        self as pb, admin_client::AdminClient, admin_server::AdminServer, kv_server::KvServer,
-        replication_server::ReplicationServer,
-    },
+    v1::{admin_server::AdminServer, kv_server::KvServer, replication_server::ReplicationServer},
 };
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_stream::{StreamExt, wrappers::TcpListenerStream};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint, Server};
+use tonic::transport::{Channel, Server};
 use tracing::info;
 
+use meridian_core::{clock::ClockMode, region::RegionId, replica::Mode};
+
 use crate::{
-    convert::write_from_pb,
     error::{Error, Result},
-    replication::{MAX_REPLICATION_MESSAGE, pull_loop},
+    options::{NodeOptions, StorageMode},
+    peer::{MAX_REPLICATION_MESSAGE, channel_to},
+    replication::pull_loop,
     service::{Node, admin::AdminService, kv::KvService, replication::ReplicationService},
-    state::{NodeOptions, NodeState, StorageMode},
-    storage::{Persister, Storage},
+    state::NodeState,
+    storage::{Persister, RecoveredRole, Storage},
 };
-use meridian_core::{region::RegionId, replica::Role};
 
 /// How often anti-entropy compares digests with every peer.
 const ANTI_ENTROPY_EVERY: Duration = Duration::from_secs(30);
@@ -38,23 +37,59 @@ const MAX_CLIENT_MESSAGE: usize = 1024 * 1024;
 /// sampling at a fixed rate weighs the histogram by time, not by write rate).
 const RPO_SAMPLE_INTERVAL: Duration = Duration::from_millis(100);
 
-/// A lazily connected channel to `addr`.
-pub fn channel_to(addr: SocketAddr) -> Channel {
-    Endpoint::from_shared(format!("http://{addr}"))
-        .expect("a socket address is a valid URI")
-        .connect_timeout(Duration::from_secs(2))
-        .tcp_nodelay(true)
-        .connect_lazy()
-}
-
 /// A node's state, opened from its storage (or fresh in memory), before it serves.
 pub struct Opened {
-    /// The state.
-    pub state: Arc<NodeState>,
+    state: Arc<NodeState>,
+    fresh: bool,
+    recovered_role: Option<RecoveredRole>,
+}
+
+/// What a node is about to serve as, for its start-up line and for checks of its flags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Startup {
+    /// The region.
+    pub region: String,
+    /// The replication mode.
+    pub mode: Mode,
+    /// Aurora Global: the primary.
+    pub primary: Option<String>,
+    /// Aurora Global: the role's epoch.
+    pub epoch: u64,
+    /// Writes paused (a switchover or an admin freeze).
+    pub frozen: bool,
+    /// How the region stamps its writes.
+    pub clock: ClockMode,
     /// Nothing was recovered (a new or wiped data directory, or memory mode).
     pub fresh: bool,
-    /// The Aurora Global role the data directory held (switchover, failover, freeze), if any.
-    pub recovered_role: Option<crate::storage::RecoveredRole>,
+    /// The data directory held an Aurora Global role set by a switchover or failover (epoch > 0):
+    /// its primary, if it names one. Such a role wins over the cluster file.
+    pub recovered_aurora_role: Option<Option<String>>,
+}
+
+impl Opened {
+    /// What the node is about to serve as.
+    pub fn startup(&self) -> Startup {
+        let state = &self.state;
+        let role = state.replica().role().clone();
+        let name = |r: RegionId| state.regions.name(r).to_owned();
+        Startup {
+            region: state.region_name().to_owned(),
+            mode: role.mode,
+            primary: role
+                .primary
+                .filter(|_| role.mode == Mode::AuroraGlobal)
+                .map(name),
+            epoch: role.epoch,
+            frozen: role.frozen,
+            clock: state.opts.cluster.clock,
+            fresh: self.fresh,
+            recovered_aurora_role: self
+                .recovered_role
+                .as_ref()
+                .filter(|r| r.epoch > 0)
+                .map(|r| r.primary.map(name)),
+        }
+    }
 }
 
 /// Open a node's storage and build its state. Errors name the data directory.
@@ -134,7 +169,7 @@ pub async fn serve(
         shutdown: token.clone(),
     };
 
-    learn_links(&node).await;
+    crate::resync::learn_links(&node).await;
     let mut tasks = JoinSet::new();
     for origin in state.peers().collect::<Vec<_>>() {
         tasks.spawn(pull_loop(
@@ -226,43 +261,6 @@ pub async fn serve(
     result.map_err(|e| Error::Internal(format!("server: {e}")))
 }
 
-/// How long a starting node waits for a peer's link table.
-const LEARN_LINKS_TIMEOUT: Duration = Duration::from_millis(500);
-
-/// Take the run-time link table (partitions, latency, loss) back from the first peer that
-/// answers, before replicating: killing a partitioned region must not heal it. With no peer
-/// up (a cluster starting), the cluster file's table stands.
-async fn learn_links(node: &Node) {
-    let state = &node.state;
-    for peer in state.peers().collect::<Vec<_>>() {
-        let mut client = AdminClient::new(node.peer(peer));
-        let Ok(Ok(reply)) =
-            tokio::time::timeout(LEARN_LINKS_TIMEOUT, client.links(pb::LinksRequest {})).await
-        else {
-            continue;
-        };
-        match crate::convert::link_table_from_pb(
-            &state.regions,
-            state.link_table(),
-            &reply.into_inner(),
-        ) {
-            Ok(table) => {
-                if table != state.link_table() {
-                    info!(
-                        peer = state.regions.name(peer),
-                        "took the run-time link settings from a peer"
-                    );
-                }
-                state.adopt_links(table, peer);
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(peer = state.regions.name(peer), error = %e, "a peer's link table is not usable")
-            }
-        }
-    }
-}
-
 /// Aurora Global: sample the RPO lag every [`RPO_SAMPLE_INTERVAL`] until `shutdown`.
 async fn sample_rpo_lag(state: Arc<NodeState>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(RPO_SAMPLE_INTERVAL);
@@ -273,42 +271,4 @@ async fn sample_rpo_lag(state: Arc<NodeState>, shutdown: CancellationToken) {
             _ = tick.tick() => state.sample_rpo_lag(),
         }
     }
-}
-
-/// Aurora Global: replace this node's state with a snapshot of `primary`'s and take `role`.
-pub async fn resync_from(node: &Node, primary: RegionId, role: Role) -> Result<()> {
-    let state = &node.state;
-    if primary == state.region {
-        state.set_role(role).await?;
-        return Ok(());
-    }
-    let mut client = node.replication_client(primary);
-    let unavailable = |s: tonic::Status| {
-        Error::Unavailable(format!("snapshot from the primary: {}", s.message()))
-    };
-    let mut stream = client
-        .snapshot(pb::SnapshotRequest {
-            region: state.region_name().to_owned(),
-        })
-        .await
-        .map_err(unavailable)?
-        .into_inner();
-    let mut items = Vec::new();
-    let mut high_water: HashMap<String, u64> = HashMap::new();
-    while let Some(chunk) = stream.message().await.map_err(unavailable)? {
-        for rec in chunk.items {
-            items.push(write_from_pb(&state.regions, rec)?);
-        }
-        if chunk.last {
-            high_water = chunk.high_water;
-        }
-    }
-    state
-        .resync(role, items, |origin| {
-            high_water
-                .get(state.regions.name(origin))
-                .copied()
-                .unwrap_or(0)
-        })
-        .await
 }

@@ -1,6 +1,6 @@
 //! The gRPC services a node serves. Each handler decodes the request, calls the core through
-//! [`NodeState`], and maps the result; errors become statuses through `From<Error> for Status`
-//! (in `error.rs`), the one place that mapping is made.
+//! [`NodeState`], and maps the result; errors become statuses through `error::status` (in
+//! `error.rs`), the one place that mapping is made.
 //!
 //! - [`kv`]: the key-value service, with client-region latency emulation and Aurora Global
 //!   write forwarding;
@@ -19,38 +19,17 @@ use meridian_proto::{
 };
 use tokio_util::sync::CancellationToken;
 use tonic::{
-    metadata::{Ascii, MetadataMap, MetadataValue},
-    service::{Interceptor, interceptor::InterceptedService},
+    metadata::{MetadataMap, MetadataValue},
     transport::Channel,
 };
 
 use crate::{
     convert::region_id,
     error::{Error, Result},
+    peer::{MAX_REPLICATION_MESSAGE, PeerClient, PeerSecret, constant_time_eq},
     state::NodeState,
 };
 use meridian_core::region::RegionId;
-
-/// A replication client whose calls carry the cluster secret.
-pub type PeerClient = ReplicationClient<InterceptedService<Channel, PeerSecret>>;
-
-/// Adds the cluster secret (if any) to every outgoing peer call.
-#[derive(Clone, Debug)]
-pub struct PeerSecret(Option<MetadataValue<Ascii>>);
-
-impl Interceptor for PeerSecret {
-    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(v) = &self.0 {
-            req.metadata_mut().insert(PEER_SECRET_HEADER, v.clone());
-        }
-        Ok(req)
-    }
-}
-
-/// Compare without an early exit (the time taken says nothing about where a guess differs).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 /// What every service holds: the state, a channel to each peer, and the shutdown token.
 #[derive(Clone, Debug)]
@@ -72,7 +51,7 @@ impl Node {
     /// A replication client to region `r` that sends the cluster secret.
     pub fn replication_client(&self, r: RegionId) -> PeerClient {
         ReplicationClient::with_interceptor(self.peer(r), self.peer_secret())
-            .max_decoding_message_size(crate::replication::MAX_REPLICATION_MESSAGE)
+            .max_decoding_message_size(MAX_REPLICATION_MESSAGE)
     }
 
     /// What outgoing peer calls carry.
@@ -195,7 +174,7 @@ impl RequestMeta {
         } else {
             (state.region, client)
         };
-        let link = state.link(from, to);
+        let link = state.links.get(from, to);
         if link.partitioned {
             return Err(Error::Unavailable(format!(
                 "region {} cannot reach {}: the link is partitioned",

@@ -11,12 +11,15 @@
 //! then acknowledges them all — durability without a sync per write. Operations are queued under
 //! the core's lock, so the queue order is the commit order.
 
+mod group_commit;
+
+pub use group_commit::{Persister, durable};
+
 use std::{path::Path, sync::Arc};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use meridian_proto::v1 as pb;
 use prost::Message;
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use crate::{
@@ -395,143 +398,4 @@ impl Storage {
         batch.commit().map_err(io)?;
         self.db.persist(PersistMode::SyncData).map_err(io)
     }
-}
-
-/// A queued batch and who waits for it.
-type Job = (Vec<Op>, Option<oneshot::Sender<Result<()>>>);
-
-/// The group-commit thread's handle.
-#[derive(Debug, Clone)]
-pub struct Persister {
-    tx: std::sync::mpsc::Sender<Job>,
-    broken: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// Jobs sent to the thread (incremented after each send).
-    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    /// Jobs the thread has made durable, in the order it received them.
-    synced: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
-    /// Held for writing by [`Persister::hold`]: commits wait (a slow disk, on demand).
-    gate: std::sync::Arc<std::sync::RwLock<()>>,
-}
-
-/// Most jobs folded into one sync.
-const MAX_GROUP: usize = 4096;
-
-impl Persister {
-    /// Start the group-commit thread over `storage`.
-    pub fn start(storage: Storage) -> Self {
-        let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        let broken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = broken.clone();
-        let synced = std::sync::Arc::new(tokio::sync::watch::Sender::new(0u64));
-        let synced_by_thread = synced.clone();
-        let gate = std::sync::Arc::new(std::sync::RwLock::new(()));
-        let thread_gate = gate.clone();
-        std::thread::Builder::new()
-            .name("meridian-persist".into())
-            .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    let mut jobs = vec![first];
-                    while jobs.len() < MAX_GROUP {
-                        match rx.try_recv() {
-                            Ok(j) => jobs.push(j),
-                            Err(_) => break,
-                        }
-                    }
-                    let ops: Vec<Op> = jobs
-                        .iter_mut()
-                        .flat_map(|(ops, _)| std::mem::take(ops))
-                        .collect();
-                    let result = {
-                        let _open = thread_gate.read().unwrap_or_else(|p| p.into_inner());
-                        storage.commit(&ops)
-                    };
-                    if let Err(e) = &result {
-                        tracing::error!(error = %e, "storage commit failed: the node refuses writes from now on");
-                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
-                        // Wake barrier waiters: they see `broken` and give up.
-                        synced_by_thread.send_modify(|_| {});
-                    } else {
-                        let n = jobs.len() as u64;
-                        synced_by_thread.send_modify(|s| *s += n);
-                    }
-                    for (_, ack) in jobs {
-                        if let Some(ack) = ack {
-                            let _ = ack.send(
-                                result
-                                    .as_ref()
-                                    .map(|_| ())
-                                    .map_err(|e| Error::Internal(e.to_string())),
-                            );
-                        }
-                    }
-                }
-            })
-            .expect("spawn the persist thread");
-        Self {
-            tx,
-            broken,
-            sent: Default::default(),
-            synced,
-            gate,
-        }
-    }
-
-    /// Hold every commit until the guard is dropped: a disk that does not answer, for tests of
-    /// what is visible before a write is durable.
-    pub fn hold(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
-        self.gate.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// A ticket for everything queued so far: once [`Persister::synced`] resolves for it, every
-    /// job queued before this call is durable.
-    pub fn ticket(&self) -> u64 {
-        self.sent.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Is everything queued before `ticket` durable already?
-    pub fn is_synced(&self, ticket: u64) -> bool {
-        !self.broken() && *self.synced.borrow() >= ticket
-    }
-
-    /// Wait until everything queued before `ticket` is durable (at most one group commit when
-    /// the ticket was just taken). `Err` when storage failed.
-    pub async fn synced(&self, ticket: u64) -> Result<()> {
-        let mut rx = self.synced.subscribe();
-        let broken = &self.broken;
-        let r = rx
-            .wait_for(|s| *s >= ticket || broken.load(std::sync::atomic::Ordering::Relaxed))
-            .await
-            .map(|s| *s >= ticket);
-        // After a failed commit the count says nothing about which jobs made it: never vouch.
-        match r {
-            Ok(true) if !broken.load(std::sync::atomic::Ordering::Relaxed) => Ok(()),
-            _ => Err(Error::Unavailable(
-                "storage failed on this node: nothing more can be made durable (see its log)"
-                    .into(),
-            )),
-        }
-    }
-
-    /// Has a commit failed? Then nothing more can be made durable: writes must be refused.
-    pub fn broken(&self) -> bool {
-        self.broken.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    /// Queue `ops` (call this under the core lock, so queue order is commit order); the
-    /// receiver resolves once they are durable.
-    pub fn queue(&self, ops: Vec<Op>) -> oneshot::Receiver<Result<()>> {
-        let (tx, rx) = oneshot::channel();
-        if let Err(std::sync::mpsc::SendError((_, Some(ack)))) = self.tx.send((ops, Some(tx))) {
-            let _ = ack.send(Err(Error::Internal("storage thread stopped".into())));
-        }
-        // After the send: a ticket counts only jobs the thread will receive before later ones.
-        self.sent.fetch_add(1, std::sync::atomic::Ordering::Release);
-        rx
-    }
-}
-
-/// Wait for queued ops to be durable.
-pub async fn durable(rx: oneshot::Receiver<Result<()>>) -> Result<()> {
-    rx.await
-        .unwrap_or_else(|_| Err(Error::Internal("storage thread stopped".into())))
 }

@@ -5,11 +5,7 @@ use std::{net::SocketAddr, process::ExitCode};
 use anyhow::Context;
 use clap::Args;
 use meridian_core::Mode;
-use meridian_node::{
-    server,
-    state::{NodeOptions, NodeState, StorageMode},
-    storage::RecoveredRole,
-};
+use meridian_node::{NodeOptions, Startup, StorageMode};
 
 use super::ClusterArgs;
 
@@ -81,13 +77,10 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     let rt = super::runtime(args.workers)?;
     rt.block_on(async move {
         // Storage first: a node that cannot open its data says so before it claims to serve.
-        let opened = server::open(opts)?;
-        // Epoch 0 is Global Tables mode (a freeze there persists no Aurora role to defend).
-        if let (Some(role), Some(dir)) = (
-            opened.recovered_role.as_ref().filter(|r| r.epoch > 0),
-            &data_dir,
-        ) {
-            check_role_flags(&args.cluster, role, &opened.state, dir)?;
+        let opened = meridian_node::open(opts)?;
+        let startup = opened.startup();
+        if let Some(dir) = &data_dir {
+            check_role_flags(&args.cluster, &startup, dir)?;
         }
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -95,7 +88,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         let addr = listener.local_addr()?;
         let metrics = match args.metrics_addr {
             Some(m) => Some(
-                meridian_node::metrics::bind(m)
+                meridian_node::bind_metrics(m)
                     .await
                     .with_context(|| format!("cannot serve metrics on {m}"))?,
             ),
@@ -105,15 +98,9 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
             Some(m) => format!(", metrics on http://{}/metrics", m.local_addr()?),
             None => String::new(),
         };
-        let state = &opened.state;
-        let role = state.core().role().clone();
-        let role_note = match role.primary.filter(|_| role.mode == Mode::AuroraGlobal) {
-            Some(p) if p == state.region => format!(", primary (epoch {})", role.epoch),
-            Some(p) => format!(
-                ", secondary of {} (epoch {})",
-                state.regions.name(p),
-                role.epoch
-            ),
+        let role_note = match &startup.primary {
+            Some(p) if *p == startup.region => format!(", primary (epoch {})", startup.epoch),
+            Some(p) => format!(", secondary of {p} (epoch {})", startup.epoch),
             None => String::new(),
         };
         let storage_note = match &data_dir {
@@ -122,12 +109,12 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         };
         println!(
             "meridian node {} serving on {addr} (mode {}{role_note}{}, clock {}, storage {storage_note}){metrics_note}",
-            state.region_name(),
-            role.mode.name(),
-            if role.frozen { ", writes paused" } else { "" },
-            state.opts.cluster.clock.name()
+            startup.region,
+            startup.mode.name(),
+            if startup.frozen { ", writes paused" } else { "" },
+            startup.clock.name()
         );
-        server::serve(opened, listener, metrics, shutdown_signal()).await?;
+        meridian_node::serve(opened, listener, metrics, shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -137,17 +124,18 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
 /// silently ignored.
 fn check_role_flags(
     flags: &ClusterArgs,
-    role: &RecoveredRole,
-    state: &NodeState,
+    startup: &Startup,
     dir: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let held = match role.primary {
+    let Some(primary) = &startup.recovered_aurora_role else {
+        return Ok(());
+    };
+    let held = match primary {
         Some(p) => format!(
-            "the Aurora Global role with primary {} (epoch {})",
-            state.regions.name(p),
-            role.epoch
+            "the Aurora Global role with primary {p} (epoch {})",
+            startup.epoch
         ),
-        None => format!("an Aurora Global role (epoch {})", role.epoch),
+        None => format!("an Aurora Global role (epoch {})", startup.epoch),
     };
     if let Some(m) = &flags.mode
         && Mode::parse(m) != Some(Mode::AuroraGlobal)
@@ -158,7 +146,7 @@ fn check_role_flags(
         );
     }
     if let Some(p) = &flags.primary
-        && role.primary.map(|r| state.regions.name(r)) != Some(p.as_str())
+        && primary.as_deref() != Some(p.as_str())
     {
         anyhow::bail!(
             "--primary {p}: the data directory {} holds {held}, set by a switchover or failover; start without --primary to keep it, or use a fresh --data-dir",

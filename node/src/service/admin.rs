@@ -19,8 +19,8 @@ use super::Node;
 use crate::error::ToStatus;
 use crate::{
     convert::{event_to_pb, region_id, write_to_pb},
+    convert::{link_to_pb, node_status},
     error::{Error, Result},
-    state::link_to_pb,
 };
 use meridian_core::{
     links::LinkSetting,
@@ -48,14 +48,15 @@ impl AdminService {
     fn table(&self, unreachable: Vec<String>) -> pb::LinkTable {
         let state = &self.node.state;
         let links = state
-            .link_table()
+            .links
+            .table()
             .iter()
             .map(|(from, to, s)| link_to_pb(&state.regions, from, to, &s))
             .collect();
         pb::LinkTable {
             links,
             unreachable,
-            source: state.links_source(),
+            source: state.links.source(),
         }
     }
 
@@ -116,7 +117,7 @@ impl Admin for AdminService {
         &self,
         _req: Request<pb::StatusRequest>,
     ) -> Result<Response<pb::NodeStatus>, Status> {
-        Ok(Response::new(self.node.state.status()))
+        Ok(Response::new(node_status(&self.node.state)))
     }
 
     async fn links(
@@ -138,7 +139,7 @@ impl Admin for AdminService {
             return Err(Error::invalid("a link needs two different regions").to_status());
         }
         let state = &self.node.state;
-        let current = state.link(from, to);
+        let current = state.links.get(from, to);
         let setting = LinkSetting {
             latency_ms: r.latency_ms,
             jitter_ms: r.jitter_ms,
@@ -149,7 +150,7 @@ impl Admin for AdminService {
             .validate()
             .map_err(Error::InvalidArgument)
             .to_status()?;
-        state.update_links(|t| {
+        state.links.update(|t| {
             t.set(from, to, setting);
             if r.both_ways {
                 let back = LinkSetting {
@@ -190,7 +191,7 @@ impl Admin for AdminService {
             return Err(Error::invalid("cannot partition a region from itself").to_status());
         }
         let state = &self.node.state;
-        state.update_links(|t| {
+        state.links.update(|t| {
             for other in state
                 .regions
                 .ids()
@@ -230,7 +231,7 @@ impl Admin for AdminService {
             return Err(Error::invalid("heal: give the region when giving a peer").to_status());
         }
         let state = &self.node.state;
-        state.update_links(|t| {
+        state.links.update(|t| {
             for a in state.regions.ids() {
                 for b in state.regions.ids().filter(|b| *b != a) {
                     let selected = match (region, peer) {
@@ -276,7 +277,7 @@ impl Admin for AdminService {
         let reset = !r.incarnation.is_empty() && r.incarnation != incarnation;
         let after = if reset { 0 } else { r.after };
         let (events, dropped, conflicts, lost) = {
-            let core = state.core();
+            let core = state.replica();
             let (events, dropped) = core.feed().since(after, limit);
             (events, dropped, core.feed().conflicts(), core.feed().lost())
         };
@@ -305,7 +306,7 @@ impl Admin for AdminService {
         _req: Request<pb::DumpRequest>,
     ) -> Result<Response<Self::DumpStream>, Status> {
         let state = self.node.state.clone();
-        let items: Vec<_> = state.core().store().iter().cloned().collect();
+        let items: Vec<_> = state.replica().store().iter().cloned().collect();
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             for chunk in crate::service::replication::byte_chunks(&items) {
@@ -329,7 +330,7 @@ impl Admin for AdminService {
         let writes = {
             // Only the durable part of the log: entries past it could still vanish in a crash.
             let head = state.durable_head();
-            let core = state.core();
+            let core = state.replica();
             let up_to = if r.up_to_seq == 0 {
                 head
             } else {
@@ -377,7 +378,7 @@ impl Admin for AdminService {
         self.node.check_admin(req.metadata()).to_status()?;
         let r = req.into_inner();
         let state = &self.node.state;
-        if state.core().role().mode != Mode::AuroraGlobal {
+        if state.replica().role().mode != Mode::AuroraGlobal {
             return Err(
                 Error::FailedPrecondition("role changes need Aurora Global mode".into())
                     .to_status(),
@@ -386,7 +387,7 @@ impl Admin for AdminService {
         let primary = self.region(&r.primary, "primary").to_status()?;
         // An epoch far ahead would leave no room for later switchovers and failovers; a
         // flood of fences would stall every write behind the fence check.
-        let current = state.core().role().epoch;
+        let current = state.replica().role().epoch;
         if r.epoch > current.saturating_add(MAX_EPOCH_STEP) {
             return Err(Error::invalid(format!(
                 "epoch {} is more than {MAX_EPOCH_STEP} ahead of this node's epoch {current}",
@@ -423,17 +424,17 @@ impl Admin for AdminService {
             primary: Some(primary),
             epoch: r.epoch,
             frozen: false,
-            fences: state.core().role().fences.clone(),
+            fences: state.replica().role().fences.clone(),
         };
         role.add_fences(fences);
         if r.resync {
-            crate::server::resync_from(&self.node, primary, role)
+            crate::resync::resync_from(&self.node, primary, role)
                 .await
                 .to_status()?;
         } else {
             state.set_role(role).await.to_status()?;
         }
-        Ok(Response::new(state.status()))
+        Ok(Response::new(node_status(state)))
     }
 
     async fn divergent(
@@ -441,7 +442,7 @@ impl Admin for AdminService {
         _req: Request<pb::DivergentRequest>,
     ) -> Result<Response<pb::LogReply>, Status> {
         let state = &self.node.state;
-        let writes = state.core().divergent_writes();
+        let writes = state.replica().divergent_writes();
         Ok(Response::new(pb::LogReply {
             writes: writes
                 .iter()

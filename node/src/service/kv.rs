@@ -173,7 +173,7 @@ impl KvService {
         check_key(&key)?;
         let state = &self.node.state;
         if meta.consistency == Consistency::Global {
-            let role = state.core().role().clone();
+            let role = state.replica().role().clone();
             if let (Mode::AuroraGlobal, Some(primary)) = (role.mode, role.primary)
                 && primary != state.region
             {

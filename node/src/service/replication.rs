@@ -16,6 +16,7 @@ use tracing::debug;
 
 use super::Node;
 use crate::error::ToStatus;
+use crate::lock::Unpoisoned;
 use crate::{
     convert::{region_id, write_to_pb},
     error::Error,
@@ -88,7 +89,7 @@ impl Replication for ReplicationService {
         if !(1..=65_536).contains(&r.buckets) {
             return Err(Error::invalid("buckets must be between 1 and 65536").to_status());
         }
-        let hashes = meridian_core::digest::digest(self.node.state.core().store(), r.buckets);
+        let hashes = meridian_core::digest::digest(self.node.state.replica().store(), r.buckets);
         Ok(Response::new(pb::DigestReply { hashes }))
     }
 
@@ -106,7 +107,7 @@ impl Replication for ReplicationService {
             )
             .to_status());
         }
-        let items = meridian_core::digest::items_in(state.core().store(), r.buckets, &r.wanted);
+        let items = meridian_core::digest::items_in(state.replica().store(), r.buckets, &r.wanted);
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             for chunk in byte_chunks(&items) {
@@ -141,7 +142,7 @@ impl Replication for ReplicationService {
         if peer == state.region {
             return Err(Error::invalid("a region cannot pull from itself").to_status());
         }
-        let head = state.core().log_head();
+        let head = state.replica().log_head();
         let incarnation = state.incarnation.to_string();
         // A position from another incarnation of this node (or past its head) means the log the
         // puller knew is gone: serve from the start and say so; the merge is idempotent.
@@ -169,10 +170,7 @@ impl Replication for ReplicationService {
         // forward; a new incarnation (it restarted without its state) may start lower.
         let claimed = open.applied_seq.min(after_seq);
         let same_incarnation = {
-            let mut known = outbound
-                .incarnation
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut known = outbound.incarnation.locked();
             let same = !open.puller_incarnation.is_empty() && *known == open.puller_incarnation;
             known.clone_from(&open.puller_incarnation);
             same
@@ -208,7 +206,7 @@ impl Replication for ReplicationService {
                 // Only durable entries go out: the head watch is the durable head.
                 let head = *head_rx.borrow_and_update();
                 let writes = state
-                    .core()
+                    .replica()
                     .log_after(next, max_batch.min(head.saturating_sub(next) as usize));
                 if writes.is_empty() && !reset {
                     tokio::select! {
@@ -252,7 +250,7 @@ impl Replication for ReplicationService {
         Ok(Response::new(pb::HeadReply {
             // The durable head: what peers can pull (and a `global` read can wait for).
             head_seq: *state.subscribe_head().borrow(),
-            epoch: state.core().role().epoch,
+            epoch: state.replica().role().epoch,
         }))
     }
 
@@ -269,7 +267,7 @@ impl Replication for ReplicationService {
         )
         .to_status()?;
         let (items, mut high_water, ticket) = {
-            let core = state.core();
+            let core = state.replica();
             let items: Vec<_> = core.store().iter().cloned().collect();
             let mut hw = std::collections::HashMap::new();
             for r in state.regions.ids() {

@@ -3,7 +3,8 @@
 use futures::executor::block_on;
 
 use super::*;
-use meridian_core::{clock::ClockMode, testkit::Sim};
+use crate::options::StorageMode;
+use meridian_core::{ClusterConfig, clock::ClockMode, testkit::Sim};
 
 /// A two-region Aurora Global node state for `r1` (primary `r0`).
 fn secondary() -> NodeState {
@@ -31,27 +32,27 @@ fn a_batch_pulled_before_a_resync_is_discarded_and_the_session_restarts_at_the_n
 
     let (after, generation) = state.pull_position(r0);
     assert_eq!(after, 0);
-    assert!(
-        state
-            .apply_batch(r0, std::slice::from_ref(&w1), generation)
-            .is_some()
-    );
+    assert!(matches!(
+        state.apply_batch(r0, std::slice::from_ref(&w1), generation),
+        Applied::Done
+    ));
     assert_eq!(state.applied_from(r0), 1);
 
     // A snapshot of the primary as of seq 2 replaces the state.
-    let role = state.core().role().clone();
+    let role = state.replica().role().clone();
     block_on(state.resync(role, vec![w1.clone(), w2.clone()], |_| 2)).unwrap();
     assert_eq!(state.applied_from(r0), 2);
-    assert_eq!(state.core().store().len(), 2);
+    assert_eq!(state.replica().store().len(), 2);
 
     // The old session's next batch is refused; nothing of it lands in the store.
     assert!(
-        state
-            .apply_batch(r0, std::slice::from_ref(&w3), generation)
-            .is_none(),
+        matches!(
+            state.apply_batch(r0, std::slice::from_ref(&w3), generation),
+            Applied::Resynced
+        ),
         "stale session"
     );
-    assert!(state.core().store().get("c").is_none());
+    assert!(state.replica().store().get("c").is_none());
     assert_eq!(
         state.applied_from(r0),
         2,
@@ -62,13 +63,12 @@ fn a_batch_pulled_before_a_resync_is_discarded_and_the_session_restarts_at_the_n
     let (after, new_generation) = state.pull_position(r0);
     assert_eq!(after, 2);
     assert_ne!(new_generation, generation);
-    assert!(
-        state
-            .apply_batch(r0, std::slice::from_ref(&w3), new_generation)
-            .is_some()
-    );
+    assert!(matches!(
+        state.apply_batch(r0, std::slice::from_ref(&w3), new_generation),
+        Applied::Done
+    ));
     assert_eq!(state.applied_from(r0), 3);
-    assert!(state.core().store().get("c").is_some());
+    assert!(state.replica().store().get("c").is_some());
 }
 
 /// A durable one-region node over a fresh directory.
@@ -108,7 +108,7 @@ fn a_write_is_invisible_to_reads_and_the_log_until_it_is_durable() {
             })
         };
         // The write is in the store, queued for the disk.
-        while state.core().store().get("k").is_none() {
+        while state.replica().store().get("k").is_none() {
             tokio::task::yield_now().await;
         }
         let reader = {
