@@ -1,10 +1,5 @@
 //! Conversions between the wire types of `meridian.v1` and the core's types. Decoding never
-//! panics: a missing or malformed field is an [`Error::InvalidArgument`] naming it. The node's
-//! status (`Admin/Status`) is rendered in [`status`].
-
-mod status;
-
-pub use status::{link_to_pb, node_status};
+//! panics: a missing or malformed field is an [`Error::InvalidArgument`] naming it.
 
 use std::sync::Arc;
 

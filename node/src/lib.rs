@@ -15,7 +15,8 @@
 //!   durability), one file per concern;
 //! - `storage`: durable state on fjall with group commit;
 //! - `metrics`: Prometheus text metrics over HTTP;
-//! - `convert`: wire <-> core conversions, and the node's status on the wire;
+//! - `status`: the node's status on the wire (`Admin/Status`, and what metrics render);
+//! - `convert`: wire <-> core conversions (pure: no state, no I/O);
 //! - `options`: how a node is started;
 //! - `lock`: locks taken even when poisoned;
 //! - `error`: the core's error mapped to gRPC status, in one place.
@@ -36,6 +37,7 @@ mod resync;
 mod server;
 mod service;
 mod state;
+mod status;
 mod storage;
 
 pub use error::Error;

@@ -22,7 +22,7 @@ type LinkGauge = fn(&meridian_proto::v1::LinkStatus) -> f64;
 
 /// The metrics page.
 pub fn render(state: &NodeState) -> String {
-    let s = crate::convert::node_status(state);
+    let s = crate::status::node_status(state);
     let region = &s.region;
     let mut out = String::new();
     out += "# HELP meridian_replication_lag_ms Replication lag (apply time - origin commit time) per link, ms.\n# TYPE meridian_replication_lag_ms summary\n";

@@ -19,8 +19,8 @@ use super::Node;
 use crate::error::ToStatus;
 use crate::{
     convert::{event_to_pb, region_id, write_to_pb},
-    convert::{link_to_pb, node_status},
     error::{Error, Result},
+    status::{link_to_pb, node_status},
 };
 use meridian_core::{
     links::LinkSetting,
