@@ -25,6 +25,7 @@ pub mod links;
 pub mod region;
 pub mod replica;
 pub mod store;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod version_vector;
 

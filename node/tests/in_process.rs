@@ -247,8 +247,10 @@ async fn concurrent_writes_across_a_partition_converge_and_the_loser_is_reported
     let deadline = tokio::time::Instant::now() + DEADLINE;
     let winner = loop {
         let (v0, v1) = (c.get(0, "k").await, c.get(1, "k").await);
-        if v0.is_some() && v0 == v1 {
-            break v0.unwrap();
+        if let Some(v) = &v0
+            && v0 == v1
+        {
+            break v.clone();
         }
         assert!(
             tokio::time::Instant::now() < deadline,

@@ -86,7 +86,7 @@ impl KvService {
             meta.travel(state, true).await.to_status()?;
             let result = work.await;
             meta.travel(state, false).await.to_status()?;
-            Ok(result.to_status()?)
+            result.to_status()
         }
         .await;
         state.requests.count(
