@@ -13,7 +13,7 @@
 //! The echo baseline and the node calls go through the same [`channel`] builder, the same
 //! driver and the same payload, so their ratio isolates what the node adds.
 //!
-//! [`RegionClient`]: meridian_client::client::RegionClient
+//! [`RegionClient`]: meridian_client::control::RegionClient
 
 use std::{
     net::SocketAddr,
@@ -25,7 +25,7 @@ use std::{
 };
 
 use hdrhistogram::Histogram;
-use meridian_client::{load::histogram, rng::Rng};
+use meridian_client::{load::histogram, workload::Rng};
 use meridian_proto::{
     bench::v1::{EchoRequest, echo_client::EchoClient},
     v1::{GetRequest, PutRequest, kv_client::KvClient},

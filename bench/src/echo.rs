@@ -72,7 +72,7 @@ pub fn run_server(listen: SocketAddr, workers: usize) -> anyhow::Result<()> {
     })
 }
 
-pub use meridian_client::runtime::runtime;
+pub use meridian_client::control::runtime::runtime;
 
 async fn shutdown_signal() {
     #[cfg(unix)]

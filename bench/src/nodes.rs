@@ -5,10 +5,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use anyhow::Context;
-use meridian_client::{
-    client::{RegionClient, Session},
-    scenario::LocalCluster,
-};
+use meridian_client::control::{RegionClient, Session, scenario::LocalCluster};
 use meridian_core::{ClusterConfig, Mode};
 use meridian_proto::v1 as pb;
 
@@ -82,19 +79,15 @@ pub fn node(cluster: &LocalCluster, region: &str) -> anyhow::Result<(SocketAddr,
 
 /// A client for the admin service of the node at `addr`.
 pub fn admin(addr: SocketAddr) -> anyhow::Result<RegionClient> {
-    RegionClient::new(addr, &Session::default())
+    Ok(RegionClient::new(addr, &Session::default())?)
 }
 
 /// The status of the node at `addr`.
 pub async fn status(c: &RegionClient) -> anyhow::Result<pb::NodeStatus> {
-    Ok(tokio::time::timeout(
-        Duration::from_secs(5),
-        c.admin().status(pb::StatusRequest {}),
-    )
-    .await
-    .context("status timed out")?
-    .with_context(|| format!("status of {}", c.addr))?
-    .into_inner())
+    tokio::time::timeout(Duration::from_secs(5), c.status())
+        .await
+        .context("status timed out")?
+        .with_context(|| format!("status of {}", c.addr))
 }
 
 /// Resident memory of process `pid`, bytes.

@@ -1,33 +1,30 @@
-//! Meridian's client side: a typed client for one region's node, JSON renderings of replies
-//! for `meridian ctl --json`, and (in later modules) the load generator, checker and reports.
+//! Meridian's client side: everything that talks to nodes from outside — the typed client,
+//! the Aurora Global control plane, local clusters — and what is built on it: the load
+//! generator, the checker, and the reports.
 //!
 //! # Layout
-//! - [`client`]: connecting to a region's node, request metadata (client region, consistency);
-//! - [`json`]: stable JSON shapes of replies (the public contract of `--json` output);
-//! - [`rng`], [`workload`]: seeded keys, operation mixes and values;
-//! - [`history`]: what the client saw (writes, outcomes, contexts) and what regions hold;
-//! - [`checker`]: the post-run verification of SPEC §4, pure and unit-tested;
-//! - [`model`]: the analytic conflict / lost-write predictions;
-//! - [`load`]: the open/closed-loop load generator and post-run collection;
-//! - [`resolve`]: unknown-outcome writes looked up in the regions' logs after a run;
-//! - [`runtime`]: tokio runtimes with an explicit worker count;
-//! - [`processes`]: local multi-process clusters (start, record, stop);
-//! - [`scenario`]: a cluster owned by a scenario (demo, benchmark), stopped on drop;
-//! - [`report`], [`html`]: JSON report, terminal summary, `.hgrm` files, HTML with SVG charts.
+//! - [`control`]: connecting to nodes and driving clusters — [`control::RegionClient`] (the
+//!   typed client) and its session metadata, the Aurora Global control plane
+//!   ([`control::aurora`]), local multi-process clusters ([`control::processes`]), scenario
+//!   clusters stopped on drop ([`control::scenario`]), tokio runtimes ([`control::runtime`]);
+//! - [`workload`]: what a run sends — operation kinds, mixes, key distributions, seeded
+//!   randomness;
+//! - [`load`]: the open/closed-loop load generator, from configuration to collected result,
+//!   with unknown outcomes resolved against the regions' logs;
+//! - [`check`]: what the client saw ([`check::history`]), the post-run verification of SPEC §4
+//!   ([`check::checker`]) and the analytic model ([`check::model`]) — pure, no network;
+//! - [`report`]: JSON report, terminal summary, `.hgrm` files, HTML with SVG charts, and the
+//!   JSON shapes of node replies (`ctl --json`);
+//! - [`error`]: the one error type of the library.
+//!
+//! Dependencies run one way: `report` → `load` → `control`, `check`, `workload`;
+//! `control` → `check` (the set-aside writes it reports); `check` → `workload`.
 
-pub mod aurora;
-pub mod checker;
-
-pub mod client;
-pub mod history;
-pub mod html;
-pub mod json;
+pub mod check;
+pub mod control;
+pub mod error;
 pub mod load;
-pub mod model;
-pub mod processes;
 pub mod report;
-pub mod resolve;
-pub mod rng;
-pub mod runtime;
-pub mod scenario;
 pub mod workload;
+
+pub use error::{Error, Result};

@@ -6,7 +6,7 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use clap::Args;
-use meridian_client::{history::WriteRec, load::check_history};
+use meridian_client::{check::history::WriteRec, load::check_history};
 
 use super::ClusterArgs;
 

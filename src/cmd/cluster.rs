@@ -6,11 +6,12 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use meridian_client::{
-    client::{RegionClient, Session},
-    json,
-    processes::{ClusterState, Launcher, NotOurs, alive, signal, stop_nodes, verify},
+    control::{
+        RegionClient, Session,
+        processes::{ClusterState, Launcher, NotOurs, alive, signal, stop_nodes, verify},
+    },
+    report::replies as json,
 };
-use meridian_proto::v1 as pb;
 use serde_json::{Value, json};
 
 use super::ClusterArgs;
@@ -263,21 +264,11 @@ async fn status(l: &Launcher) -> anyhow::Result<(Value, String)> {
     for n in &state.nodes {
         let up = alive(n);
         let status = if up {
-            let c = RegionClient::new(
-                n.addr,
-                &Session {
-                    admin_token: l.admin_token.clone(),
-                    ..Session::default()
-                },
-            )?;
-            tokio::time::timeout(
-                Duration::from_secs(2),
-                c.admin().status(pb::StatusRequest {}),
-            )
-            .await
-            .ok()
-            .and_then(|r| r.ok())
-            .map(|r| r.into_inner())
+            let c = RegionClient::new(n.addr, &Session::admin(l.admin_token.as_deref()))?;
+            tokio::time::timeout(Duration::from_secs(2), c.status())
+                .await
+                .ok()
+                .and_then(|r| r.ok())
         } else {
             None
         };

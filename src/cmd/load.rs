@@ -5,10 +5,19 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use anyhow::Context;
 use clap::Args;
 use meridian_client::{
-    html,
-    load::{self, Arrivals, AuroraWrites, LoadConfig, LoadResult},
-    report,
-    workload::{KeyDist, Mix, Workload},
+    control::Consistency,
+    load::{
+        self, Arrivals, AuroraWrites, LoadConfig, LoadResult,
+        config::{
+            DEFAULT_CONCURRENCY, DEFAULT_CONVERGE_TIMEOUT_S, DEFAULT_DURATION_S,
+            DEFAULT_PROBE_INTERVAL_MS, DEFAULT_RATE, DEFAULT_TIMEOUT_MS, MAX_CONCURRENCY,
+        },
+    },
+    report::{self, html},
+    workload::{
+        DEFAULT_DIST, DEFAULT_KEYS, DEFAULT_MIX, DEFAULT_SEED, DEFAULT_VALUE_SIZE, KeyDist, Mix,
+        Workload, unique_prefix,
+    },
 };
 
 use super::ClusterArgs;
@@ -19,53 +28,53 @@ pub struct LoadArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
     /// How long to send load, seconds.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = DEFAULT_DURATION_S)]
     pub duration: f64,
     /// Target rate over all regions, ops/s (open loop). 0 means closed loop.
-    #[arg(long, default_value_t = 300.0)]
+    #[arg(long, default_value_t = DEFAULT_RATE)]
     pub rate: f64,
     /// Closed loop: send back to back (same as --rate 0).
     #[arg(long)]
     pub closed: bool,
     /// Workers per region: requests in flight at most (open loop) or always (closed loop).
-    #[arg(long, default_value_t = 16, value_parser = super::count(1, 10_000))]
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = super::count(1, MAX_CONCURRENCY as u64))]
     pub concurrency: usize,
     /// Number of keys.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = DEFAULT_KEYS)]
     pub keys: u64,
     /// Key distribution: uniform, zipf:THETA, hot:KEYS:FRACTION.
-    #[arg(long, default_value = "uniform")]
-    pub dist: String,
+    #[arg(long, default_value = DEFAULT_DIST)]
+    pub dist: KeyDist,
     /// Operation mix, weights: put, get, delete, cput (put if absent), incr.
-    #[arg(long, default_value = "put=70,get=25,delete=5")]
-    pub mix: String,
+    #[arg(long, default_value = DEFAULT_MIX)]
+    pub mix: Mix,
     /// Value size, bytes.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = DEFAULT_VALUE_SIZE)]
     pub value_size: usize,
     /// Seed of the workload.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
     /// Regions that send load (comma-separated). Default: every region.
     #[arg(long, value_delimiter = ',')]
     pub regions: Vec<String>,
     /// Open-loop arrivals: poisson or uniform.
-    #[arg(long, default_value = "poisson")]
-    pub arrivals: String,
+    #[arg(long, value_enum, default_value_t = Arrivals::Poisson)]
+    pub arrivals: Arrivals,
     /// Aurora Global: clients outside the primary region write to the primary (`primary`) or
     /// through their own region with write forwarding (`forward`).
-    #[arg(long, default_value = "primary")]
-    pub aurora_writes: String,
+    #[arg(long, value_enum, default_value_t = AuroraWrites::Primary)]
+    pub aurora_writes: AuroraWrites,
     /// Aurora Global consistency for forwarded writes and reads: eventual, session, global.
-    #[arg(long)]
-    pub consistency: Option<String>,
+    #[arg(long, value_enum)]
+    pub consistency: Option<Consistency>,
     /// Visibility probes every this many ms (0: off).
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = DEFAULT_PROBE_INTERVAL_MS)]
     pub probe_interval_ms: u64,
     /// Deadline of one request, ms.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = DEFAULT_TIMEOUT_MS)]
     pub timeout_ms: u64,
     /// How long to wait for the cluster to converge after the load, seconds.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = DEFAULT_CONVERGE_TIMEOUT_S)]
     pub converge_timeout: u64,
     /// Key prefix (default: unique per run, so runs never see each other's data).
     #[arg(long)]
@@ -91,53 +100,17 @@ pub struct LoadArgs {
 }
 
 impl LoadArgs {
-    /// The demo's load: every default, with these settings.
-    pub fn parse_defaults(
-        cluster: &std::path::Path,
-        duration: f64,
-        rate: f64,
-        keys: u64,
-        seed: u64,
-        writes: AuroraWrites,
-        consistency: Option<String>,
-    ) -> Self {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            load: LoadArgs,
-        }
-        let mut w = Wrapper::parse_from(["load"]).load;
-        w.cluster.cluster = Some(cluster.to_owned());
-        w.duration = duration;
-        w.rate = rate;
-        // Enough in flight that far (round-trip-paying) writes never queue behind the client.
-        w.concurrency = 64;
-        w.keys = keys;
-        w.seed = seed;
-        w.aurora_writes = match writes {
-            AuroraWrites::Primary => "primary".into(),
-            AuroraWrites::Forward => "forward".into(),
-        };
-        w.consistency = consistency;
-        w
-    }
-
     /// Validate and build the load configuration.
     pub fn config(&self) -> anyhow::Result<LoadConfig> {
         let cluster = self.cluster.load()?;
         if !(self.duration > 0.0 && self.duration <= 24.0 * 3600.0) {
             anyhow::bail!("--duration must be between 0 and 86400 seconds");
         }
-        let prefix = self
-            .prefix
-            .clone()
-            // A random UUID: two runs on one cluster never share keys.
-            .unwrap_or_else(|| format!("run-{}/", uuid::Uuid::new_v4().simple()));
+        let prefix = self.prefix.clone().unwrap_or_else(unique_prefix);
         let workload = Workload::new(
             self.keys,
-            KeyDist::parse(&self.dist)?,
-            Mix::parse(&self.mix)?,
+            self.dist.clone(),
+            self.mix.clone(),
             self.value_size,
             self.seed,
             prefix,
@@ -147,21 +120,6 @@ impl LoadArgs {
         } else {
             self.regions.clone()
         };
-        let arrivals = match self.arrivals.as_str() {
-            "poisson" => Arrivals::Poisson,
-            "uniform" => Arrivals::Uniform,
-            other => anyhow::bail!("--arrivals {other:?}: expected poisson or uniform"),
-        };
-        let aurora_writes = match self.aurora_writes.as_str() {
-            "primary" => AuroraWrites::Primary,
-            "forward" => AuroraWrites::Forward,
-            other => anyhow::bail!("--aurora-writes {other:?}: expected primary or forward"),
-        };
-        if let Some(c) = &self.consistency
-            && !["eventual", "session", "global"].contains(&c.as_str())
-        {
-            anyhow::bail!("--consistency {c:?}: expected eventual, session or global");
-        }
         Ok(LoadConfig {
             cluster,
             regions,
@@ -169,9 +127,9 @@ impl LoadArgs {
             rate: if self.closed { 0.0 } else { self.rate },
             concurrency: self.concurrency,
             workload,
-            arrivals,
-            aurora_writes,
-            consistency: self.consistency.clone(),
+            arrivals: self.arrivals,
+            aurora_writes: self.aurora_writes,
+            consistency: self.consistency,
             probe_interval: (self.probe_interval_ms > 0)
                 .then(|| Duration::from_millis(self.probe_interval_ms)),
             timeout: Duration::from_millis(self.timeout_ms.max(1)),

@@ -9,7 +9,7 @@ pub mod node;
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use meridian_core::{ClusterConfig, Mode};
 
@@ -21,8 +21,8 @@ pub struct ClusterArgs {
     #[arg(long, global = true, value_name = "FILE", env = "MERIDIAN_CLUSTER")]
     pub cluster: Option<PathBuf>,
     /// Override the cluster's mode: global-tables or aurora-global.
-    #[arg(long, global = true, value_name = "MODE")]
-    pub mode: Option<String>,
+    #[arg(long, global = true, value_name = "MODE", value_enum)]
+    pub mode: Option<Mode>,
     /// Override the primary region (aurora-global).
     #[arg(long, global = true, value_name = "REGION")]
     pub primary: Option<String>,
@@ -37,10 +37,8 @@ impl ClusterArgs {
                 .map_err(|e| anyhow::anyhow!("MERIDIAN_CLUSTER_SECRET: {e}"))?;
             c.secret = Some(secret);
         }
-        if let Some(m) = &self.mode {
-            c.mode = Mode::parse(m).with_context(|| {
-                format!("--mode {m:?}: expected global-tables or aurora-global")
-            })?;
+        if let Some(m) = self.mode {
+            c.mode = m;
         }
         if let Some(p) = &self.primary {
             if c.region(p).is_none() {
@@ -55,7 +53,7 @@ impl ClusterArgs {
     }
 }
 
-pub use meridian_client::runtime::runtime;
+pub use meridian_client::control::runtime::runtime;
 
 /// A count flag bounded to `min..=max`: anything else is a usage error (exit status 2), never
 /// a panic on a capacity overflow or a thread that cannot be spawned.

@@ -9,6 +9,15 @@ use meridian_node::{NodeOptions, Startup, StorageMode};
 
 use super::ClusterArgs;
 
+/// Where a node keeps its state (`--storage`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Storage {
+    /// fjall in --data-dir, group commit.
+    Durable,
+    /// In memory: gone when the node stops.
+    Memory,
+}
+
 /// Options of `meridian node`.
 #[derive(Args, Debug)]
 pub struct NodeArgs {
@@ -35,8 +44,8 @@ pub struct NodeArgs {
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<SocketAddr>,
     /// Where state lives: `durable` (fjall in --data-dir, group commit) or `memory`.
-    #[arg(long, default_value = "durable")]
-    storage: String,
+    #[arg(long, value_enum, default_value_t = Storage::Durable)]
+    storage: Storage,
     /// Data directory of a durable node. Default: meridian-data/REGION.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<std::path::PathBuf>,
@@ -61,14 +70,13 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     opts.admin_token = args.admin_token;
     opts.feed_capacity = args.conflict_feed.max(1);
     opts.max_batch = args.max_batch;
-    opts.storage = match args.storage.as_str() {
-        "memory" => StorageMode::Memory,
-        "durable" => StorageMode::Durable(
+    opts.storage = match args.storage {
+        Storage::Memory => StorageMode::Memory,
+        Storage::Durable => StorageMode::Durable(
             args.data_dir
                 .clone()
                 .unwrap_or_else(|| std::path::PathBuf::from("meridian-data").join(&args.region)),
         ),
-        other => anyhow::bail!("--storage {other:?}: expected durable or memory"),
     };
     let data_dir = match &opts.storage {
         StorageMode::Durable(d) => Some(d.clone()),
@@ -137,11 +145,12 @@ fn check_role_flags(
         ),
         None => format!("an Aurora Global role (epoch {})", startup.epoch),
     };
-    if let Some(m) = &flags.mode
-        && Mode::parse(m) != Some(Mode::AuroraGlobal)
+    if let Some(m) = flags.mode
+        && m != Mode::AuroraGlobal
     {
         anyhow::bail!(
-            "--mode {m}: the data directory {} holds {held}; start without --mode to keep it, or use a fresh --data-dir",
+            "--mode {}: the data directory {} holds {held}; start without --mode to keep it, or use a fresh --data-dir",
+            m.name(),
             dir.display()
         );
     }

@@ -1,7 +1,7 @@
 //! The charts of `results.html`: grouped bar charts drawn by the client's SVG helper
-//! ([`meridian_client::html::bar_chart`]), one per figure.
+//! ([`meridian_client::report::html::bar_chart`]), one per figure.
 
-use meridian_client::html::bar_chart;
+use meridian_client::report::html::bar_chart;
 
 use super::tables::load_name;
 use crate::{

@@ -9,7 +9,7 @@ pub mod tables;
 use std::{fmt::Write as _, path::PathBuf};
 
 use anyhow::Context;
-use meridian_client::html::page;
+use meridian_client::report::html::page;
 
 use crate::{
     options::Options,

@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use meridian_client::control::Reach;
 use meridian_core::Mode;
 use meridian_proto::v1 as pb;
 
@@ -35,15 +36,9 @@ pub async fn run(opts: &Options, storage: &str) -> anyhow::Result<CatchupResult>
     let returning_admin = nodes::admin(returning_addr)?;
 
     let table = origin_admin
-        .admin()
-        .partition(pb::PartitionRequest {
-            region: returning.into(),
-            peer: String::new(),
-            local_only: false,
-        })
+        .partition(returning, None, Reach::Cluster)
         .await
-        .context("partition")?
-        .into_inner();
+        .context("partition")?;
     if !table.unreachable.is_empty() {
         bail!("the partition did not reach {:?}", table.unreachable);
     }
@@ -79,12 +74,7 @@ pub async fn run(opts: &Options, storage: &str) -> anyhow::Result<CatchupResult>
     }
 
     origin_admin
-        .admin()
-        .heal(pb::HealRequest {
-            region: returning.into(),
-            peer: String::new(),
-            local_only: false,
-        })
+        .heal(Some(returning), None, Reach::Cluster)
         .await
         .context("heal")?;
     let healed = Instant::now();

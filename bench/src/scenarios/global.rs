@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use meridian_client::{client::RegionClient, load::wait_quiescent};
+use meridian_client::{control::RegionClient, load::wait_quiescent};
 use meridian_core::Mode;
 use meridian_proto::v1 as pb;
 

@@ -3,9 +3,9 @@
 
 use std::fmt;
 
-use anyhow::{Context, bail};
+use crate::error::{Error, Result, invalid};
 
-use crate::rng::{Rng, Zipf};
+use super::rng::{Rng, Zipf};
 
 /// The operations a workload mixes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -56,9 +56,10 @@ impl fmt::Display for OpKind {
 }
 
 /// How keys are chosen.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum KeyDist {
     /// Every key equally likely.
+    #[default]
     Uniform,
     /// Zipf with exponent theta.
     Zipf(f64),
@@ -73,33 +74,35 @@ pub enum KeyDist {
 
 impl KeyDist {
     /// Parse `uniform`, `zipf:0.99`, `hot:10:0.9`.
-    pub fn parse(s: &str) -> anyhow::Result<Self> {
+    pub fn parse(s: &str) -> Result<Self> {
         let parts: Vec<&str> = s.split(':').collect();
         match parts.as_slice() {
             ["uniform"] => Ok(KeyDist::Uniform),
             ["zipf"] => Ok(KeyDist::Zipf(0.99)),
             ["zipf", t] => {
-                let t: f64 = t
-                    .parse()
-                    .with_context(|| format!("zipf theta {t:?} is not a number"))?;
+                let t: f64 = t.parse().map_err(|e| {
+                    Error::Invalid(format!("zipf theta {t:?} is not a number: {e}"))
+                })?;
                 if !(0.0..=5.0).contains(&t) {
-                    bail!("zipf theta must be between 0 and 5");
+                    invalid!("zipf theta must be between 0 and 5");
                 }
                 Ok(KeyDist::Zipf(t))
             }
             ["hot", n, f] => {
-                let hot: u64 = n
-                    .parse()
-                    .with_context(|| format!("hot-set size {n:?} is not a count"))?;
-                let fraction: f64 = f
-                    .parse()
-                    .with_context(|| format!("hot-set fraction {f:?} is not a number"))?;
+                let hot: u64 = n.parse().map_err(|e| {
+                    Error::Invalid(format!("hot-set size {n:?} is not a count: {e}"))
+                })?;
+                let fraction: f64 = f.parse().map_err(|e| {
+                    Error::Invalid(format!("hot-set fraction {f:?} is not a number: {e}"))
+                })?;
                 if hot == 0 || !(0.0..=1.0).contains(&fraction) {
-                    bail!("hot set: size at least 1, fraction between 0 and 1");
+                    invalid!("hot set: size at least 1, fraction between 0 and 1");
                 }
                 Ok(KeyDist::HotSet { hot, fraction })
             }
-            _ => bail!("key distribution {s:?}: expected uniform, zipf:THETA or hot:KEYS:FRACTION"),
+            _ => invalid!(
+                "key distribution {s:?}: expected uniform, zipf:THETA or hot:KEYS:FRACTION"
+            ),
         }
     }
 
@@ -119,29 +122,31 @@ pub struct Mix(Vec<(OpKind, f64)>);
 
 impl Mix {
     /// Parse `put=50,get=50` (weights, normalised).
-    pub fn parse(s: &str) -> anyhow::Result<Self> {
+    pub fn parse(s: &str) -> Result<Self> {
         let mut v = Vec::new();
         for part in s.split(',').filter(|p| !p.is_empty()) {
             let (name, w) = part
                 .split_once('=')
-                .with_context(|| format!("mix entry {part:?}: expected OP=WEIGHT"))?;
+                .ok_or_else(|| Error::Invalid(format!("mix entry {part:?}: expected OP=WEIGHT")))?;
             let kind = OpKind::ALL
                 .into_iter()
                 .find(|k| k.name() == name)
-                .with_context(|| {
-                    format!("mix: unknown operation {name:?} (put, get, delete, cput, incr)")
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "mix: unknown operation {name:?} (put, get, delete, cput, incr)"
+                    ))
                 })?;
             let w: f64 = w
                 .parse()
-                .with_context(|| format!("mix: weight {w:?} is not a number"))?;
+                .map_err(|e| Error::Invalid(format!("mix: weight {w:?} is not a number: {e}")))?;
             if !(w >= 0.0 && w.is_finite()) {
-                bail!("mix: weights must be non-negative");
+                invalid!("mix: weights must be non-negative");
             }
             v.push((kind, w));
         }
         let total: f64 = v.iter().map(|(_, w)| w).sum();
         if total <= 0.0 {
-            bail!("mix {s:?}: give at least one positive weight");
+            invalid!("mix {s:?}: give at least one positive weight");
         }
         Ok(Mix(v.into_iter().map(|(k, w)| (k, w / total)).collect()))
     }
@@ -176,6 +181,42 @@ impl Mix {
     }
 }
 
+/// Keys of the default workload.
+pub const DEFAULT_KEYS: u64 = 1000;
+/// The default key distribution, as text.
+pub const DEFAULT_DIST: &str = "uniform";
+/// The default operation mix, as text.
+pub const DEFAULT_MIX: &str = "put=70,get=25,delete=5";
+/// Value size of the default workload, bytes.
+pub const DEFAULT_VALUE_SIZE: usize = 100;
+/// Seed of the default workload.
+pub const DEFAULT_SEED: u64 = 1;
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix::parse(DEFAULT_MIX).expect("the default mix parses")
+    }
+}
+
+impl std::str::FromStr for KeyDist {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        KeyDist::parse(s)
+    }
+}
+
+impl std::str::FromStr for Mix {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Mix::parse(s)
+    }
+}
+
+/// A key prefix of its own (a random UUID): two runs on one cluster never share keys.
+pub fn unique_prefix() -> String {
+    format!("run-{}/", uuid::Uuid::new_v4().simple())
+}
+
 /// A whole workload.
 #[derive(Clone, Debug)]
 pub struct Workload {
@@ -205,6 +246,22 @@ pub struct Op {
     pub rank: u64,
 }
 
+/// The default workload (1000 uniform keys, put=70,get=25,delete=5, 100-byte values, seed 1)
+/// on keys of its own.
+impl Default for Workload {
+    fn default() -> Self {
+        Self::new(
+            DEFAULT_KEYS,
+            KeyDist::default(),
+            Mix::default(),
+            DEFAULT_VALUE_SIZE,
+            DEFAULT_SEED,
+            unique_prefix(),
+        )
+        .expect("the default workload is valid")
+    }
+}
+
 impl Workload {
     /// A workload; `keys` ≥ 1.
     pub fn new(
@@ -214,15 +271,15 @@ impl Workload {
         value_size: usize,
         seed: u64,
         prefix: String,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self> {
         if keys == 0 {
-            bail!("--keys must be at least 1");
+            invalid!("--keys must be at least 1");
         }
         if keys > 10_000_000 {
-            bail!("--keys must be at most 10,000,000");
+            invalid!("--keys must be at most 10,000,000");
         }
         if value_size > 400 * 1024 {
-            bail!("--value-size must be at most 409600 bytes (the item limit)");
+            invalid!("--value-size must be at most 409600 bytes (the item limit)");
         }
         let zipf = match dist {
             KeyDist::Zipf(t) => Some(Zipf::new(keys, t)),

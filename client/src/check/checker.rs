@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::history::{Ctx, FinalStates, LossEvent, WriteRec, WriteStatus, ctx_concurrent, ctx_le};
+use super::history::{Ctx, FinalStates, LossEvent, WriteRec, WriteStatus, ctx_concurrent, ctx_le};
 
 /// Largest share of keys the unreported-loss check may skip before the run fails.
 pub const MAX_SKIPPED_SHARE: f64 = 0.05;
@@ -223,7 +223,7 @@ pub fn check_with_set_aside(
             for key in keys {
                 let (a, b) = (ref_state.get(key), state.get(key));
                 if a.map(|i| &i.write_id) != b.map(|i| &i.write_id) {
-                    let show = |i: Option<&crate::history::FinalItem>| {
+                    let show = |i: Option<&super::history::FinalItem>| {
                         i.map_or("nothing".to_owned(), |i| {
                             format!("write {} ({})", i.write_id, i.version)
                         })

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 
 use meridian_core::config::ClusterConfig;
 
-use crate::{
-    client::{RegionClient, Session},
+use super::{
+    client::RegionClient,
     processes::{ClusterState, Launcher, stop_nodes},
+    session::Session,
 };
+use crate::error::Result;
 
 /// A running local cluster, stopped on drop.
 pub struct LocalCluster {
@@ -26,7 +28,7 @@ impl LocalCluster {
         dir: PathBuf,
         mut cluster: ClusterConfig,
         node_args: Vec<String>,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self> {
         for r in &mut cluster.regions {
             r.listen.set_port(0);
         }
@@ -48,7 +50,7 @@ impl LocalCluster {
     }
 
     /// Clients for every region (no client region: each sits in its node's region).
-    pub fn clients(&self) -> anyhow::Result<Vec<(String, RegionClient)>> {
+    pub fn clients(&self) -> Result<Vec<(String, RegionClient)>> {
         self.cluster
             .regions
             .iter()

@@ -2,8 +2,10 @@
 //! benchmark. On a small machine running several processes, one worker each (the current-thread
 //! scheduler) avoids multi-millisecond scheduler stalls; more is a deliberate choice.
 
+use crate::error::Result;
+
 /// A tokio runtime with `workers` worker threads (1: the current-thread scheduler).
-pub fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+pub fn runtime(workers: usize) -> Result<tokio::runtime::Runtime> {
     let rt = if workers <= 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()

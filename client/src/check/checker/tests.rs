@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::{
-    history::{EventWrite, FinalItem, Ver},
+    check::history::{EventWrite, FinalItem, Ver},
     workload::OpKind,
 };
 

@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 
 use hdrhistogram::Histogram;
 
-use crate::{load::LoadResult, report};
+use super::summary as report;
+use crate::load::LoadResult;
 
 const COLORS: &[&str] = &[
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",

@@ -4,13 +4,13 @@
 
 use std::{fmt::Write as _, path::Path};
 
-use anyhow::Context;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
+use super::replies as pbjson;
 use crate::{
-    history::WriteStatus,
-    json as pbjson,
+    check::history::WriteStatus,
+    error::{Result, ResultExt},
     load::{LoadResult, histogram},
 };
 
@@ -345,10 +345,10 @@ pub fn hgrm(h: &Histogram<u64>) -> String {
 }
 
 /// Write one `.hgrm` file per histogram into `dir`; returns the paths.
-pub fn write_hgrm_files(r: &LoadResult, dir: &Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
+pub fn write_hgrm_files(r: &LoadResult, dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut out = Vec::new();
-    let mut write = |name: String, h: &Histogram<u64>| -> anyhow::Result<()> {
+    let mut write = |name: String, h: &Histogram<u64>| -> Result<()> {
         let path = dir.join(name);
         std::fs::write(&path, hgrm(h))
             .with_context(|| format!("cannot write {}", path.display()))?;

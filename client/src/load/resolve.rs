@@ -12,8 +12,8 @@ use meridian_proto::v1 as pb;
 use serde::Serialize;
 
 use crate::{
-    client::RegionClient,
-    history::{Ver, WriteRec, WriteStatus, ctx_from_pb},
+    check::history::{Ver, WriteRec, WriteStatus, ctx_from_pb},
+    control::client::RegionClient,
 };
 
 /// What resolution found.
@@ -36,19 +36,15 @@ async fn logs_by_id(nodes: &[RunStart]) -> (HashMap<String, pb::WriteRecord>, bo
     let mut complete = true;
     for node in nodes {
         let c = &node.client;
-        let same_incarnation = match c.admin().status(pb::StatusRequest {}).await {
-            Ok(s) => s.into_inner().incarnation == node.incarnation,
+        let same_incarnation = match c.status().await {
+            Ok(s) => s.incarnation == node.incarnation,
             Err(_) => false,
         };
         complete &= same_incarnation;
         let mut after = if same_incarnation { node.log_head } else { 0 };
         loop {
-            let req = pb::LogRequest {
-                after_seq: after,
-                up_to_seq: 0,
-            };
-            let page = match c.admin().log(c.request(req)).await {
-                Ok(r) => r.into_inner().writes,
+            let page = match c.log_page(after, 0).await {
+                Ok(page) => page,
                 Err(_) => {
                     complete = false;
                     break;

@@ -1,0 +1,21 @@
+//! Local multi-process clusters: start one `meridian node` process per region on loopback,
+//! record them in a state directory, check them, stop them. Used by `meridian cluster`,
+//! `meridian demo` and the benchmark.
+//!
+//! A state directory holds `cluster.toml` (the effective cluster, ports resolved),
+//! `state.json` (pid, address, metrics address and log file per region) and `logs/`.
+//!
+//! - [`record`]: what `state.json` holds about each node;
+//! - [`pids`]: making sure a recorded pid is still our node before it is signalled;
+//! - [`launcher`]: starting, health-checking, restarting and stopping nodes.
+
+pub mod launcher;
+pub mod pids;
+pub mod record;
+
+#[cfg(test)]
+mod tests;
+
+pub use launcher::{Launcher, free_port, stop_nodes};
+pub use pids::{NotOurs, VerifiedPid, alive, signal, verify};
+pub use record::{ClusterState, NodeRecord};

@@ -1,0 +1,55 @@
+//! What a state directory's `state.json` records: the nodes (pid, start time, addresses, log)
+//! and the cluster file they were started with. Pids are read strictly: a value `kill(2)`
+//! would take as a process group is refused.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// One node process.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NodeRecord {
+    /// Region.
+    pub region: String,
+    /// Process id, strictly in `1..=i32::MAX` (a state file with any other value is refused:
+    /// `kill(2)` reads 0 and negative pids as process groups, -1 as every process).
+    #[serde(deserialize_with = "strict_pid")]
+    pub pid: u32,
+    /// The process's start time (clock ticks since boot, `/proc/PID/stat` field 22), read when
+    /// it was spawned: together with the pid it names one process for the life of the machine,
+    /// so a pid reused by another program is never signalled. Absent in older state files;
+    /// then the command line must name the node.
+    #[serde(default)]
+    pub start_time: Option<u64>,
+    /// gRPC address.
+    pub addr: SocketAddr,
+    /// Prometheus metrics address.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Log file.
+    pub log: PathBuf,
+}
+
+/// Largest pid `kill(2)` takes as one process.
+pub(super) const MAX_PID: u64 = i32::MAX as u64;
+
+fn strict_pid<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = u64::deserialize(d)?;
+    if (1..=MAX_PID).contains(&v) {
+        Ok(v as u32)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "pid {v} is not a process id (1..={MAX_PID})"
+        )))
+    }
+}
+
+/// What `state.json` holds.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ClusterState {
+    /// The effective cluster file.
+    pub cluster_file: PathBuf,
+    /// Extra arguments every node was started with.
+    pub node_args: Vec<String>,
+    /// The nodes.
+    pub nodes: Vec<NodeRecord>,
+}
