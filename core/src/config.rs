@@ -11,6 +11,7 @@
 //! [[region]]
 //! name = "us-east-1"
 //! listen = "127.0.0.1:7101"     # port 0: chosen at start
+//! dynamodb = "127.0.0.1:8101"   # optional: the DynamoDB endpoint of this region
 //! skew_ms = 0                   # this region's clock skew
 //!
 //! [default_link]
@@ -49,6 +50,10 @@ pub struct RegionConfig {
     /// Clock skew of this region, ms (positive: ahead). Default 0.
     #[serde(default)]
     pub skew_ms: f64,
+    /// Where this region's node serves the DynamoDB JSON protocol over HTTP (none: it does not).
+    /// Port 0: any free port.
+    #[serde(default)]
+    pub dynamodb: Option<SocketAddr>,
 }
 
 /// Settings of a link as written in the file.
@@ -183,14 +188,17 @@ write_forwarding = true
 [[region]]
 name = "us-east-1"
 listen = "127.0.0.1:7101"
+dynamodb = "127.0.0.1:8101"
 
 [[region]]
 name = "eu-west-1"
 listen = "127.0.0.1:7102"
+dynamodb = "127.0.0.1:8102"
 
 [[region]]
 name = "ap-south-1"
 listen = "127.0.0.1:7103"
+dynamodb = "127.0.0.1:8103"
 
 [default_link]
 latency_ms = 60
@@ -318,6 +326,9 @@ impl ClusterConfig {
                 "\n[[region]]\nname = \"{}\"\nlisten = \"{}\"\nskew_ms = {}\n",
                 r.name, r.listen, r.skew_ms
             );
+            if let Some(d) = r.dynamodb {
+                s += &format!("dynamodb = \"{d}\"\n");
+            }
         }
         let d = self.default_link;
         s += &format!(

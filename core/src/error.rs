@@ -6,6 +6,14 @@ pub const MAX_KEY_BYTES: usize = 2048;
 /// Largest value, bytes (DynamoDB's 400 KB item limit).
 pub const MAX_VALUE_BYTES: usize = 400 * 1024;
 
+/// Largest key a replica stores, bytes: the gRPC API's keys ([`MAX_KEY_BYTES`]) and the storage
+/// keys of DynamoDB items (table name and key attributes, quoted), whose own limits the
+/// DynamoDB endpoint enforces.
+pub const MAX_STORED_KEY_BYTES: usize = 20 * 1024;
+
+/// Largest value a replica stores, bytes: a DynamoDB item of 400 KB as the endpoint encodes it.
+pub const MAX_STORED_VALUE_BYTES: usize = 1024 * 1024;
+
 /// Everything a node can refuse or fail at.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -90,7 +98,7 @@ impl Error {
 /// Result with the core's error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Check a key: non-empty, at most [`MAX_KEY_BYTES`].
+/// Check a key of the gRPC API: non-empty, at most [`MAX_KEY_BYTES`].
 pub fn check_key(key: &str) -> Result<()> {
     if key.is_empty() {
         return Err(Error::invalid("key must not be empty"));
@@ -104,11 +112,36 @@ pub fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Check a value: at most [`MAX_VALUE_BYTES`].
+/// Check a value of the gRPC API: at most [`MAX_VALUE_BYTES`].
 pub fn check_value(value: &[u8]) -> Result<()> {
     if value.len() > MAX_VALUE_BYTES {
         return Err(Error::invalid(format!(
             "value is {} bytes; the limit is {MAX_VALUE_BYTES} (400 KiB)",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Check a key a replica stores or receives: non-empty, at most [`MAX_STORED_KEY_BYTES`].
+pub fn check_stored_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::invalid("key must not be empty"));
+    }
+    if key.len() > MAX_STORED_KEY_BYTES {
+        return Err(Error::invalid(format!(
+            "key is {} bytes; a replica stores at most {MAX_STORED_KEY_BYTES}",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Check a value a replica stores or receives: at most [`MAX_STORED_VALUE_BYTES`].
+pub fn check_stored_value(value: &[u8]) -> Result<()> {
+    if value.len() > MAX_STORED_VALUE_BYTES {
+        return Err(Error::invalid(format!(
+            "value is {} bytes; a replica stores at most {MAX_STORED_VALUE_BYTES}",
             value.len()
         )));
     }

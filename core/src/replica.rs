@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::{
     clock::{Clock, Timestamp},
-    error::{Error, Result, check_key, check_value},
+    error::{Error, Result, check_stored_key, check_stored_value},
     events::EventFeed,
     region::{RegionId, Regions},
     store::{Outcome, Store, Version, Write},
@@ -220,9 +220,9 @@ impl Replica {
         id: Uuid,
         machine_us: u64,
     ) -> Result<Committed> {
-        check_key(key)?;
+        check_stored_key(key)?;
         if let WriteOp::Put(v) = &op {
-            check_value(v)?;
+            check_stored_value(v)?;
         }
         self.check_writable()?;
         let current = self.store.get(key);

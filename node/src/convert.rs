@@ -6,7 +6,7 @@ use std::sync::Arc;
 use meridian_proto::v1 as pb;
 use uuid::Uuid;
 
-use crate::error::{Error, Result, check_key, check_value};
+use crate::error::{Error, Result, check_stored_key, check_stored_value};
 use meridian_core::{
     clock::Timestamp,
     events::{EventKind, LossEvent},
@@ -86,8 +86,8 @@ pub fn write_to_pb(regions: &Regions, w: &Write) -> pb::WriteRecord {
 
 /// Wire write to core, validating every field.
 pub fn write_from_pb(regions: &Regions, r: pb::WriteRecord) -> Result<Arc<Write>> {
-    check_key(&r.key)?;
-    check_value(&r.value)?;
+    check_stored_key(&r.key)?;
+    check_stored_value(&r.value)?;
     let version = r
         .version
         .as_ref()

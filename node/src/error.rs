@@ -4,7 +4,8 @@
 use tonic::Status;
 
 pub use meridian_core::error::{
-    Error, MAX_MESSAGE_CHARS, Result, check_key, check_value, truncate, truncate_to,
+    Error, MAX_MESSAGE_CHARS, Result, check_key, check_stored_key, check_stored_value, check_value,
+    truncate, truncate_to,
 };
 
 /// The gRPC status of `e`, its message cut to [`MAX_MESSAGE_CHARS`].

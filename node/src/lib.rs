@@ -6,6 +6,7 @@
 //! # Layout (from the outside in)
 //! - `server`: wiring, listener and structured shutdown;
 //! - `service`: the gRPC services (kv, replication, admin), each a thin mapping onto the state;
+//! - `dynamodb`: the DynamoDB JSON protocol over HTTP (the protocol itself is `meridian-dynamo`);
 //! - `grpc_only`: a layer refusing non-gRPC requests (HTTP 415, more than one unary message);
 //! - `replication`: per-peer pull tasks that emulate the link and apply batches;
 //! - `anti_entropy`: repair rounds against peers (the digest itself is pure, in the core);
@@ -26,6 +27,7 @@
 
 mod anti_entropy;
 mod convert;
+mod dynamodb;
 mod error;
 mod grpc_only;
 mod lock;
@@ -43,4 +45,4 @@ mod storage;
 pub use error::Error;
 pub use metrics::bind as bind_metrics;
 pub use options::{NodeOptions, StorageMode};
-pub use server::{Opened, Startup, open, run, serve};
+pub use server::{Listeners, Opened, Startup, open, run, serve};

@@ -128,24 +128,47 @@ pub fn open(opts: NodeOptions) -> Result<Opened> {
     })
 }
 
-/// Run a node on `listener` (and Prometheus metrics on `metrics`, if given) until `shutdown`
-/// resolves.
-pub async fn run(
-    opts: NodeOptions,
-    listener: TcpListener,
-    metrics: Option<TcpListener>,
-    shutdown: impl Future<Output = ()>,
-) -> Result<()> {
-    serve(open(opts)?, listener, metrics, shutdown).await
+/// Where a node serves.
+pub struct Listeners {
+    /// The gRPC API (kv, replication, admin, health, reflection).
+    pub grpc: TcpListener,
+    /// Prometheus metrics, if any.
+    pub metrics: Option<TcpListener>,
+    /// The DynamoDB endpoint, if any.
+    pub dynamodb: Option<TcpListener>,
 }
 
-/// Serve an opened node on `listener` until `shutdown` resolves.
-pub async fn serve(
-    opened: Opened,
-    listener: TcpListener,
-    metrics: Option<TcpListener>,
+impl Listeners {
+    /// gRPC only.
+    pub fn grpc(grpc: TcpListener) -> Self {
+        Self {
+            grpc,
+            metrics: None,
+            dynamodb: None,
+        }
+    }
+}
+
+/// Run a node on `listeners` until `shutdown` resolves.
+pub async fn run(
+    opts: NodeOptions,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
+    serve(open(opts)?, listeners, shutdown).await
+}
+
+/// Serve an opened node on `listeners` until `shutdown` resolves.
+pub async fn serve(
+    opened: Opened,
+    listeners: Listeners,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let Listeners {
+        grpc: listener,
+        metrics,
+        dynamodb,
+    } = listeners;
     let Opened { state, fresh, .. } = opened;
     let peers: Vec<Channel> = state
         .regions
@@ -191,6 +214,14 @@ pub async fn serve(
         tasks.spawn(async move {
             if let Err(e) = crate::metrics::serve(m, state, token).await {
                 tracing::warn!(error = %e, "metrics server failed");
+            }
+        });
+    }
+    if let Some(d) = dynamodb {
+        let (state, token) = (state.clone(), token.clone());
+        tasks.spawn(async move {
+            if let Err(e) = crate::dynamodb::http::serve(d, state, token).await {
+                tracing::warn!(error = %e, "DynamoDB endpoint failed");
             }
         });
     }

@@ -1,6 +1,7 @@
 //! The shared state of a running node: the pure [`Replica`] behind a mutex, plus what the async
 //! shell needs around it. Each concern has a file of its own:
 //! - here: the state itself, client commits and roles;
+//! - [`transact`]: several reads and writes under one hold of the lock (DynamoDB requests);
 //! - [`inbound`]: replicated batches, refusals, anti-entropy merges, applied positions, resync;
 //! - [`durability`]: the storage pipeline seen from the state (tickets, durable reads, the head);
 //! - [`rpo`]: the Aurora Global RPO bound and RPO lag samples;
@@ -24,10 +25,12 @@ mod link_stats;
 mod links;
 mod requests;
 mod rpo;
+mod transact;
 
 pub use link_stats::{InboundLink, LinkStats, MAX_PULL_STREAMS_PER_PEER, OutboundPeer};
 pub use links::LinkState;
 pub use requests::{CODES, METHODS, RequestCounters};
+pub use transact::Writer;
 
 use std::{
     sync::{
@@ -277,10 +280,15 @@ impl NodeState {
             );
             (c, durable)
         };
-        // Peers only ever see durable log entries: the head is the durable head. It advances in
-        // a task of its own, so a client that gives up (deadline, disconnect) while the write
-        // syncs cannot leave the write logged but never offered to the peers.
-        let seq = committed.write.seq;
+        self.advance_head(durable, committed.write.seq).await?;
+        Ok(committed)
+    }
+
+    /// Once `durable` resolves, advance the durable head to `seq` (and wake the peers' pull
+    /// streams). Peers only ever see durable log entries: the head is the durable head. It
+    /// advances in a task of its own, so a client that gives up (deadline, disconnect) while the
+    /// write syncs cannot leave the write logged but never offered to the peers.
+    pub(crate) async fn advance_head(&self, durable: Option<Durable>, seq: u64) -> Result<()> {
         let head = self.head.clone();
         let advance = async move {
             if let Some(d) = durable {
@@ -292,10 +300,9 @@ impl NodeState {
         match self.persister {
             Some(_) => tokio::spawn(advance)
                 .await
-                .map_err(|e| Error::Internal(format!("durability task: {e}")))??,
-            None => advance.await?,
+                .map_err(|e| Error::Internal(format!("durability task: {e}")))?,
+            None => advance.await,
         }
-        Ok(committed)
     }
 
     /// A receiver of this node's log head (for pull streams).

@@ -75,9 +75,13 @@ impl Cluster {
             opts.storage = StorageMode::Durable(d);
         }
         let (stop, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(meridian_node::run(opts, listener, None, async {
-            let _ = rx.await;
-        }));
+        let task = tokio::spawn(meridian_node::run(
+            opts,
+            meridian_node::Listeners::grpc(listener),
+            async {
+                let _ = rx.await;
+            },
+        ));
         self.nodes[i] = Some(Running { stop, task });
     }
 

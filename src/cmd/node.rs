@@ -40,6 +40,9 @@ pub struct NodeArgs {
     /// Conflict events kept in the node's feed.
     #[arg(long, default_value_t = meridian_core::events::DEFAULT_FEED_CAPACITY, value_parser = super::count(1, 10_000_000))]
     conflict_feed: usize,
+    /// Serve the DynamoDB endpoint here instead of the cluster file's `dynamodb` address.
+    #[arg(long, value_name = "ADDR")]
+    dynamodb: Option<SocketAddr>,
     /// Serve Prometheus metrics at http://ADDR/metrics.
     #[arg(long, value_name = "ADDR")]
     metrics_addr: Option<SocketAddr>,
@@ -66,6 +69,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     let listen = args.listen.unwrap_or(region.listen);
+    let dynamodb_addr = region.dynamodb;
     let mut opts = NodeOptions::new(&args.region, cluster);
     opts.admin_token = args.admin_token;
     opts.feed_capacity = args.conflict_feed.max(1);
@@ -102,6 +106,18 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
             ),
             None => None,
         };
+        let dynamodb = match args.dynamodb.or(dynamodb_addr) {
+            Some(d) => Some(
+                tokio::net::TcpListener::bind(d)
+                    .await
+                    .with_context(|| format!("cannot serve DynamoDB on {d}"))?,
+            ),
+            None => None,
+        };
+        let dynamodb_note = match &dynamodb {
+            Some(d) => format!(", DynamoDB on http://{}", d.local_addr()?),
+            None => String::new(),
+        };
         let metrics_note = match &metrics {
             Some(m) => format!(", metrics on http://{}/metrics", m.local_addr()?),
             None => String::new(),
@@ -116,13 +132,18 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
             None => "memory".to_owned(),
         };
         println!(
-            "meridian node {} serving on {addr} (mode {}{role_note}{}, clock {}, storage {storage_note}){metrics_note}",
+            "meridian node {} serving on {addr} (mode {}{role_note}{}, clock {}, storage {storage_note}){dynamodb_note}{metrics_note}",
             startup.region,
             startup.mode.name(),
             if startup.frozen { ", writes paused" } else { "" },
             startup.clock.name()
         );
-        meridian_node::serve(opened, listener, metrics, shutdown_signal()).await?;
+        let listeners = meridian_node::Listeners {
+            grpc: listener,
+            metrics,
+            dynamodb,
+        };
+        meridian_node::serve(opened, listeners, shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -134,6 +134,19 @@ impl ClusterConfig {
                     ),
                 );
             }
+            if let Some(d) = r.dynamodb
+                && d.port() != 0
+                && let Some(other) = addresses.insert(d, &r.name)
+            {
+                return region_err(
+                    i,
+                    "dynamodb",
+                    format!(
+                        "region {:?} serves DynamoDB on {d}, which {other:?} uses already: every endpoint needs its own address",
+                        r.name
+                    ),
+                );
+            }
             if !(r.skew_ms.is_finite() && r.skew_ms.abs() <= 3_600_000.0) {
                 return region_err(
                     i,

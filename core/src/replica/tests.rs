@@ -156,7 +156,10 @@ fn increment_reads_modifies_and_writes_the_whole_value() {
 fn bad_input_is_refused_and_changes_nothing() {
     let mut sim = Sim::new(ClockMode::Hybrid, &[0]);
     let core = &mut sim.cores[0];
-    let big = WriteOp::Put(Arc::from(vec![0u8; crate::error::MAX_VALUE_BYTES + 1]));
+    let big = WriteOp::Put(Arc::from(vec![
+        0u8;
+        crate::error::MAX_STORED_VALUE_BYTES + 1
+    ]));
     assert!(matches!(
         core.write("k", big, None, id(1), 1),
         Err(Error::InvalidArgument(_))
@@ -165,7 +168,7 @@ fn bad_input_is_refused_and_changes_nothing() {
         core.write("", put("v"), None, id(2), 1),
         Err(Error::InvalidArgument(_))
     ));
-    let long_key = "k".repeat(crate::error::MAX_KEY_BYTES + 1);
+    let long_key = "k".repeat(crate::error::MAX_STORED_KEY_BYTES + 1);
     assert!(matches!(
         core.write(&long_key, put("v"), None, id(3), 1),
         Err(Error::InvalidArgument(_))

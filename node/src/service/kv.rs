@@ -16,7 +16,7 @@ use super::{Consistency, Node, RequestMeta};
 use crate::error::ToStatus;
 use crate::{
     convert::{context_to_pb, version_from_pb, version_to_pb},
-    error::{Error, Result, check_key},
+    error::{Error, Result, check_key, check_value},
 };
 use meridian_core::{
     replica::{Committed, Condition, Mode, WriteOp},
@@ -106,6 +106,11 @@ impl KvService {
         id: Option<uuid::Uuid>,
         forward: Forwardable,
     ) -> Result<pb::WriteReply> {
+        // The API's limits (a replica itself stores larger keys and values: DynamoDB items).
+        check_key(&key)?;
+        if let WriteOp::Put(v) = &op {
+            check_value(v)?;
+        }
         let state = &self.node.state;
         match state.commit(&key, op, cond.as_ref(), id).await {
             Ok(c) => Ok(self.reply(c)),

@@ -15,7 +15,7 @@ use crate::lock::Unpoisoned;
 
 impl NodeState {
     /// Aurora Global RPO bound: refuse while no secondary is within the bound.
-    pub(super) fn check_rpo_bound(&self, core: &Replica) -> Result<()> {
+    pub(crate) fn check_rpo_bound(&self, core: &Replica) -> Result<()> {
         let bound_ms = self.opts.cluster.rpo_bound_ms;
         if bound_ms == 0 || core.role().mode != Mode::AuroraGlobal || core.check_writable().is_err()
         {

@@ -1,0 +1,164 @@
+//! The DynamoDB endpoint's HTTP server: `POST /` with `X-Amz-Target: DynamoDB_20120810.Op` and
+//! an `application/x-amz-json-1.0` body, answered with the operation's JSON (or DynamoDB's
+//! error shape: HTTP 400/500, `__type`, `message`) and the `x-amzn-RequestId` and `x-amz-crc32`
+//! headers the SDKs read.
+//!
+//! Signatures are not verified (as DynamoDB Local and dynalite do not): any well-formed SigV4
+//! `Authorization` header is accepted, but its credential scope must name this node's region —
+//! a client configured for another region is refused with a message naming both.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use meridian_dynamo::{DynamoError, ErrorKind, ops};
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::txn::{ReplicaTxn, dynamo_error};
+use crate::state::NodeState;
+
+/// Largest request body, bytes (DynamoDB's own limit is 16 MB).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// The target prefix of every operation.
+const TARGET_PREFIX: &str = "DynamoDB_20120810.";
+
+/// Serve the endpoint on `listener` until `shutdown`.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<NodeState>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/", post(handle))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+/// The region a SigV4 `Authorization` header's credential scope names.
+fn signed_region(auth: &str) -> Result<&str, DynamoError> {
+    let malformed = || {
+        DynamoError::new(
+            ErrorKind::InvalidSignature,
+            "Authorization header requires 'Credential', 'Signature' and 'SignedHeaders' parameters of AWS4-HMAC-SHA256",
+        )
+    };
+    let rest = auth
+        .strip_prefix("AWS4-HMAC-SHA256 ")
+        .ok_or_else(malformed)?;
+    let credential = rest
+        .split(',')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("Credential="))
+        .ok_or_else(malformed)?;
+    if !rest.contains("Signature=") || !rest.contains("SignedHeaders=") {
+        return Err(malformed());
+    }
+    // AKID/DATE/REGION/SERVICE/aws4_request
+    let parts: Vec<&str> = credential.split('/').collect();
+    match parts.as_slice() {
+        [_, _, region, _, "aws4_request"] if !region.is_empty() => Ok(region),
+        _ => Err(malformed()),
+    }
+}
+
+fn check_auth(headers: &HeaderMap, region: &str) -> Result<(), DynamoError> {
+    let Some(auth) = headers.get(header::AUTHORIZATION) else {
+        return Err(DynamoError::new(
+            ErrorKind::MissingAuthenticationToken,
+            "Request is missing Authentication Token",
+        ));
+    };
+    let auth = auth.to_str().map_err(|_| {
+        DynamoError::new(
+            ErrorKind::InvalidSignature,
+            "The Authorization header is not ASCII",
+        )
+    })?;
+    let signed = signed_region(auth)?;
+    if signed != region {
+        return Err(DynamoError::new(
+            ErrorKind::InvalidSignature,
+            format!(
+                "Credential should be scoped to a valid region: this endpoint is region {region}, the request was signed for region {}",
+                meridian_dynamo::value::excerpt(signed)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn handle(State(state): State<Arc<NodeState>>, headers: HeaderMap, body: Bytes) -> Response {
+    match execute(&state, &headers, &body).await {
+        Ok(v) => reply(StatusCode::OK, &v),
+        Err(e) => reply(
+            StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST),
+            &e.body(),
+        ),
+    }
+}
+
+async fn execute(
+    state: &NodeState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, DynamoError> {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let Some(op) = target.strip_prefix(TARGET_PREFIX) else {
+        return Err(DynamoError::new(
+            ErrorKind::UnknownOperation,
+            if target.is_empty() {
+                "Missing the X-Amz-Target header: expected DynamoDB_20120810.<Operation>".to_owned()
+            } else {
+                format!(
+                    "Unknown operation {}: expected DynamoDB_20120810.<Operation>",
+                    meridian_dynamo::value::excerpt(target)
+                )
+            },
+        ));
+    };
+    check_auth(headers, state.region_name())?;
+    let body: Value = serde_json::from_slice(body).map_err(|e| {
+        DynamoError::serialization(format!("The request body is not valid JSON: {e}"))
+    })?;
+    let regions = state.regions.names().to_vec();
+    let ctx = ops::Context {
+        region: state.region_name(),
+        regions: &regions,
+        now_s: meridian_core::clock::now_us() as f64 / 1e6,
+    };
+    state
+        .transact(|writer| ops::run(op, &body, &ctx, &mut ReplicaTxn { writer }))
+        .await
+        .map_err(dynamo_error)?
+}
+
+fn reply(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).expect("JSON values encode");
+    let crc = crc32fast::hash(&bytes);
+    let mut r = (status, bytes).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.0"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string()) {
+        h.insert("x-amzn-requestid", v);
+    }
+    h.insert("x-amz-crc32", HeaderValue::from(crc));
+    r
+}
