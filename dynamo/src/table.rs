@@ -144,8 +144,14 @@ impl Table {
             .iter()
             .map(|k| {
                 (
-                    k.get("AttributeName").and_then(Value::as_str).unwrap_or("").to_owned(),
-                    k.get("KeyType").and_then(Value::as_str).unwrap_or("").to_owned(),
+                    k.get("AttributeName")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                    k.get("KeyType")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
                 )
             })
             .collect();
@@ -165,7 +171,11 @@ impl Table {
             return Err(DynamoError::validation(format!(
                 "One or more parameter values were invalid: Some index key attributes are not defined in AttributeDefinitions. Keys: [{}], AttributeDefinitions: [{}]",
                 missing.join(", "),
-                types.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                types
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         if types.len() != key_names.len() {
@@ -181,7 +191,10 @@ impl Table {
                         "Both the Hash Key and the Range Key element in the KeySchema have the same name",
                     ));
                 }
-                ((h.clone(), defined(h).unwrap()), Some((r.clone(), defined(r).unwrap())))
+                (
+                    (h.clone(), defined(h).unwrap()),
+                    Some((r.clone(), defined(r).unwrap())),
+                )
             }
             _ => {
                 return Err(DynamoError::validation(
@@ -195,8 +208,12 @@ impl Table {
             .to_owned();
         let throughput = field(body, "ProvisionedThroughput").map(|t| {
             (
-                t.get("ReadCapacityUnits").and_then(Value::as_u64).unwrap_or(0),
-                t.get("WriteCapacityUnits").and_then(Value::as_u64).unwrap_or(0),
+                t.get("ReadCapacityUnits")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+                t.get("WriteCapacityUnits")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
             )
         });
         match (billing_mode.as_str(), throughput) {
@@ -284,7 +301,11 @@ impl Table {
             if len == 0 {
                 return Err(DynamoError::validation(format!(
                     "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {} value. Key: {name}",
-                    if matches!(v, AttributeValue::S(_)) { "string" } else { "binary" }
+                    if matches!(v, AttributeValue::S(_)) {
+                        "string"
+                    } else {
+                        "binary"
+                    }
                 )));
             }
             if len > max {
@@ -325,9 +346,17 @@ impl Table {
 
     /// The DescribeTable (and CreateTable, DeleteTable) description, as seen from `region` of
     /// a cluster of `regions`; `status` is ACTIVE, or DELETING in DeleteTable's reply.
-    pub fn describe(&self, region: &str, regions: &[String], status: &str, items: Option<(u64, u64)>) -> Value {
+    pub fn describe(
+        &self,
+        region: &str,
+        regions: &[String],
+        status: &str,
+        items: Option<(u64, u64)>,
+    ) -> Value {
         let mut schema = vec![serde_json::json!({"AttributeName": self.hash.0, "KeyType": "HASH"})];
-        let mut defs = vec![serde_json::json!({"AttributeName": self.hash.0, "AttributeType": format!("{:?}", self.hash.1)})];
+        let mut defs = vec![
+            serde_json::json!({"AttributeName": self.hash.0, "AttributeType": format!("{:?}", self.hash.1)}),
+        ];
         if let Some((r, t)) = &self.range {
             schema.push(serde_json::json!({"AttributeName": r, "KeyType": "RANGE"}));
             defs.push(serde_json::json!({"AttributeName": r, "AttributeType": format!("{t:?}")}));

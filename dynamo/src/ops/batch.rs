@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Txn, encode_item, load_table,
+    Txn, encode_item,
     items::current,
+    load_table,
     request::{Exprs, item_param, key_param},
 };
 use crate::{
@@ -31,7 +32,10 @@ fn request_items(body: &Value) -> Result<&Map<String, Value>> {
 /// BatchWriteItem: puts and deletes, each whole-item, none conditional.
 pub fn write(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
     let tables = request_items(body)?;
-    let total: usize = tables.values().map(|r| r.as_array().map_or(0, Vec::len)).sum();
+    let total: usize = tables
+        .values()
+        .map(|r| r.as_array().map_or(0, Vec::len))
+        .sum();
     if total == 0 || total > MAX_WRITES {
         return Err(DynamoError::validation(format!(
             "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {MAX_WRITES}, Member must have length greater than or equal to 1]"
@@ -98,7 +102,12 @@ pub fn get(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
         exprs.finish()?;
         let mut seen = HashSet::new();
         let mut found = Vec::new();
-        for k in request.get("Keys").and_then(Value::as_array).into_iter().flatten() {
+        for k in request
+            .get("Keys")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let key = table.key_of(&crate::value::map_from_json(k)?, true)?;
             let storage = table.item_key(&key);
             if !seen.insert(storage.clone()) {

@@ -20,7 +20,11 @@ pub(crate) fn current(txn: &dyn Txn, key: &str) -> Result<Option<Item>> {
 }
 
 /// Refuse unless `cond` holds for `item`.
-pub(crate) fn check_condition(exprs: &Exprs, cond: Option<&crate::expr::Condition>, item: Option<&Item>) -> Result<()> {
+pub(crate) fn check_condition(
+    exprs: &Exprs,
+    cond: Option<&crate::expr::Condition>,
+    item: Option<&Item>,
+) -> Result<()> {
     match cond {
         Some(c) if !exprs.eval(c, item)? => Err(DynamoError::conditional_check_failed()),
         _ => Ok(()),
@@ -62,7 +66,11 @@ pub(crate) fn prepare_put(body: &Value, table: &Table, txn: &dyn Txn) -> Result<
 }
 
 /// Prepare a DeleteItem.
-pub(crate) fn prepare_delete(body: &Value, table: &Table, txn: &dyn Txn) -> Result<(Prepared, Exprs)> {
+pub(crate) fn prepare_delete(
+    body: &Value,
+    table: &Table,
+    txn: &dyn Txn,
+) -> Result<(Prepared, Exprs)> {
     let key = table.key_of(&key_param(body)?, true)?;
     let mut exprs = Exprs::new(body)?;
     let cond = exprs.condition(body, "ConditionExpression")?;
@@ -83,7 +91,11 @@ pub(crate) fn prepare_delete(body: &Value, table: &Table, txn: &dyn Txn) -> Resu
 
 /// Prepare an UpdateItem: the new item is the old one (or the key alone) with the update
 /// expression applied.
-pub(crate) fn prepare_update(body: &Value, table: &Table, txn: &dyn Txn) -> Result<(Prepared, Exprs)> {
+pub(crate) fn prepare_update(
+    body: &Value,
+    table: &Table,
+    txn: &dyn Txn,
+) -> Result<(Prepared, Exprs)> {
     let key = table.key_of(&key_param(body)?, true)?;
     let mut exprs = Exprs::new(body)?;
     let update = exprs.update(body)?;

@@ -60,7 +60,10 @@ fn page(
     let projection = exprs.projection(body)?;
     exprs.finish()?;
     let limit = limit(body)?;
-    let select = body.get("Select").and_then(Value::as_str).unwrap_or("ALL_ATTRIBUTES");
+    let select = body
+        .get("Select")
+        .and_then(Value::as_str)
+        .unwrap_or("ALL_ATTRIBUTES");
     let count_only = match select {
         "COUNT" => true,
         "ALL_ATTRIBUTES" | "SPECIFIC_ATTRIBUTES" | "ALL_PROJECTED_ATTRIBUTES" => false,
@@ -150,7 +153,10 @@ pub fn query(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
         );
     }
     let key = table.key_of(&probe, false).map_err(|e| {
-        DynamoError::validation(format!("One or more parameter values were invalid: {}", e.message))
+        DynamoError::validation(format!(
+            "One or more parameter values were invalid: {}",
+            e.message
+        ))
     })?;
     let storage = table.item_key(&key);
     let prefix = match &table.range {
@@ -175,22 +181,33 @@ pub fn query(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
         items.reverse();
     }
     let range = table.range.clone();
-    page(&table, items, body, &mut exprs, |item, start| match &range {
-        None => false,
-        Some((r, _)) => match (item.get(r), start.get(r)) {
-            (Some(a), Some(b)) => {
-                let o = cmp_key(a, b);
-                if forward { o == Ordering::Greater } else { o == Ordering::Less }
-            }
-            _ => true,
+    page(
+        &table,
+        items,
+        body,
+        &mut exprs,
+        |item, start| match &range {
+            None => false,
+            Some((r, _)) => match (item.get(r), start.get(r)) {
+                (Some(a), Some(b)) => {
+                    let o = cmp_key(a, b);
+                    if forward {
+                        o == Ordering::Greater
+                    } else {
+                        o == Ordering::Less
+                    }
+                }
+                _ => true,
+            },
         },
-    })
+    )
 }
 
 /// FNV-1a of a storage key, for Scan segments.
 fn segment_hash(key: &str) -> u64 {
-    key.bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    key.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// Scan (`Segment` / `TotalSegments` split the table by a hash of the key).

@@ -92,7 +92,9 @@ fn string_field<'a>(body: &'a Value, name: &str) -> Result<Option<&'a str>> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(DynamoError::serialization(format!("{name} must be a string"))),
+        Some(_) => Err(DynamoError::serialization(format!(
+            "{name} must be a string"
+        ))),
     }
 }
 
@@ -100,7 +102,10 @@ impl Exprs {
     /// Read `ExpressionAttributeNames` and `ExpressionAttributeValues` of `body`.
     pub fn new(body: &Value) -> Result<Self> {
         let mut names = HashMap::new();
-        let has_names = match body.get("ExpressionAttributeNames").filter(|v| !v.is_null()) {
+        let has_names = match body
+            .get("ExpressionAttributeNames")
+            .filter(|v| !v.is_null())
+        {
             None => false,
             Some(Value::Object(m)) => {
                 if m.is_empty() {
@@ -110,7 +115,9 @@ impl Exprs {
                 }
                 for (k, v) in m {
                     let v = v.as_str().ok_or_else(|| {
-                        DynamoError::serialization("ExpressionAttributeNames values must be strings")
+                        DynamoError::serialization(
+                            "ExpressionAttributeNames values must be strings",
+                        )
                     })?;
                     names.insert(k.clone(), v.to_owned());
                 }
@@ -123,7 +130,10 @@ impl Exprs {
             }
         };
         let mut values: HashMap<String, AttributeValue> = HashMap::new();
-        let has_values = match body.get("ExpressionAttributeValues").filter(|v| !v.is_null()) {
+        let has_values = match body
+            .get("ExpressionAttributeValues")
+            .filter(|v| !v.is_null())
+        {
             None => false,
             Some(v) => {
                 let m = map_from_json(v)?;

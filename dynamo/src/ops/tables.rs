@@ -118,8 +118,12 @@ pub fn update(body: &Value, ctx: &Context, txn: &mut dyn Txn) -> Result<Value> {
     }
     if let Some(t) = body.get("ProvisionedThroughput").filter(|v| !v.is_null()) {
         table.throughput = Some((
-            t.get("ReadCapacityUnits").and_then(Value::as_u64).unwrap_or(0),
-            t.get("WriteCapacityUnits").and_then(Value::as_u64).unwrap_or(0),
+            t.get("ReadCapacityUnits")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+            t.get("WriteCapacityUnits")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
         ));
     }
     let raw = serde_json::to_vec(&table).expect("a table encodes");

@@ -8,8 +8,11 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use super::{
-    Txn, load_table,
-    items::{Prepared, check_condition, commit, current, prepare_delete, prepare_put, prepare_update},
+    Txn,
+    items::{
+        Prepared, check_condition, commit, current, prepare_delete, prepare_put, prepare_update,
+    },
+    load_table,
     request::{Exprs, key_param},
 };
 use crate::{
@@ -44,7 +47,9 @@ pub fn write(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
             .iter()
             .find_map(|k| action.get(*k).map(|v| (*k, v)))
             .ok_or_else(|| {
-                DynamoError::validation("TransactItems can only contain one of Check, Put, Update or Delete")
+                DynamoError::validation(
+                    "TransactItems can only contain one of Check, Put, Update or Delete",
+                )
             })?;
         let table = load_table(txn, table_name(inner)?)?;
         let outcome = match kind {
@@ -54,9 +59,13 @@ pub fn write(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
             _ => {
                 let key = table.key_of(&key_param(inner)?, true)?;
                 let mut exprs = Exprs::new(inner)?;
-                let cond = exprs.condition(inner, "ConditionExpression")?.ok_or_else(|| {
-                    DynamoError::validation("The ConditionExpression of a ConditionCheck must be specified")
-                })?;
+                let cond = exprs
+                    .condition(inner, "ConditionExpression")?
+                    .ok_or_else(|| {
+                        DynamoError::validation(
+                            "The ConditionExpression of a ConditionCheck must be specified",
+                        )
+                    })?;
                 exprs.finish()?;
                 let storage = table.item_key(&key);
                 let old = current(txn, &storage)?;
