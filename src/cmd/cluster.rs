@@ -233,10 +233,11 @@ fn describe_up(l: &Launcher, s: &ClusterState) -> (Value, String) {
     );
     for n in &s.nodes {
         t += &format!(
-            "  {:<12} pid {:<7} grpc {}  metrics {}  log {}\n",
+            "  {:<12} pid {:<7} grpc {}  dynamodb {}  metrics {}  log {}\n",
             n.region,
             n.pid,
             n.addr,
+            n.dynamodb.map_or("-".to_owned(), |d| format!("http://{d}")),
             n.metrics_addr
                 .map_or("-".to_owned(), |m| format!("http://{m}/metrics")),
             n.log.display()

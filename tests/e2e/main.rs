@@ -8,6 +8,7 @@ mod campaign;
 mod cluster;
 mod demo;
 mod durability;
+mod dynamodb;
 mod ecosystem;
 mod global_tables;
 mod hostile;

@@ -129,7 +129,8 @@ impl Cluster {
         let mut toml = format!("mode = \"{}\"\n{}", spec.mode, spec.extra);
         for r in &spec.regions {
             toml += &format!(
-                "\n[[region]]\nname = \"{r}\"\nlisten = \"127.0.0.1:{}\"\n",
+                "\n[[region]]\nname = \"{r}\"\nlisten = \"127.0.0.1:{}\"\ndynamodb = \"127.0.0.1:{}\"\n",
+                free_port(),
                 free_port()
             );
         }
@@ -195,6 +196,49 @@ impl Cluster {
             .unwrap();
         let listen = block.lines().find(|l| l.starts_with("listen")).unwrap();
         format!("http://{}", listen.split('"').nth(1).unwrap())
+    }
+
+    /// `{region: "http://ADDR"}` of every region's DynamoDB endpoint, from the cluster file.
+    pub fn dynamodb_endpoints(&self) -> String {
+        let text = std::fs::read_to_string(&self.file).unwrap();
+        let mut map = serde_json::Map::new();
+        for block in text.split("[[region]]").skip(1) {
+            let field = |f: &str| {
+                block
+                    .lines()
+                    .find(|l| l.starts_with(f))
+                    .and_then(|l| l.split('"').nth(1))
+                    .unwrap()
+                    .to_owned()
+            };
+            map.insert(
+                field("name"),
+                serde_json::Value::String(format!("http://{}", field("dynamodb"))),
+            );
+        }
+        serde_json::Value::Object(map).to_string()
+    }
+
+    /// Run scenario `name` of tests/dynamodb/scenarios.py (boto3) against this cluster's
+    /// DynamoDB endpoints; its standard output, or a panic with its output.
+    pub fn boto3(&self, name: &str, args: &[&str]) -> String {
+        let out = Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/dynamodb/scenarios.py"
+            ))
+            .arg(name)
+            .args(args)
+            .env("MERIDIAN_DDB", self.dynamodb_endpoints())
+            .output()
+            .expect("python3 runs (boto3 is installed by .ci/run)");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "scenario {name} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
     }
 
     /// Assert that a put at `region` is refused as at a secondary, naming `primary`.

@@ -31,6 +31,9 @@ impl LocalCluster {
     ) -> Result<Self> {
         for r in &mut cluster.regions {
             r.listen.set_port(0);
+            if let Some(d) = &mut r.dynamodb {
+                d.set_port(0);
+            }
         }
         let launcher = Launcher {
             binary,

@@ -100,6 +100,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         node_args.clone(),
     )
     .await?;
+    print_endpoints(&cluster);
     phases.push(Phase {
         name: "Global Tables",
         slug: "global-tables",
@@ -125,6 +126,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         node_args.clone(),
     )
     .await?;
+    print_endpoints(&cluster);
     phases.push(Phase {
         name: "Aurora (to primary)",
         slug: "aurora-primary",
@@ -281,3 +283,16 @@ async fn failover_under_writes(
 
 /// The Aurora phases' RPO bound (`rpo_bound_ms`, as Aurora's `rds.global_db_rpo`), ms.
 const DEMO_RPO_BOUND_MS: u64 = 1000;
+
+/// The cluster's DynamoDB endpoints, for a user's own SDK code while the demo runs.
+fn print_endpoints(cluster: &LocalCluster) {
+    let list: Vec<String> = cluster
+        .state
+        .nodes
+        .iter()
+        .filter_map(|n| n.dynamodb.map(|d| format!("{} http://{d}", n.region)))
+        .collect();
+    if !list.is_empty() {
+        eprintln!("    DynamoDB endpoints: {}", list.join(", "));
+    }
+}

@@ -97,6 +97,18 @@ impl Launcher {
             if r.listen.port() == 0 {
                 r.listen.set_port(free_port()?);
             }
+            // Every region of a local cluster serves DynamoDB; port 0 (or none given): a free one.
+            let mut dynamodb = r.dynamodb.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+            if dynamodb.port() == 0 {
+                dynamodb.set_port(free_port()?);
+            }
+            if !dynamodb.ip().is_loopback() {
+                bail!(
+                    "region {} serves DynamoDB on {dynamodb}: local clusters stay on loopback",
+                    r.name
+                );
+            }
+            r.dynamodb = Some(dynamodb);
             if !r.listen.ip().is_loopback() {
                 bail!(
                     "region {} listens on {}: local clusters stay on loopback",
@@ -113,7 +125,7 @@ impl Launcher {
             nodes: vec![],
         };
         for r in &cluster.regions {
-            match self.spawn(&state, &r.name, r.listen) {
+            match self.spawn(&state, &r.name, r.listen, r.dynamodb) {
                 Ok(rec) => state.nodes.push(rec),
                 Err(e) => {
                     stop_nodes(&state.nodes, Duration::from_secs(3));
@@ -129,7 +141,13 @@ impl Launcher {
         Ok(state)
     }
 
-    fn spawn(&self, state: &ClusterState, region: &str, addr: SocketAddr) -> Result<NodeRecord> {
+    fn spawn(
+        &self,
+        state: &ClusterState,
+        region: &str,
+        addr: SocketAddr,
+        dynamodb: Option<SocketAddr>,
+    ) -> Result<NodeRecord> {
         let log = self.dir.join("logs").join(format!("{region}.log"));
         let out = std::fs::OpenOptions::new()
             .create(true)
@@ -169,6 +187,7 @@ impl Launcher {
             start_time: proc_stat(pid).map(|(start, _)| start),
             addr,
             metrics_addr,
+            dynamodb,
             log,
         })
     }
@@ -241,7 +260,7 @@ impl Launcher {
             metrics: old.metrics_addr.is_some(),
             ..self.clone()
         };
-        let mut rec = launcher.spawn(&state, region, old.addr)?;
+        let mut rec = launcher.spawn(&state, region, old.addr, old.dynamodb)?;
         if let (Some(old_m), Some(_)) = (old.metrics_addr, rec.metrics_addr) {
             // Keep the old metrics address when it is free again.
             if TcpListener::bind(old_m).is_ok() {

@@ -25,6 +25,9 @@ pub struct NodeRecord {
     pub addr: SocketAddr,
     /// Prometheus metrics address.
     pub metrics_addr: Option<SocketAddr>,
+    /// The DynamoDB endpoint's address (absent in older state files).
+    #[serde(default)]
+    pub dynamodb: Option<SocketAddr>,
     /// Log file.
     pub log: PathBuf,
 }

@@ -1,3 +1,5 @@
+//! Local-process tests: strict pids in state files, verified pids before any signal.
+
 use super::{pids::*, record::*};
 
 fn record(pid: u32, start_time: Option<u64>) -> NodeRecord {
@@ -7,6 +9,7 @@ fn record(pid: u32, start_time: Option<u64>) -> NodeRecord {
         start_time,
         addr: "127.0.0.1:1".parse().unwrap(),
         metrics_addr: None,
+        dynamodb: None,
         log: "a.log".into(),
     }
 }

@@ -1,0 +1,153 @@
+//! The DynamoDB endpoint driven by a real AWS SDK (boto3) and the aws cli against real node
+//! processes: every attribute type, Query paging and order, conditions, lag, lost updates and
+//! their report, Aurora Global secondaries, hostile requests, batches and transactions.
+
+use std::process::Command;
+
+use crate::support::*;
+
+const REGIONS: &[&str] = &["a", "b"];
+
+#[test]
+fn items_of_every_type_round_trip_and_errors_are_dynamodbs() {
+    let c = Cluster::start("ddb-types", Spec::new(REGIONS, 5.0));
+    c.boto3("roundtrip", &[]);
+    c.boto3("batches_and_transactions", &[]);
+}
+
+#[test]
+fn query_pages_in_sort_key_order_and_conditions_fail_as_dynamodb_does() {
+    let c = Cluster::start("ddb-query", Spec::new(REGIONS, 5.0));
+    c.boto3("query_paging", &[]);
+    c.boto3("conditional_failure", &[]);
+}
+
+#[test]
+fn a_put_is_visible_in_another_region_only_after_the_links_lag() {
+    let c = Cluster::start("ddb-lag", Spec::new(REGIONS, 300.0));
+    let out = c.boto3("lag", &["300"]);
+    assert!(out.contains("lag OK"), "{out}");
+}
+
+/// Partition the two regions, run `during` in each (concurrent writes: neither region hears
+/// of the other's), then heal.
+fn across_a_partition(c: &Cluster, during: impl Fn(&str)) {
+    c.ctl("a", &["partition", "a"]);
+    for r in REGIONS {
+        during(r);
+    }
+    c.ctl("a", &["heal", "a"]);
+}
+
+fn conflict_for(c: &Cluster, key: &str) -> serde_json::Value {
+    poll(&format!("a conflict event for {key}"), || {
+        REGIONS.iter().find_map(|r| {
+            let feed = c.ctl(r, &["conflicts"]);
+            feed["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["key"] == key)
+                .cloned()
+        })
+    })
+}
+
+#[test]
+fn concurrent_update_items_lose_a_whole_item_update_and_the_loser_is_reported() {
+    let c = Cluster::start("ddb-lww", Spec::new(REGIONS, 5.0));
+    c.boto3("create_replicated", &[]);
+    across_a_partition(&c, |r| {
+        let attribute = if r == "a" { "from_a" } else { "from_b" };
+        c.boto3("update_in", &[r, attribute]);
+    });
+    let out = c.boto3("converge", &["k", "from_a", "from_b"]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        v["present"].as_array().unwrap().len(),
+        1,
+        "last writer wins on the whole item: one region's update is lost ({v})"
+    );
+    let event = conflict_for(&c, r#"ddb/lww/S"k""#);
+    assert!(
+        event["winner"]["write_id"].is_string() && event["loser"]["write_id"].is_string(),
+        "{event}"
+    );
+}
+
+#[test]
+fn a_conditional_put_passes_in_both_regions_and_one_write_is_then_lost() {
+    let c = Cluster::start("ddb-cond", Spec::new(REGIONS, 5.0));
+    c.boto3("create_replicated", &[]);
+    across_a_partition(&c, |r| {
+        c.boto3("conditional_put_in", &[r]);
+    });
+    let out = c.boto3("converge", &["claim", "owner"]);
+    assert!(out.contains("\"owner\""), "{out}");
+    conflict_for(&c, r#"ddb/lww/S"claim""#);
+}
+
+#[test]
+fn an_aurora_secondary_refuses_writes_naming_the_primary_and_serves_reads() {
+    let c = Cluster::start("ddb-aurora", Spec::aurora(REGIONS, 5.0, "a"));
+    c.boto3("aurora_secondary", &["a"]);
+}
+
+#[test]
+fn hostile_requests_get_dynamodb_shaped_errors_and_the_node_keeps_serving() {
+    let c = Cluster::start("ddb-hostile", Spec::new(REGIONS, 5.0));
+    c.boto3("hostile", &[]);
+    c.ctl("a", &["stats"]);
+}
+
+#[test]
+fn the_aws_cli_works_against_an_endpoint() {
+    let c = Cluster::start("ddb-cli", Spec::new(REGIONS, 5.0));
+    c.boto3("create_replicated", &[]);
+    let endpoints: serde_json::Value = serde_json::from_str(&c.dynamodb_endpoints()).unwrap();
+    let aws = |args: &[&str]| {
+        let out = Command::new("aws")
+            .args([
+                "dynamodb",
+                "--endpoint-url",
+                endpoints["b"].as_str().unwrap(),
+                "--region",
+                "b",
+                "--output",
+                "json",
+            ])
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "meridian")
+            .env("AWS_SECRET_ACCESS_KEY", "meridian")
+            .output()
+            .expect("the aws cli runs (installed by .ci/run)");
+        assert!(
+            out.status.success(),
+            "aws {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
+    };
+    assert_eq!(
+        aws(&["list-tables"])["TableNames"],
+        serde_json::json!(["lww"])
+    );
+    aws(&[
+        "put-item",
+        "--table-name",
+        "lww",
+        "--item",
+        r#"{"pk": {"S": "cli"}, "n": {"N": "7"}}"#,
+    ]);
+    let got = aws(&[
+        "get-item",
+        "--table-name",
+        "lww",
+        "--key",
+        r#"{"pk": {"S": "cli"}}"#,
+    ]);
+    assert_eq!(got["Item"]["n"], serde_json::json!({"N": "7"}));
+    let described = aws(&["describe-table", "--table-name", "lww"]);
+    assert_eq!(described["Table"]["GlobalTableVersion"], "2019.11.21");
+    assert_eq!(described["Table"]["Replicas"][0]["RegionName"], "a");
+}
