@@ -68,7 +68,7 @@ pub use projection::Projection;
 pub use resolve::{ExprKind, Resolver};
 pub use update::Update;
 
-use crate::error::{DynamoError, Result};
+use crate::error::Result;
 
 /// Parse and check a `ConditionExpression` or `FilterExpression` (`kind` names it in errors).
 pub fn parse_condition(src: &str, kind: ExprKind, r: &Resolver) -> Result<Condition> {
@@ -112,9 +112,4 @@ pub fn parse_key_condition(
     sort_key: Option<&str>,
 ) -> Result<KeyCondition> {
     key::parse(src, r, partition_key, sort_key)
-}
-
-/// A ValidationException (shorthand for the languages' modules).
-pub(crate) fn validation(message: impl Into<String>) -> DynamoError {
-    DynamoError::validation(message)
 }

@@ -43,6 +43,18 @@ impl Path {
         std::iter::once(PathElem::Attr(self.root.clone())).chain(self.rest.iter().cloned())
     }
 
+    /// Note a clash among `paths` as a problem of its category.
+    pub(crate) fn note_clashes(paths: &[&Path], problems: &mut super::resolve::Problems) {
+        use super::resolve::Cat;
+        if let Some((clash, message)) = first_clash(paths) {
+            let cat = match clash {
+                Clash::Overlap => Cat::Overlap,
+                Clash::Conflict => Cat::Conflict,
+            };
+            problems.note(cat, message);
+        }
+    }
+
     /// The value at this path in `item`, if there is one.
     pub fn get<'i>(&self, item: &'i Item) -> Option<&'i AttributeValue> {
         let mut v = item.get(&self.root)?;
@@ -103,20 +115,26 @@ pub fn clash(a: &Path, b: &Path) -> Option<Clash> {
     Some(Clash::Overlap)
 }
 
-/// DynamoDB's message for the first clashing pair of `paths` (overlaps before conflicts).
-pub fn first_clash(paths: &[&Path]) -> Option<String> {
+/// The first clashing pair of `paths` (overlaps before conflicts), with DynamoDB's message.
+pub fn first_clash(paths: &[&Path]) -> Option<(Clash, String)> {
     let mut conflict = None;
     for (i, a) in paths.iter().enumerate() {
         for b in &paths[..i] {
             match clash(b, a) {
                 Some(Clash::Overlap) => {
-                    return Some(format!(
-                        "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: {b}, path two: {a}"
+                    return Some((
+                        Clash::Overlap,
+                        format!(
+                            "Two document paths overlap with each other; must remove or rewrite one of these paths; path one: {b}, path two: {a}"
+                        ),
                     ));
                 }
                 Some(Clash::Conflict) if conflict.is_none() => {
-                    conflict = Some(format!(
-                        "Two document paths conflict with each other; must remove or rewrite one of these paths; path one: {b}, path two: {a}"
+                    conflict = Some((
+                        Clash::Conflict,
+                        format!(
+                            "Two document paths conflict with each other; must remove or rewrite one of these paths; path one: {b}, path two: {a}"
+                        ),
                     ));
                 }
                 _ => {}
