@@ -44,7 +44,11 @@ pub enum CondSyntax<'a> {
     /// `x <op> y` with op one of `= <> < <= > >=`.
     Cmp(&'a str, Box<CondSyntax<'a>>, Box<CondSyntax<'a>>),
     /// `x BETWEEN y AND z`.
-    Between(Box<CondSyntax<'a>>, Box<CondSyntax<'a>>, Box<CondSyntax<'a>>),
+    Between(
+        Box<CondSyntax<'a>>,
+        Box<CondSyntax<'a>>,
+        Box<CondSyntax<'a>>,
+    ),
     /// `x IN (y, ...)`.
     In(Box<CondSyntax<'a>>, Vec<OperandSyntax<'a>>),
     /// `( x )`; the number is how many tokens follow the `)`.

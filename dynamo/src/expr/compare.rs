@@ -36,7 +36,10 @@ pub fn equal(a: &AttributeValue, b: &AttributeValue) -> bool {
 
 /// Is this a type `<`, `>`, BETWEEN compare (S, N, B)?
 pub fn orderable(v: &AttributeValue) -> bool {
-    matches!(v, AttributeValue::S(_) | AttributeValue::N(_) | AttributeValue::B(_))
+    matches!(
+        v,
+        AttributeValue::S(_) | AttributeValue::N(_) | AttributeValue::B(_)
+    )
 }
 
 /// The order of `a` and `b` when both are S, both N or both B; otherwise none.
@@ -114,11 +117,16 @@ pub fn show(v: &AttributeValue) -> String {
         AttributeValue::N(n) => n.to_string(),
         other => {
             let json = other.to_json();
-            json.get(other.type_name()).map_or_else(String::new, |x| match x {
-                serde_json::Value::String(s) => s.clone(),
-                x => x.to_string(),
-            })
+            json.get(other.type_name())
+                .map_or_else(String::new, |x| match x {
+                    serde_json::Value::String(s) => s.clone(),
+                    x => x.to_string(),
+                })
         }
     };
-    format!("AttributeValue: {{{}:{}}}", v.type_name(), crate::value::excerpt(&inner))
+    format!(
+        "AttributeValue: {{{}:{}}}",
+        v.type_name(),
+        crate::value::excerpt(&inner)
+    )
 }

@@ -139,19 +139,27 @@ pub(crate) struct Builder<'r, 's, 't> {
 
 impl Builder<'_, '_, '_> {
     fn syntax_after(&self, rest: usize) -> crate::error::DynamoError {
-        resolve::syntax(self.kind, self.src, self.toks, self.toks.len().saturating_sub(rest))
+        resolve::syntax(
+            self.kind,
+            self.src,
+            self.toks,
+            self.toks.len().saturating_sub(rest),
+        )
     }
 
     pub(crate) fn cond(&mut self, node: &CondSyntax<'_>) -> Result<Cond> {
         Ok(match node {
-            CondSyntax::Or(all) => Cond::Or(all.iter().map(|c| self.cond(c)).collect::<Result<_>>()?),
+            CondSyntax::Or(all) => {
+                Cond::Or(all.iter().map(|c| self.cond(c)).collect::<Result<_>>()?)
+            }
             CondSyntax::And(all) => {
                 Cond::And(all.iter().map(|c| self.cond(c)).collect::<Result<_>>()?)
             }
             CondSyntax::Not(a) => Cond::Not(Box::new(self.cond(a)?)),
             CondSyntax::Paren(inner, _) => {
                 if matches!(**inner, CondSyntax::Paren(..)) {
-                    self.problems.note(Cat::Parens, "The expression has redundant parentheses;");
+                    self.problems
+                        .note(Cat::Parens, "The expression has redundant parentheses;");
                 }
                 self.cond(inner)?
             }
@@ -196,7 +204,8 @@ impl Builder<'_, '_, '_> {
             CondSyntax::Paren(inner, rest) => match **inner {
                 CondSyntax::Operand(..) => self.side(inner),
                 CondSyntax::Paren(..) => {
-                    self.problems.note(Cat::Parens, "The expression has redundant parentheses;");
+                    self.problems
+                        .note(Cat::Parens, "The expression has redundant parentheses;");
                     self.side(inner)
                 }
                 _ => Err(self.syntax_after(*rest)),
@@ -209,7 +218,9 @@ impl Builder<'_, '_, '_> {
     pub(crate) fn operand(&mut self, o: &OperandSyntax<'_>) -> Operand {
         match o {
             OperandSyntax::Path(p) => Operand::Path(resolve::path(p, self.r, &mut self.problems)),
-            OperandSyntax::Value(v) => Operand::Value(resolve::value(v, self.r, &mut self.problems)),
+            OperandSyntax::Value(v) => {
+                Operand::Value(resolve::value(v, self.r, &mut self.problems))
+            }
             OperandSyntax::Call(name, args) => {
                 let args: Vec<Operand> = args.iter().map(|a| self.operand(a)).collect();
                 if *name != "size" {
@@ -217,7 +228,10 @@ impl Builder<'_, '_, '_> {
                     return Operand::Value(AttributeValue::Null);
                 }
                 self.arity(name, args.len(), 1);
-                let arg = args.into_iter().next().unwrap_or(Operand::Value(AttributeValue::Null));
+                let arg = args
+                    .into_iter()
+                    .next()
+                    .unwrap_or(Operand::Value(AttributeValue::Null));
                 if let Operand::Value(v) = &arg
                     && compare::size(v).is_none()
                 {
@@ -235,7 +249,10 @@ impl Builder<'_, '_, '_> {
                 format!("The function is not allowed to be used this way in an expression; function: {name}"),
             );
         } else {
-            self.problems.note(Cat::UnknownFunction, format!("Invalid function name; function: {name}"));
+            self.problems.note(
+                Cat::UnknownFunction,
+                format!("Invalid function name; function: {name}"),
+            );
         }
     }
 
@@ -384,7 +401,9 @@ pub fn value_of<'a>(o: &'a Operand, item: Option<&'a Item>) -> Option<Cow<'a, At
     match o {
         Operand::Path(p) => item.and_then(|i| p.get(i)).map(Cow::Borrowed),
         Operand::Value(v) => Some(Cow::Borrowed(v)),
-        Operand::Size(x) => value_of(x, item).and_then(|v| compare::size(&v)).map(Cow::Owned),
+        Operand::Size(x) => value_of(x, item)
+            .and_then(|v| compare::size(&v))
+            .map(Cow::Owned),
     }
 }
 

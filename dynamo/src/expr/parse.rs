@@ -34,7 +34,9 @@ use winnow::{
 };
 
 use super::{
-    ast::{ActionSyntax, ClauseSyntax, CondSyntax, OperandSyntax, PathSyntax, SetValueSyntax, Step},
+    ast::{
+        ActionSyntax, ClauseSyntax, CondSyntax, OperandSyntax, PathSyntax, SetValueSyntax, Step,
+    },
     lexer::{Kind, Tok},
 };
 
@@ -70,7 +72,10 @@ const UPDATE_KEYWORDS: &[&str] = &["SET", "REMOVE", "ADD", "DELETE"];
 
 /// Run `rule` over all of `toks`; on failure, the index of the offending token
 /// (`toks.len()` for the end).
-fn run<'a, O>(toks: &[Tok<'a>], mut rule: impl FnMut(&mut In<'_, 'a>) -> PResult<O>) -> Result<O, usize> {
+fn run<'a, O>(
+    toks: &[Tok<'a>],
+    mut rule: impl FnMut(&mut In<'_, 'a>) -> PResult<O>,
+) -> Result<O, usize> {
     let furthest = Cell::new(usize::MAX);
     let mut input = Stateful {
         input: toks,
@@ -103,20 +108,28 @@ fn kind<'t, 'a: 't>(k: Kind) -> impl Parser<In<'t, 'a>, &'a str, Fail> {
 }
 
 fn path<'a>(i: &mut In<'_, 'a>, keywords: &'static [&'static str]) -> PResult<PathSyntax<'a>> {
-    let head = alt((name(keywords).map(Step::Name), kind(Kind::NameRef).map(Step::NameRef)))
-        .parse_next(i)?;
+    let head = alt((
+        name(keywords).map(Step::Name),
+        kind(Kind::NameRef).map(Step::NameRef),
+    ))
+    .parse_next(i)?;
     let mut steps = vec![head];
     let tail: Vec<Step<'a>> = repeat(
         0..,
         alt((
             preceded(
                 punct("."),
-                alt((name(keywords).map(Step::Name), kind(Kind::NameRef).map(Step::NameRef))),
+                alt((
+                    name(keywords).map(Step::Name),
+                    kind(Kind::NameRef).map(Step::NameRef),
+                )),
             ),
             delimited(
                 punct("["),
                 any.verify_map(|t: Tok<'a>| {
-                    (t.kind == Kind::Digits).then(|| t.text.parse::<u32>().ok()).flatten()
+                    (t.kind == Kind::Digits)
+                        .then(|| t.text.parse::<u32>().ok())
+                        .flatten()
                 }),
                 punct("]"),
             )
@@ -129,9 +142,16 @@ fn path<'a>(i: &mut In<'_, 'a>, keywords: &'static [&'static str]) -> PResult<Pa
 }
 
 /// An operand, possibly in parentheses.
-fn operand<'a>(i: &mut In<'_, 'a>, keywords: &'static [&'static str]) -> PResult<OperandSyntax<'a>> {
+fn operand<'a>(
+    i: &mut In<'_, 'a>,
+    keywords: &'static [&'static str],
+) -> PResult<OperandSyntax<'a>> {
     alt((
-        delimited(punct("("), |i: &mut In<'_, 'a>| operand(i, keywords), punct(")")),
+        delimited(
+            punct("("),
+            |i: &mut In<'_, 'a>| operand(i, keywords),
+            punct(")"),
+        ),
         (
             name(keywords),
             punct("("),
@@ -194,11 +214,16 @@ fn cmp<'a>(i: &mut In<'_, 'a>) -> PResult<CondSyntax<'a>> {
     }
     let tail = opt(alt((
         (comparator(), atom).map(|(op, r)| Tail::Cmp(op, r)),
-        (keyword("BETWEEN"), atom, keyword("AND"), atom).map(|(_, lo, _, hi)| Tail::Between(lo, hi)),
+        (keyword("BETWEEN"), atom, keyword("AND"), atom)
+            .map(|(_, lo, _, hi)| Tail::Between(lo, hi)),
         (
             keyword("IN"),
             punct("("),
-            separated(1.., |i: &mut In<'_, 'a>| operand(i, CONDITION_KEYWORDS), punct(",")),
+            separated(
+                1..,
+                |i: &mut In<'_, 'a>| operand(i, CONDITION_KEYWORDS),
+                punct(","),
+            ),
             punct(")"),
         )
             .map(|(_, _, list, _)| Tail::In(list)),
@@ -244,11 +269,7 @@ fn action<'a>(i: &mut In<'_, 'a>, keyword: &'static str) -> PResult<ActionSyntax
     match keyword {
         "SET" => {
             punct("=").parse_next(i)?;
-            let v = alt((
-                delimited(punct("("), set_value, punct(")")),
-                set_value,
-            ))
-            .parse_next(i)?;
+            let v = alt((delimited(punct("("), set_value, punct(")")), set_value)).parse_next(i)?;
             Ok(ActionSyntax::Set(p, v))
         }
         "REMOVE" => Ok(ActionSyntax::Remove(p)),
@@ -284,5 +305,7 @@ pub fn update<'a>(toks: &[Tok<'a>]) -> Result<Vec<ClauseSyntax<'a>>, usize> {
 
 /// Parse a projection expression.
 pub fn projection<'a>(toks: &[Tok<'a>]) -> Result<Vec<PathSyntax<'a>>, usize> {
-    run(toks, |i| separated(1.., |i: &mut In<'_, 'a>| path(i, &[]), punct(",")).parse_next(i))
+    run(toks, |i| {
+        separated(1.., |i: &mut In<'_, 'a>| path(i, &[]), punct(",")).parse_next(i)
+    })
 }

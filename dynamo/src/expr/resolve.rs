@@ -95,7 +95,12 @@ impl Resolver {
     /// The names no expression parsed so far used, sorted.
     pub fn unused_names(&self) -> Vec<String> {
         let used = self.used_names.borrow();
-        let mut v: Vec<String> = self.names.keys().filter(|k| !used.contains(*k)).cloned().collect();
+        let mut v: Vec<String> = self
+            .names
+            .keys()
+            .filter(|k| !used.contains(*k))
+            .cloned()
+            .collect();
         v.sort();
         v
     }
@@ -103,7 +108,12 @@ impl Resolver {
     /// The values no expression parsed so far used, sorted.
     pub fn unused_values(&self) -> Vec<String> {
         let used = self.used_values.borrow();
-        let mut v: Vec<String> = self.values.keys().filter(|k| !used.contains(*k)).cloned().collect();
+        let mut v: Vec<String> = self
+            .values
+            .keys()
+            .filter(|k| !used.contains(*k))
+            .cloned()
+            .collect();
         v.sort();
         v
     }

@@ -12,8 +12,7 @@
 
 use super::{
     ast::{ActionSyntax, OperandSyntax, SetValueSyntax},
-    compare,
-    parse,
+    compare, parse,
     path::{Path, PathElem},
     resolve::{self, Cat, ExprKind, Problems, Resolver},
 };
@@ -76,7 +75,9 @@ pub struct Update {
 }
 
 fn missing_attribute() -> DynamoError {
-    DynamoError::validation("The provided expression refers to an attribute that does not exist in the item")
+    DynamoError::validation(
+        "The provided expression refers to an attribute that does not exist in the item",
+    )
 }
 
 fn wrong_type() -> DynamoError {
@@ -84,7 +85,9 @@ fn wrong_type() -> DynamoError {
 }
 
 fn invalid_path() -> DynamoError {
-    DynamoError::validation("The document path provided in the update expression is invalid for update")
+    DynamoError::validation(
+        "The document path provided in the update expression is invalid for update",
+    )
 }
 
 /// Parse and check an update expression.
@@ -127,7 +130,11 @@ fn action(a: &ActionSyntax<'_>, r: &Resolver, problems: &mut Problems) -> Action
                 SetValueSyntax::Minus(x, y) => SetValue::Minus(op(x), op(y)),
             };
             if let SetValue::Plus(x, y) | SetValue::Minus(x, y) = &value {
-                let sign = if matches!(value, SetValue::Plus(..)) { "+" } else { "-" };
+                let sign = if matches!(value, SetValue::Plus(..)) {
+                    "+"
+                } else {
+                    "-"
+                };
                 for o in [x, y] {
                     if let SetOperand::Value(c) = o
                         && !matches!(c, AttributeValue::N(_))
@@ -175,17 +182,27 @@ fn bad_type(problems: &mut Problems, name: &str, ty: &str) {
 }
 
 /// An operand of SET; `in_list_append`: inside a `list_append` (which may not nest).
-fn operand(o: &OperandSyntax<'_>, r: &Resolver, problems: &mut Problems, in_list_append: bool) -> SetOperand {
+fn operand(
+    o: &OperandSyntax<'_>,
+    r: &Resolver,
+    problems: &mut Problems,
+    in_list_append: bool,
+) -> SetOperand {
     let null = || SetOperand::Value(AttributeValue::Null);
     match o {
         OperandSyntax::Path(p) => SetOperand::Path(resolve::path(p, r, problems)),
         OperandSyntax::Value(v) => SetOperand::Value(resolve::value(v, r, problems)),
         OperandSyntax::Call(name, args) => {
             let nested = *name == "list_append";
-            let ops: Vec<SetOperand> =
-                args.iter().map(|a| operand(a, r, problems, nested)).collect();
+            let ops: Vec<SetOperand> = args
+                .iter()
+                .map(|a| operand(a, r, problems, nested))
+                .collect();
             if !matches!(*name, "if_not_exists" | "list_append") {
-                problems.note(Cat::UnknownFunction, format!("Invalid function name; function: {name}"));
+                problems.note(
+                    Cat::UnknownFunction,
+                    format!("Invalid function name; function: {name}"),
+                );
                 return null();
             }
             if ops.len() != 2 {
@@ -199,7 +216,10 @@ fn operand(o: &OperandSyntax<'_>, r: &Resolver, problems: &mut Problems, in_list
                 return null();
             }
             let mut ops = ops.into_iter();
-            let (a, b) = (ops.next().unwrap_or_else(null), ops.next().unwrap_or_else(null));
+            let (a, b) = (
+                ops.next().unwrap_or_else(null),
+                ops.next().unwrap_or_else(null),
+            );
             if *name == "if_not_exists" {
                 let SetOperand::Path(p) = a else {
                     problems.note(
@@ -318,7 +338,10 @@ fn step_mut<'v>(v: &'v mut AttributeValue, step: &PathElem) -> Result<&'v mut At
 }
 
 /// The value holding the last step of `path`, and that step.
-fn parent_mut<'i, 'p>(item: &'i mut Item, path: &'p Path) -> Result<(&'i mut AttributeValue, &'p PathElem)> {
+fn parent_mut<'i, 'p>(
+    item: &'i mut Item,
+    path: &'p Path,
+) -> Result<(&'i mut AttributeValue, &'p PathElem)> {
     let (last, middle) = path.rest.split_last().ok_or_else(invalid_path)?;
     let mut v = item.get_mut(&path.root).ok_or_else(invalid_path)?;
     for step in middle {

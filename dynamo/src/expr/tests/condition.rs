@@ -154,17 +154,57 @@ fn a_missing_item_has_no_attributes() {
 
 /// (expression, kind, substring of the expected message).
 const REFUSED: &[(&str, ExprKind, &str)] = &[
-    ("", ExprKind::Condition, "Invalid ConditionExpression: The expression can not be empty;"),
-    ("   ", ExprKind::Filter, "Invalid FilterExpression: The expression can not be empty;"),
-    ("a =", ExprKind::Condition, r#"Invalid ConditionExpression: Syntax error; token: "<EOF>", near: "=""#),
-    ("a == :one", ExprKind::Condition, r#"Syntax error; token: "=", near: "=="#),
-    ("a != :one", ExprKind::Filter, r#"Invalid FilterExpression: Syntax error; token: "!", near: "a !=""#),
-    ("a IN ()", ExprKind::Condition, r#"Syntax error; token: ")", near: "()""#),
-    ("a = :one AND", ExprKind::Condition, r#"Syntax error; token: "<EOF>", near: "AND""#),
-    ("a", ExprKind::Condition, r#"Syntax error; token: "<EOF>", near: "a""#),
+    (
+        "",
+        ExprKind::Condition,
+        "Invalid ConditionExpression: The expression can not be empty;",
+    ),
+    (
+        "   ",
+        ExprKind::Filter,
+        "Invalid FilterExpression: The expression can not be empty;",
+    ),
+    (
+        "a =",
+        ExprKind::Condition,
+        r#"Invalid ConditionExpression: Syntax error; token: "<EOF>", near: "=""#,
+    ),
+    (
+        "a == :one",
+        ExprKind::Condition,
+        r#"Syntax error; token: "=", near: "=="#,
+    ),
+    (
+        "a != :one",
+        ExprKind::Filter,
+        r#"Invalid FilterExpression: Syntax error; token: "!", near: "a !=""#,
+    ),
+    (
+        "a IN ()",
+        ExprKind::Condition,
+        r#"Syntax error; token: ")", near: "()""#,
+    ),
+    (
+        "a = :one AND",
+        ExprKind::Condition,
+        r#"Syntax error; token: "<EOF>", near: "AND""#,
+    ),
+    (
+        "a",
+        ExprKind::Condition,
+        r#"Syntax error; token: "<EOF>", near: "a""#,
+    ),
     (":one", ExprKind::Condition, "Syntax error"),
-    ("a = :one b", ExprKind::Condition, r#"Syntax error; token: "b""#),
-    ("_a = :one", ExprKind::Condition, r#"Syntax error; token: "_""#),
+    (
+        "a = :one b",
+        ExprKind::Condition,
+        r#"Syntax error; token: "b""#,
+    ),
+    (
+        "_a = :one",
+        ExprKind::Condition,
+        r#"Syntax error; token: "_""#,
+    ),
     ("a[:one] = :one", ExprKind::Condition, "Syntax error"),
     ("a[#n] = :one", ExprKind::Condition, "Syntax error"),
     ("(size(a))[0] > a", ExprKind::Condition, "Syntax error"),
@@ -173,33 +213,141 @@ const REFUSED: &[(&str, ExprKind, &str)] = &[
     ("# = :one", ExprKind::Condition, "Syntax error"),
     ("a = :", ExprKind::Condition, "Syntax error"),
     ("a = :one)", ExprKind::Condition, r#"token: ")""#),
-    ("status = :one", ExprKind::Condition, "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: status"),
-    ("a.Name = :one", ExprKind::Filter, "Invalid FilterExpression: Attribute name is a reserved keyword; reserved keyword: Name"),
-    ("attribute_exists(DATA)", ExprKind::Condition, "reserved keyword: DATA"),
-    ("#nope = :one", ExprKind::Condition, "An expression attribute name used in the document path is not defined; attribute name: #nope"),
-    ("a = :nope", ExprKind::Condition, "An expression attribute value used in expression is not defined; attribute value: :nope"),
-    ("dog(a) = :one", ExprKind::Condition, "Invalid function name; function: dog"),
-    ("dog(a)", ExprKind::Condition, "Invalid function name; function: dog"),
-    ("BEGINS_WITH(a, :s)", ExprKind::Condition, "Invalid function name; function: BEGINS_WITH"),
-    ("size(a)", ExprKind::Condition, "The function is not allowed to be used this way in an expression; function: size"),
-    ("attribute_exists(a) < :one", ExprKind::Condition, "not allowed to be used this way in an expression; function: attribute_exists"),
-    ("if_not_exists(a, a) = :one", ExprKind::Condition, "not allowed to be used this way in an expression; function: if_not_exists"),
-    ("list_append(a, a) = :one", ExprKind::Condition, "function: list_append"),
-    ("size(a, b) = :one", ExprKind::Condition, "Incorrect number of operands for operator or function; operator or function: size, number of operands: 2"),
-    ("begins_with(a)", ExprKind::Condition, "operator or function: begins_with, number of operands: 1"),
-    ("attribute_exists(:one)", ExprKind::Condition, "Operator or function requires a document path; operator or function: attribute_exists"),
-    ("begins_with(a, :one)", ExprKind::Condition, "Incorrect operand type for operator or function; operator or function: begins_with, operand type: N"),
-    ("attribute_type(a, b)", ExprKind::Condition, "operator or function: attribute_type, operand type:"),
-    ("attribute_type(a, :one)", ExprKind::Condition, "operator or function: attribute_type, operand type: N"),
-    ("attribute_type(a, :tdog)", ExprKind::Condition, "Invalid attribute type name found; type: DOG, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}"),
-    ("size(:one) = :one", ExprKind::Condition, "operator or function: size, operand type: N"),
-    ("a >= :list", ExprKind::Condition, "Incorrect operand type for operator or function; operator or function: >=, operand type: L"),
-    (":list < a", ExprKind::Condition, "operator or function: <, operand type: L"),
-    ("a BETWEEN :list AND :list", ExprKind::Condition, "operator or function: BETWEEN, operand type: L"),
-    ("a BETWEEN :two AND :one", ExprKind::Condition, "The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {N:2}, upper bound operand: AttributeValue: {N:1}"),
-    ("a BETWEEN :one AND :s", ExprKind::Condition, "The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: AttributeValue: {N:1}, upper bound operand: AttributeValue: {S:hello}"),
-    ("contains(a, a)", ExprKind::Condition, "The first operand must be distinct from the remaining operands for this operator or function; operator: contains, first operand: [a]"),
-    ("((a = :one))", ExprKind::Condition, "The expression has redundant parentheses;"),
+    (
+        "status = :one",
+        ExprKind::Condition,
+        "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: status",
+    ),
+    (
+        "a.Name = :one",
+        ExprKind::Filter,
+        "Invalid FilterExpression: Attribute name is a reserved keyword; reserved keyword: Name",
+    ),
+    (
+        "attribute_exists(DATA)",
+        ExprKind::Condition,
+        "reserved keyword: DATA",
+    ),
+    (
+        "#nope = :one",
+        ExprKind::Condition,
+        "An expression attribute name used in the document path is not defined; attribute name: #nope",
+    ),
+    (
+        "a = :nope",
+        ExprKind::Condition,
+        "An expression attribute value used in expression is not defined; attribute value: :nope",
+    ),
+    (
+        "dog(a) = :one",
+        ExprKind::Condition,
+        "Invalid function name; function: dog",
+    ),
+    (
+        "dog(a)",
+        ExprKind::Condition,
+        "Invalid function name; function: dog",
+    ),
+    (
+        "BEGINS_WITH(a, :s)",
+        ExprKind::Condition,
+        "Invalid function name; function: BEGINS_WITH",
+    ),
+    (
+        "size(a)",
+        ExprKind::Condition,
+        "The function is not allowed to be used this way in an expression; function: size",
+    ),
+    (
+        "attribute_exists(a) < :one",
+        ExprKind::Condition,
+        "not allowed to be used this way in an expression; function: attribute_exists",
+    ),
+    (
+        "if_not_exists(a, a) = :one",
+        ExprKind::Condition,
+        "not allowed to be used this way in an expression; function: if_not_exists",
+    ),
+    (
+        "list_append(a, a) = :one",
+        ExprKind::Condition,
+        "function: list_append",
+    ),
+    (
+        "size(a, b) = :one",
+        ExprKind::Condition,
+        "Incorrect number of operands for operator or function; operator or function: size, number of operands: 2",
+    ),
+    (
+        "begins_with(a)",
+        ExprKind::Condition,
+        "operator or function: begins_with, number of operands: 1",
+    ),
+    (
+        "attribute_exists(:one)",
+        ExprKind::Condition,
+        "Operator or function requires a document path; operator or function: attribute_exists",
+    ),
+    (
+        "begins_with(a, :one)",
+        ExprKind::Condition,
+        "Incorrect operand type for operator or function; operator or function: begins_with, operand type: N",
+    ),
+    (
+        "attribute_type(a, b)",
+        ExprKind::Condition,
+        "operator or function: attribute_type, operand type:",
+    ),
+    (
+        "attribute_type(a, :one)",
+        ExprKind::Condition,
+        "operator or function: attribute_type, operand type: N",
+    ),
+    (
+        "attribute_type(a, :tdog)",
+        ExprKind::Condition,
+        "Invalid attribute type name found; type: DOG, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}",
+    ),
+    (
+        "size(:one) = :one",
+        ExprKind::Condition,
+        "operator or function: size, operand type: N",
+    ),
+    (
+        "a >= :list",
+        ExprKind::Condition,
+        "Incorrect operand type for operator or function; operator or function: >=, operand type: L",
+    ),
+    (
+        ":list < a",
+        ExprKind::Condition,
+        "operator or function: <, operand type: L",
+    ),
+    (
+        "a BETWEEN :list AND :list",
+        ExprKind::Condition,
+        "operator or function: BETWEEN, operand type: L",
+    ),
+    (
+        "a BETWEEN :two AND :one",
+        ExprKind::Condition,
+        "The BETWEEN operator requires upper bound to be greater than or equal to lower bound; lower bound operand: AttributeValue: {N:2}, upper bound operand: AttributeValue: {N:1}",
+    ),
+    (
+        "a BETWEEN :one AND :s",
+        ExprKind::Condition,
+        "The BETWEEN operator requires same data type for lower and upper bounds; lower bound operand: AttributeValue: {N:1}, upper bound operand: AttributeValue: {S:hello}",
+    ),
+    (
+        "contains(a, a)",
+        ExprKind::Condition,
+        "The first operand must be distinct from the remaining operands for this operator or function; operator: contains, first operand: [a]",
+    ),
+    (
+        "((a = :one))",
+        ExprKind::Condition,
+        "The expression has redundant parentheses;",
+    ),
 ];
 
 #[test]
@@ -210,7 +358,11 @@ fn bad_conditions_are_refused_with_dynamodbs_words() {
             Ok(c) => panic!("{src}: accepted as {c:?}"),
             Err(e) => {
                 assert_eq!(e.kind, crate::ErrorKind::Validation, "{src}");
-                assert!(e.message.contains(want), "{src}: {:?} lacks {want:?}", e.message);
+                assert!(
+                    e.message.contains(want),
+                    "{src}: {:?} lacks {want:?}",
+                    e.message
+                );
             }
         }
     }
@@ -218,36 +370,60 @@ fn bad_conditions_are_refused_with_dynamodbs_words() {
 
 #[test]
 fn in_takes_up_to_100_values() {
-    let values: Vec<(String, String)> =
-        (0..101).map(|i| (format!(":v{i}"), format!(r#"{{"N":"{i}"}}"#))).collect();
-    let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let list = |n: usize| (0..n).map(|i| format!(":v{i}")).collect::<Vec<_>>().join(",");
+    let values: Vec<(String, String)> = (0..101)
+        .map(|i| (format!(":v{i}"), format!(r#"{{"N":"{i}"}}"#)))
+        .collect();
+    let pairs: Vec<(&str, &str)> = values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let list = |n: usize| {
+        (0..n)
+            .map(|i| format!(":v{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let r = resolver(&[], &pairs);
     let c = parse_condition(&format!("a IN ({})", list(100)), ExprKind::Condition, &r).unwrap();
     assert!(c.eval(Some(&item(r#"{"a":{"N":"74"}}"#))).unwrap());
     assert!(!c.eval(Some(&item(r#"{"a":{"N":"174"}}"#))).unwrap());
     let e = parse_condition(&format!("a IN ({})", list(101)), ExprKind::Condition, &r).unwrap_err();
-    assert!(e.message.contains("too many operands; number of operands: 101"), "{}", e.message);
+    assert!(
+        e.message
+            .contains("too many operands; number of operands: 101"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
 fn placeholders_used_by_any_expression_count_as_used() {
     let r = resolver(
         &[("#n1", "a"), ("#n2", "b"), ("#n3", "c")],
-        &[(":v1", r#"{"N":"1"}"#), (":v2", r#"{"N":"2"}"#), (":v3", r#"{"N":"3"}"#)],
+        &[
+            (":v1", r#"{"N":"1"}"#),
+            (":v2", r#"{"N":"2"}"#),
+            (":v3", r#"{"N":"3"}"#),
+        ],
     );
     // Short-circuit evaluation must not matter: parsing marks use.
     parse_condition("#n1 = :v1 OR #n2 = :v2", ExprKind::Condition, &r).unwrap();
     assert_eq!(r.unused_names(), vec!["#n3"]);
     assert_eq!(r.unused_values(), vec![":v3"]);
     let e = r.check_all_used().unwrap_err();
-    assert_eq!(e.message, "Value provided in ExpressionAttributeNames unused in expressions: keys: {#n3}");
+    assert_eq!(
+        e.message,
+        "Value provided in ExpressionAttributeNames unused in expressions: keys: {#n3}"
+    );
     parse_condition("#n3 = :v3", ExprKind::Filter, &r).unwrap();
     r.check_all_used().unwrap();
 
     let r = resolver(&[], &[(":a", r#"{"N":"1"}"#), (":b", r#"{"N":"1"}"#)]);
     let e = r.check_all_used().unwrap_err();
-    assert_eq!(e.message, "Value provided in ExpressionAttributeValues unused in expressions: keys: {:a, :b}");
+    assert_eq!(
+        e.message,
+        "Value provided in ExpressionAttributeValues unused in expressions: keys: {:a, :b}"
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Table-driven tests of the expression languages, one file per language, with shared helpers
 //! to build values, items and resolvers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::{
     number::Number,
@@ -33,10 +33,14 @@ pub fn n(s: &str) -> AttributeValue {
 
 /// A resolver from `#name=attr` pairs and `:value` → DynamoDB JSON pairs.
 pub fn resolver(names: &[(&str, &str)], values: &[(&str, &str)]) -> Resolver {
-    let names: HashMap<String, String> =
-        names.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-    let values: HashMap<String, AttributeValue> =
-        values.iter().map(|(k, v)| ((*k).to_owned(), av(v))).collect();
+    let names: HashMap<String, String> = names
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let values: HashMap<String, AttributeValue> = values
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), av(v)))
+        .collect();
     Resolver::new(&names, &values)
 }
 
@@ -58,13 +62,3 @@ pub const VALUES: &[(&str, &str)] = &[
     (":null", r#"{"NULL":true}"#),
     (":true", r#"{"BOOL":true}"#),
 ];
-
-/// A map helper for building expected nested values.
-pub fn map(entries: &[(&str, AttributeValue)]) -> AttributeValue {
-    AttributeValue::M(
-        entries
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect::<BTreeMap<_, _>>(),
-    )
-}
