@@ -90,7 +90,7 @@ fn string_of(v: &Value, what: &str) -> Result<String> {
     }
 }
 
-fn array_of<'a>(v: &'a Value) -> Result<&'a Vec<Value>> {
+fn array_of(v: &Value) -> Result<&Vec<Value>> {
     v.as_array().ok_or_else(|| {
         DynamoError::serialization("Unexpected value type in payload: expected a list")
     })

@@ -109,7 +109,7 @@ pub(crate) fn prepare_update(
     if let Some(u) = &update {
         touched = exprs.touched(u);
         for k in table.key_names() {
-            if touched.iter().any(|t| t == k) {
+            if u.touches(k) {
                 return Err(DynamoError::validation(format!(
                     "One or more parameter values were invalid: Cannot update attribute {k}. This attribute is part of the key"
                 )));

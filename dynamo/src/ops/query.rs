@@ -120,7 +120,11 @@ pub fn query(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
         ));
     }
     let mut exprs = Exprs::new(body)?;
-    let kc = exprs.key_condition(body)?;
+    let kc = exprs.key_condition(
+        body,
+        &table.hash.0,
+        table.range.as_ref().map(|(r, _)| r.as_str()),
+    )?;
     let (pk_name, pk_value) = exprs.partition(&kc);
     if pk_name != table.hash.0 {
         return Err(DynamoError::validation(format!(

@@ -189,15 +189,20 @@ impl Exprs {
             .transpose()
     }
 
-    /// The `KeyConditionExpression` (required).
-    pub fn key_condition(&mut self, body: &Value) -> Result<KeyCondition> {
+    /// The `KeyConditionExpression` (required), over a table keyed by `partition` (and `sort`).
+    pub fn key_condition(
+        &mut self,
+        body: &Value,
+        partition: &str,
+        sort: Option<&str>,
+    ) -> Result<KeyCondition> {
         let src = string_field(body, "KeyConditionExpression")?.ok_or_else(|| {
             DynamoError::validation(
                 "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
             )
         })?;
         self.used_any = true;
-        expr::parse_key_condition(src, &self.resolver)
+        expr::parse_key_condition(src, &self.resolver, partition, sort)
     }
 
     /// Every name and value defined was used by an expression of the request.
@@ -244,7 +249,10 @@ impl Exprs {
 
     /// The top-level attributes `u` writes or removes.
     pub fn touched(&self, u: &Update) -> Vec<String> {
-        u.top_level_names()
+        let mut names: Vec<String> = u.paths().map(|p| p.root.clone()).collect();
+        names.sort();
+        names.dedup();
+        names
     }
 
     /// `item` projected.
