@@ -193,7 +193,7 @@ def conditional_put_in(region):
     print("conditional_put_in OK")
 
 
-def converge(key, attributes):
+def converge(key, *attributes):
     """Wait until every region holds one identical whole item `key`; print it as JSON."""
     def same():
         items = [client(r).get_item(TableName="lww", Key={"pk": {"S": key}}).get("Item") for r in REGIONS]
