@@ -272,14 +272,24 @@ pub enum Keys {
 
 /// Key names and their choice.
 #[derive(Clone, Debug)]
-struct KeyPicker {
+pub struct KeyPicker {
     prefix: String,
     keys: Keys,
     rng: Rng,
 }
 
 impl KeyPicker {
-    fn key(&mut self, n: u64) -> String {
+    /// Keys under `prefix`, chosen as `keys` says; `stream` seeds the task's choice.
+    pub fn new(prefix: &str, keys: Keys, seed: u64, stream: u64) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            keys,
+            rng: Rng::stream(seed, stream),
+        }
+    }
+
+    /// The key of request `n`.
+    pub fn key(&mut self, n: u64) -> String {
         match self.keys {
             Keys::Random(k) => format!("{}{:010}", self.prefix, self.rng.below(k)),
             Keys::Sequential => format!("{}{n:010}", self.prefix),

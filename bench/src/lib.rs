@@ -11,6 +11,8 @@
 //! - [`options`]: what a run measures and how hard (durations, counts, worker counts);
 //! - [`echo`]: the baseline echo service (`meridian-bench echo-server`, its own process);
 //! - [`driver`]: the closed-loop driver and the calls it makes (echo, put, get);
+//! - [`http`], [`dynalite`]: the lean HTTP client of the DynamoDB figures, and the emulator
+//!   they are compared with;
 //! - [`nodes`]: clusters of real node processes for a scenario, their status and memory;
 //! - [`scenarios`]: one module per scenario;
 //! - [`results`]: what the scenarios measured, typed;
@@ -18,7 +20,9 @@
 //! - [`report`]: tables, charts, and the `results.md`, `results.csv` and `results.html` files.
 
 pub mod driver;
+pub mod dynalite;
 pub mod echo;
+pub mod http;
 pub mod nodes;
 pub mod options;
 pub mod report;

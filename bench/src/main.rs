@@ -105,7 +105,7 @@ struct RunArgs {
     /// Seed of every workload.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Run only these scenarios: echo, single, global, catchup, fidelity, memory, matrix.
+    /// Run only these scenarios: echo, single, global, catchup, fidelity, memory, matrix, dynamodb.
     #[arg(long, value_delimiter = ',')]
     only: Vec<Scenario>,
 }

@@ -28,11 +28,13 @@ pub enum Scenario {
     Memory,
     /// Mode × lag × key skew × rate.
     Matrix,
+    /// The DynamoDB endpoint (PutItem / GetItem), beside the gRPC put and dynalite.
+    Dynamodb,
 }
 
 impl Scenario {
     /// Every scenario, in run order.
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 8] = [
         Scenario::Echo,
         Scenario::Single,
         Scenario::Global,
@@ -40,6 +42,7 @@ impl Scenario {
         Scenario::Fidelity,
         Scenario::Memory,
         Scenario::Matrix,
+        Scenario::Dynamodb,
     ];
 
     /// The name used in `--only`.
@@ -52,6 +55,7 @@ impl Scenario {
             Scenario::Fidelity => "fidelity",
             Scenario::Memory => "memory",
             Scenario::Matrix => "matrix",
+            Scenario::Dynamodb => "dynamodb",
         }
     }
 }

@@ -138,6 +138,30 @@ pub struct SingleResult {
     pub get: Outcome,
 }
 
+/// The DynamoDB endpoint of one node, beside its gRPC put and dynalite.
+#[derive(Clone, Debug)]
+pub struct DynamoResult {
+    /// Storage mode of the node.
+    pub storage: String,
+    /// PutItem over HTTP.
+    pub put: Outcome,
+    /// GetItem over HTTP.
+    pub get: Outcome,
+    /// gRPC puts of the same node, same in-flight count and value size.
+    pub grpc_put: Outcome,
+    /// dynalite driven by the same client, or why it was not.
+    pub dynalite: Result<PeerResult, String>,
+}
+
+/// Another emulator's figures.
+#[derive(Clone, Debug)]
+pub struct PeerResult {
+    /// PutItem.
+    pub put: Outcome,
+    /// GetItem.
+    pub get: Outcome,
+}
+
 /// Node memory per key.
 #[derive(Clone, Debug)]
 pub struct MemoryResult {
@@ -235,6 +259,8 @@ pub struct Results {
     pub memory: Vec<MemoryResult>,
     /// The matrix, cell by cell.
     pub matrix: Vec<MatrixCell>,
+    /// The DynamoDB endpoint, per storage mode.
+    pub dynamodb: Vec<DynamoResult>,
     /// Scenarios that failed.
     pub failures: Vec<Failure>,
     /// Wall time of the whole run, s.

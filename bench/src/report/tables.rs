@@ -113,6 +113,49 @@ pub fn headline(r: &Results) -> Table {
             ]);
         }
     }
+    for d in &r.dynamodb {
+        let ratio = d.put.rate() / d.grpc_put.rate().max(1e-9);
+        t.row(vec![
+            "DynamoDB PutItem / gRPC put (same node)".into(),
+            d.storage.clone(),
+            format!(
+                "{} ({} PutItem/s, p50 {} ms, p99 {} ms; GetItem {}/s)",
+                n2(ratio),
+                n0(d.put.rate()),
+                n2(d.put.quantile_ms(0.5)),
+                n2(d.put.quantile_ms(0.99)),
+                n0(d.get.rate())
+            ),
+            "≥ 0.7".into(),
+            yes_no(ratio >= 0.7),
+        ]);
+        match &d.dynalite {
+            Ok(peer) => t.row(vec![
+                format!(
+                    "DynamoDB PutItem / dynalite {} PutItem (same client)",
+                    crate::dynalite::VERSION
+                ),
+                d.storage.clone(),
+                format!(
+                    "{} ({} vs {} PutItem/s; GetItem {} vs {}/s)",
+                    n2(d.put.rate() / peer.put.rate().max(1e-9)),
+                    n0(d.put.rate()),
+                    n0(peer.put.rate()),
+                    n0(d.get.rate()),
+                    n0(peer.get.rate())
+                ),
+                "> 1".into(),
+                yes_no(d.put.rate() > peer.put.rate()),
+            ]),
+            Err(e) => t.row(vec![
+                "DynamoDB PutItem / dynalite PutItem".into(),
+                d.storage.clone(),
+                e.clone(),
+                "> 1".into(),
+                "-".into(),
+            ]),
+        }
+    }
     for g in &r.global {
         let target = format!("≥ {} and lag keeps up", targets::GLOBAL_RATIO);
         match g.best_kept_up() {

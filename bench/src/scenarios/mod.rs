@@ -6,6 +6,7 @@
 
 pub mod baseline;
 pub mod catchup;
+pub mod dynamodb;
 pub mod fidelity;
 pub mod global;
 pub mod matrix;
@@ -100,6 +101,14 @@ pub async fn run_all(opts: &Options) -> Results {
             let name = format!("memory ({storage} storage)");
             if let Some(x) = attempt(f, &name, memory::run(opts, storage)).await {
                 r.memory.push(x);
+            }
+        }
+    }
+    if opts.runs(Scenario::Dynamodb) {
+        for storage in &opts.storages {
+            let name = format!("DynamoDB endpoint ({storage} storage)");
+            if let Some(x) = attempt(f, &name, dynamodb::run(opts, storage)).await {
+                r.dynamodb.push(x);
             }
         }
     }
