@@ -45,7 +45,14 @@ impl Dynalite {
             .port();
         let child = Command::new("node")
             .arg(&cli)
-            .args(["--port", &port.to_string(), "--host", "127.0.0.1", "--createTableMs", "0"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--host",
+                "127.0.0.1",
+                "--createTableMs",
+                "0",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -124,3 +124,6 @@ pub(crate) fn decode_item(raw: &[u8]) -> Result<Item> {
 pub(crate) fn encode_item(item: &Item) -> Vec<u8> {
     serde_json::to_vec(&crate::value::item_to_json(item)).expect("JSON values encode")
 }
+
+#[cfg(test)]
+mod tests;
