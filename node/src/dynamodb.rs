@@ -3,8 +3,10 @@
 //! against this region — its lag, its conflicts, its role. The protocol itself (values,
 //! expressions, operations, errors) is `meridian-dynamo`, pure; here is the shell:
 //! - [`http`]: the server, the request's target, body and signature scope, the reply;
+//! - [`forward`]: Aurora Global write forwarding from a secondary to the primary;
 //! - [`txn`]: one request's view of the replica (`meridian_dynamo::ops::Txn`) and how the
 //!   replica's refusals read as DynamoDB errors.
 
+pub mod forward;
 pub mod http;
 pub mod txn;

@@ -203,7 +203,9 @@ def converge(key, *attributes):
     print(json.dumps({"item": item, "present": present}))
 
 
-def aurora_secondary(primary):
+def aurora_secondary(primary, forwarding):
+    """A secondary serves reads behind the lag; its writes are refused naming the primary, or
+    (forwarding on) carried out at the primary."""
     p = client(primary)
     create(p, "agt")
     table_everywhere("agt")
@@ -213,8 +215,14 @@ def aurora_secondary(primary):
             continue
         c = client(r)
         poll("the secondary reads behind the lag", lambda: "Item" in c.get_item(TableName="agt", Key={"pk": {"S": "k"}}))
-        code, msg = error_code(lambda: c.put_item(TableName="agt", Item={"pk": {"S": "x"}}))
-        assert code == "ValidationException" and f"the primary is {primary}" in msg, (code, msg)
+        if forwarding == "forwarding":
+            c.put_item(TableName="agt", Item={"pk": {"S": f"via-{r}"}})
+            assert "Item" in p.get_item(TableName="agt", Key={"pk": {"S": f"via-{r}"}}), "written at the primary"
+            poll("the forwarded write comes back to the secondary",
+                 lambda: "Item" in c.get_item(TableName="agt", Key={"pk": {"S": f"via-{r}"}}))
+        else:
+            code, msg = error_code(lambda: c.put_item(TableName="agt", Item={"pk": {"S": "x"}}))
+            assert code == "ValidationException" and f"the primary is {primary}" in msg, (code, msg)
     print("aurora_secondary OK")
 
 

@@ -89,8 +89,19 @@ fn a_conditional_put_passes_in_both_regions_and_one_write_is_then_lost() {
 
 #[test]
 fn an_aurora_secondary_refuses_writes_naming_the_primary_and_serves_reads() {
-    let c = Cluster::start("ddb-aurora", Spec::aurora(REGIONS, 5.0, "a"));
-    c.boto3("aurora_secondary", &["a"]);
+    let spec = Spec::new(REGIONS, 5.0)
+        .mode("aurora-global")
+        .extra("primary = \"a\"");
+    let c = Cluster::start("ddb-aurora", spec);
+    c.boto3("aurora_secondary", &["a", "refusing"]);
+}
+
+#[test]
+fn with_write_forwarding_an_aurora_secondary_passes_writes_to_the_primary() {
+    let c = Cluster::start("ddb-forward", Spec::aurora(REGIONS, 5.0, "a"));
+    c.boto3("aurora_secondary", &["a", "forwarding"]);
+    let stats = c.ctl("b", &["stats"]);
+    assert_eq!(stats["forwarded_writes"], 1, "{stats}");
 }
 
 #[test]

@@ -5,9 +5,10 @@
 //!
 //! Signatures are not verified (as DynamoDB Local and dynalite do not): any well-formed SigV4
 //! `Authorization` header is accepted, but its credential scope must name this node's region —
-//! a client configured for another region is refused with a message naming both.
+//! a client configured for another region is refused with a message naming both. An Aurora
+//! Global secondary with write forwarding on passes write operations to the primary.
 
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Router,
@@ -22,8 +23,12 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::txn::{ReplicaTxn, dynamo_error};
+use super::{
+    forward::{self, FORWARDED_HEADER},
+    txn::{ReplicaTxn, dynamo_error},
+};
 use crate::state::NodeState;
+use meridian_core::replica::Mode;
 
 /// Largest request body, bytes (DynamoDB's own limit is 16 MB).
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -101,7 +106,11 @@ fn check_auth(headers: &HeaderMap, region: &str) -> Result<(), DynamoError> {
 
 async fn handle(State(state): State<Arc<NodeState>>, headers: HeaderMap, body: Bytes) -> Response {
     match execute(&state, &headers, &body).await {
-        Ok(v) => reply(StatusCode::OK, &v),
+        Ok(Reply::Json(v)) => reply(StatusCode::OK, &v),
+        Ok(Reply::Forwarded(status, bytes)) => raw_reply(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            bytes,
+        ),
         Err(e) => reply(
             StatusCode::from_u16(e.kind.status()).unwrap_or(StatusCode::BAD_REQUEST),
             &e.body(),
@@ -109,11 +118,34 @@ async fn handle(State(state): State<Arc<NodeState>>, headers: HeaderMap, body: B
     }
 }
 
+/// What a request is answered with.
+enum Reply {
+    /// This node's own reply.
+    Json(Value),
+    /// The primary's reply to a forwarded write: status and body, passed on unchanged.
+    Forwarded(u16, Vec<u8>),
+}
+
+/// The primary's name and endpoint when this node is an Aurora Global secondary that forwards
+/// writes (and the request was not forwarded to it already).
+fn forward_to(state: &NodeState, headers: &HeaderMap) -> Option<(String, SocketAddr)> {
+    if !state.opts.cluster.write_forwarding || headers.contains_key(FORWARDED_HEADER) {
+        return None;
+    }
+    let role = state.replica().role().clone();
+    let primary = role
+        .primary
+        .filter(|p| role.mode == Mode::AuroraGlobal && *p != state.region)?;
+    let name = state.regions.name(primary).to_owned();
+    let addr = state.opts.cluster.region(&name)?.dynamodb?;
+    Some((name, addr))
+}
+
 async fn execute(
     state: &NodeState,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Value, DynamoError> {
+) -> Result<Reply, DynamoError> {
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -132,6 +164,14 @@ async fn execute(
         ));
     };
     check_auth(headers, state.region_name())?;
+    if ops::is_write(op)
+        && let Some((primary, addr)) = forward_to(state, headers)
+    {
+        let (status, bytes) =
+            forward::forward(addr, &primary, state.region_name(), target, body).await?;
+        state.count_forwarded();
+        return Ok(Reply::Forwarded(status, bytes));
+    }
     let body: Value = serde_json::from_slice(body).map_err(|e| {
         DynamoError::serialization(format!("The request body is not valid JSON: {e}"))
     })?;
@@ -145,10 +185,17 @@ async fn execute(
         .transact(|writer| ops::run(op, &body, &ctx, &mut ReplicaTxn { writer }))
         .await
         .map_err(dynamo_error)?
+        .map(Reply::Json)
 }
 
 fn reply(status: StatusCode, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).expect("JSON values encode");
+    raw_reply(
+        status,
+        serde_json::to_vec(body).expect("JSON values encode"),
+    )
+}
+
+fn raw_reply(status: StatusCode, bytes: Vec<u8>) -> Response {
     let crc = crc32fast::hash(&bytes);
     let mut r = (status, bytes).into_response();
     let h = r.headers_mut();
