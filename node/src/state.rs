@@ -184,6 +184,8 @@ impl NodeState {
             recovered.feed_recorded,
             recovered.feed_conflicts,
         );
+        // The persist thread advances the durable head: share its sender.
+        state.head = persister.head();
         state.head.send_replace(head);
         for (origin, seq, incarnation) in recovered.applied {
             if let Some(o) = state.regions.id(&origin) {
@@ -277,31 +279,26 @@ impl NodeState {
                 std::iter::once(key),
                 events,
                 vec![Op::Log(c.write.clone())],
+                Some(c.write.seq),
             );
             (c, durable)
         };
-        self.advance_head(durable, committed.write.seq).await?;
+        self.await_logged(durable, committed.write.seq).await?;
         Ok(committed)
     }
 
-    /// Once `durable` resolves, advance the durable head to `seq` (and wake the peers' pull
-    /// streams). Peers only ever see durable log entries: the head is the durable head. It
-    /// advances in a task of its own, so a client that gives up (deadline, disconnect) while the
-    /// write syncs cannot leave the write logged but never offered to the peers.
-    pub(crate) async fn advance_head(&self, durable: Option<Durable>, seq: u64) -> Result<()> {
-        let head = self.head.clone();
-        let advance = async move {
-            if let Some(d) = durable {
-                storage::durable(d).await?;
+    /// Wait until own writes logged up to `seq` are durable (`durable`, from a job queued with
+    /// that seq: the persist thread advances the durable head right after the sync, so the head
+    /// moves even if this wait is abandoned); in memory mode advance the head now. Peers only
+    /// ever see durable log entries: the head is the durable head.
+    pub(crate) async fn await_logged(&self, durable: Option<Durable>, seq: u64) -> Result<()> {
+        match durable {
+            Some(d) => storage::durable(d).await,
+            None => {
+                self.head
+                    .send_if_modified(|h| (seq > *h).then(|| *h = seq).is_some());
+                Ok(())
             }
-            head.send_if_modified(|h| (seq > *h).then(|| *h = seq).is_some());
-            Ok::<(), Error>(())
-        };
-        match self.persister {
-            Some(_) => tokio::spawn(advance)
-                .await
-                .map_err(|e| Error::Internal(format!("durability task: {e}")))?,
-            None => advance.await,
         }
     }
 

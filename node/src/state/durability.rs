@@ -25,13 +25,15 @@ impl NodeState {
     }
 
     /// Queue the state of `keys`, the loss events recorded after feed position `events_after`,
-    /// and more `ops` for durability; call under the core lock.
+    /// and more `ops` for durability; call under the core lock. `logs_up_to`: the ops log own
+    /// writes up to this seq, and the durable head advances to it once they are on disk.
     pub(super) fn persist_keys<'a>(
         &self,
         core: &Replica,
         keys: impl Iterator<Item = &'a str>,
         events_after: u64,
         mut ops: Vec<Op>,
+        logs_up_to: Option<u64>,
     ) -> Option<Durable> {
         let persister = self.persister.as_ref()?;
         let feed = core.feed();
@@ -55,7 +57,7 @@ impl NodeState {
                 });
             }
         }
-        Some(persister.queue(ops))
+        Some(persister.queue_logging(ops, logs_up_to))
     }
 
     /// A ticket covering every storage operation queued so far (`None` in memory mode). Take it

@@ -59,7 +59,7 @@ impl NodeState {
             let mut keys: Vec<&str> = writes.iter().map(|w| &*w.key).collect();
             keys.sort_unstable();
             keys.dedup();
-            self.persist_keys(&core, keys.into_iter(), events, vec![position])
+            self.persist_keys(&core, keys.into_iter(), events, vec![position], None)
         };
         let now = now_us();
         {
@@ -117,7 +117,7 @@ impl NodeState {
             for w in writes {
                 core.apply_remote(w.clone(), now);
             }
-            self.persist_keys(&core, writes.iter().map(|w| &*w.key), events, vec![])
+            self.persist_keys(&core, writes.iter().map(|w| &*w.key), events, vec![], None)
         };
         match durable {
             Some(d) => storage::durable(d).await,
@@ -176,7 +176,7 @@ impl NodeState {
             self.resync_generation.send_modify(|g| *g += 1);
             let keys: Vec<Arc<str>> = core.store().iter().map(|w| w.key.clone()).collect();
             let events = core.feed().lost();
-            self.persist_keys(&core, keys.iter().map(|k| &**k), events, ops)
+            self.persist_keys(&core, keys.iter().map(|k| &**k), events, ops, None)
         };
         match durable {
             Some(d) => storage::durable(d).await,

@@ -76,12 +76,12 @@ impl NodeState {
                 keys.sort_unstable();
                 keys.dedup();
                 let ops = written.iter().map(|w| Op::Log(w.clone())).collect();
-                self.persist_keys(&replica, keys.iter().map(|k| &**k), events, ops)
+                self.persist_keys(&replica, keys.iter().map(|k| &**k), events, ops, last_seq)
             };
             (out, durable, last_seq, self.durability_ticket())
         };
         match last_seq {
-            Some(seq) => self.advance_head(durable, seq).await?,
+            Some(seq) => self.await_logged(durable, seq).await?,
             None => self.wait_durable(ticket).await?,
         }
         Ok(out)

@@ -1,6 +1,9 @@
 //! Group commit: one thread owns the database and folds every job queued while it synced into
 //! the next sync. Writers queue their operations and await a oneshot; tickets let a reader ask
-//! whether everything queued before some point is on disk.
+//! whether everything queued before some point is on disk. A job that logs own writes names the
+//! last seq it logged, and the thread advances the durable head (what peers may pull) to it
+//! right after the sync — so the head moves even when the writer gave up waiting, and no task
+//! is spawned per write.
 
 use tokio::sync::oneshot;
 
@@ -10,8 +13,8 @@ use crate::{
     lock::UnpoisonedRw,
 };
 
-/// A queued batch and who waits for it.
-type Job = (Vec<Op>, Option<oneshot::Sender<Result<()>>>);
+/// A queued batch, who waits for it, and the own-log seq it makes durable (if it logs writes).
+type Job = (Vec<Op>, Option<oneshot::Sender<Result<()>>>, Option<u64>);
 
 /// The group-commit thread's handle.
 #[derive(Debug, Clone)]
@@ -22,6 +25,8 @@ pub struct Persister {
     sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Jobs the thread has made durable, in the order it received them.
     synced: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    /// The durable head of the own log, advanced by the thread after each sync.
+    head: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
     /// Held for writing by `Persister::hold` (tests): commits wait, as on a slow disk.
     #[cfg_attr(not(test), allow(dead_code))]
     gate: std::sync::Arc<std::sync::RwLock<()>>,
@@ -40,6 +45,8 @@ impl Persister {
         let synced_by_thread = synced.clone();
         let gate = std::sync::Arc::new(std::sync::RwLock::new(()));
         let thread_gate = gate.clone();
+        let head = std::sync::Arc::new(tokio::sync::watch::Sender::new(0u64));
+        let thread_head = head.clone();
         std::thread::Builder::new()
             .name("meridian-persist".into())
             .spawn(move || {
@@ -53,7 +60,7 @@ impl Persister {
                     }
                     let ops: Vec<Op> = jobs
                         .iter_mut()
-                        .flat_map(|(ops, _)| std::mem::take(ops))
+                        .flat_map(|(ops, _, _)| std::mem::take(ops))
                         .collect();
                     let result = {
                         let _open = thread_gate.read_locked();
@@ -67,8 +74,12 @@ impl Persister {
                     } else {
                         let n = jobs.len() as u64;
                         synced_by_thread.send_modify(|s| *s += n);
+                        // Peers only ever see durable log entries.
+                        if let Some(seq) = jobs.iter().filter_map(|j| j.2).max() {
+                            thread_head.send_if_modified(|h| (seq > *h).then(|| *h = seq).is_some());
+                        }
                     }
-                    for (_, ack) in jobs {
+                    for (_, ack, _) in jobs {
                         if let Some(ack) = ack {
                             let _ = ack.send(
                                 result
@@ -86,8 +97,14 @@ impl Persister {
             broken,
             sent: Default::default(),
             synced,
+            head,
             gate,
         }
+    }
+
+    /// The durable head of the own log this thread advances.
+    pub fn head(&self) -> std::sync::Arc<tokio::sync::watch::Sender<u64>> {
+        self.head.clone()
     }
 
     /// Hold every commit until the guard is dropped: a disk that does not answer, for tests of
@@ -135,8 +152,14 @@ impl Persister {
     /// Queue `ops` (call this under the core lock, so queue order is commit order); the
     /// receiver resolves once they are durable.
     pub fn queue(&self, ops: Vec<Op>) -> oneshot::Receiver<Result<()>> {
+        self.queue_logging(ops, None)
+    }
+
+    /// [`Persister::queue`], for ops that log own writes up to `seq`: once they are durable the
+    /// thread advances the durable head to `seq` (before the receiver resolves).
+    pub fn queue_logging(&self, ops: Vec<Op>, seq: Option<u64>) -> oneshot::Receiver<Result<()>> {
         let (tx, rx) = oneshot::channel();
-        if let Err(std::sync::mpsc::SendError((_, Some(ack)))) = self.tx.send((ops, Some(tx))) {
+        if let Err(std::sync::mpsc::SendError((_, Some(ack), _))) = self.tx.send((ops, Some(tx), seq)) {
             let _ = ack.send(Err(Error::Internal("storage thread stopped".into())));
         }
         // After the send: a ticket counts only jobs the thread will receive before later ones.
