@@ -14,37 +14,15 @@ use crate::{
     store::{Store, Write},
 };
 
-/// Buckets of a digest.
-pub const BUCKETS: u32 = 1024;
+use crate::hash::item_hash;
+pub use crate::hash::{BUCKETS, bucket_of};
 
-fn fnv(bytes: &[u8], mut h: u64) -> u64 {
-    for b in bytes {
-        h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-    }
-    h
-}
-
-/// The bucket of `key`.
-pub fn bucket_of(key: &str, buckets: u32) -> u32 {
-    (fnv(key.as_bytes(), 0xcbf2_9ce4_8422_2325) % u64::from(buckets.max(1))) as u32
-}
-
-fn item_hash(w: &Write) -> u64 {
-    let h = fnv(w.key.as_bytes(), 0xcbf2_9ce4_8422_2325);
-    let h = fnv(w.id.as_bytes(), h);
-    // The version too: two writes that share a (client-chosen) id still differ.
-    let h = fnv(&w.version.timestamp.physical_us.to_le_bytes(), h);
-    let h = fnv(&w.version.timestamp.logical.to_le_bytes(), h);
-    let h = fnv(&(w.version.region.index() as u64).to_le_bytes(), h);
-    // Finalise (splitmix) so XOR-combining stays well mixed.
-    let mut z = h;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The digest of a store.
+/// The digest of a store: at [`BUCKETS`] buckets the one the store keeps up to date as writes
+/// apply (no scan); at any other count, computed by a scan.
 pub fn digest(store: &Store, buckets: u32) -> Vec<u64> {
+    if buckets == BUCKETS {
+        return store.digest().to_vec();
+    }
     let mut d = vec![0u64; buckets.max(1) as usize];
     for w in store.iter() {
         d[bucket_of(&w.key, buckets) as usize] ^= item_hash(w);
@@ -103,6 +81,36 @@ mod tests {
         let items = items_in(sim.cores[1].store(), 64, &differing(&a, &b2));
         assert!(items.iter().any(|x| x.id == w.id));
         assert!(items.len() < 50, "only the differing bucket travels");
+    }
+
+    #[test]
+    fn the_kept_digest_is_the_scanned_digest_after_any_history() {
+        let mut sim = Sim::new(ClockMode::Hybrid, &[0, 3, 7]);
+        for i in 0..300u64 {
+            let r = (i % 3) as usize;
+            let key = format!("k{}", (i * 7919) % 37);
+            if i % 11 == 0 {
+                sim.delete(r, &key);
+            } else {
+                sim.put(r, &key, &format!("v{i}"));
+            }
+            if i % 17 == 0 {
+                // Partial delivery midway: replaced, superseded and conflicting writes all occur.
+                sim.deliver(r, (r + 1) % 3, 5);
+            }
+        }
+        sim.settle();
+        for core in &sim.cores {
+            let store = core.store();
+            let mut scanned = vec![0u64; BUCKETS as usize];
+            for w in store.iter() {
+                scanned[bucket_of(&w.key, BUCKETS) as usize] ^= item_hash(w);
+            }
+            assert_eq!(store.digest(), &scanned[..]);
+        }
+        let mut cleared = sim.cores[0].store().clone();
+        cleared.clear();
+        assert!(cleared.digest().iter().all(|h| *h == 0));
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! - [`events`]: the bounded conflict / lost-write feed;
 //! - [`replica`]: one region's state machine (writes, conditions, roles, log, checks of remote writes);
 //! - [`links`]: the link table and the delivery-time arithmetic of link emulation;
-//! - [`digest`]: the pure half of anti-entropy (digests, what repair may merge);
+//! - [`hash`], [`digest`]: the pure half of anti-entropy (bucket and write hashes, digests the
+//!   store keeps up to date, what repair may merge);
 //! - [`config`]: the cluster file and the built-in default cluster;
 //! - [`error`]: the one error type (mapped to gRPC status by the node);
 //! - [`testkit`]: a simulated cluster of replicas for tests (here and in the node).
@@ -21,6 +22,7 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod events;
+pub mod hash;
 pub mod links;
 pub mod region;
 pub mod replica;

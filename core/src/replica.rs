@@ -128,6 +128,11 @@ impl Replica {
         self.divergent
     }
 
+    /// The conflict feed's byte budget (see [`EventFeed`]).
+    pub fn set_feed_bytes(&mut self, max_bytes: usize) {
+        self.feed.set_max_bytes(max_bytes);
+    }
+
     /// This region.
     pub fn region(&self) -> RegionId {
         self.region

@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::{
     clock::Timestamp,
+    hash::{BUCKETS, bucket_of, item_hash},
     region::RegionId,
     version_vector::{Causality, VersionVector},
 };
@@ -79,6 +80,14 @@ impl Write {
     pub fn payload_bytes(&self) -> usize {
         self.key.len() + self.value.as_ref().map_or(0, |v| v.len())
     }
+
+    /// This write without its value: a put keeps an empty value, a tombstone stays one.
+    pub fn without_value(&self) -> Write {
+        Write {
+            value: self.value.as_ref().map(|_| Arc::from(&[][..])),
+            ..self.clone()
+        }
+    }
 }
 
 /// What applying a write did.
@@ -126,16 +135,37 @@ struct Entry {
     seen: VersionVector,
 }
 
-/// The state of one region: the LWW-current write of every key.
-#[derive(Clone, Debug, Default)]
+/// The state of one region: the LWW-current write of every key, and its anti-entropy digest
+/// (per bucket, the XOR of the current writes' hashes), kept up to date as writes apply.
+#[derive(Clone, Debug)]
 pub struct Store {
     items: HashMap<Arc<str>, Entry>,
+    digest: Vec<u64>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self {
+            items: HashMap::new(),
+            digest: vec![0; BUCKETS as usize],
+        }
+    }
 }
 
 impl Store {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The digest at [`BUCKETS`] buckets (see [`crate::digest`]).
+    pub fn digest(&self) -> &[u64] {
+        &self.digest
+    }
+
+    /// Fold `w` into (or out of: XOR) the digest.
+    fn toggle(&mut self, w: &Write) {
+        self.digest[bucket_of(&w.key, BUCKETS) as usize] ^= item_hash(w);
     }
 
     /// The current write of `key` (value or tombstone), if the key was ever written.
@@ -150,8 +180,13 @@ impl Store {
 
     /// Put back a key's persisted state (recovery after a restart).
     pub fn restore(&mut self, current: Arc<Write>, seen: VersionVector) {
-        self.items
-            .insert(current.key.clone(), Entry { current, seen });
+        self.toggle(&current);
+        if let Some(old) = self
+            .items
+            .insert(current.key.clone(), Entry { current, seen })
+        {
+            self.toggle(&old.current);
+        }
     }
 
     /// Number of keys (tombstones included).
@@ -188,6 +223,7 @@ impl Store {
     /// Merge one write into the state (see the module docs).
     pub fn apply(&mut self, write: Arc<Write>) -> Outcome {
         let Some(entry) = self.items.get_mut(&write.key) else {
+            self.toggle(&write);
             let seen = write.context.clone();
             self.items.insert(
                 write.key.clone(),
@@ -234,7 +270,9 @@ impl Store {
             },
         };
         if wins {
-            entry.current = write;
+            let old = std::mem::replace(&mut entry.current, write.clone());
+            self.toggle(&old);
+            self.toggle(&write);
         }
         outcome
     }
@@ -242,6 +280,7 @@ impl Store {
     /// Drop everything (a secondary resyncing from its primary).
     pub fn clear(&mut self) {
         self.items.clear();
+        self.digest.fill(0);
     }
 
     /// Approximate memory held by the state, bytes (keys, values, per-key metadata).

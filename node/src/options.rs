@@ -1,6 +1,9 @@
 //! How a node process is started: its region, cluster, storage and limits.
 
-use meridian_core::{config::ClusterConfig, events::DEFAULT_FEED_CAPACITY};
+use meridian_core::{
+    config::ClusterConfig,
+    events::{DEFAULT_FEED_BYTES, DEFAULT_FEED_CAPACITY},
+};
 
 /// Options of one node process.
 #[derive(Clone, Debug)]
@@ -13,6 +16,8 @@ pub struct NodeOptions {
     pub admin_token: Option<String>,
     /// Conflict events kept in the feed.
     pub feed_capacity: usize,
+    /// The conflict feed's byte budget (values go first, then the oldest events).
+    pub feed_bytes: usize,
     /// Most writes per replication batch.
     pub max_batch: usize,
     /// Where the state lives.
@@ -36,6 +41,7 @@ impl NodeOptions {
             cluster,
             admin_token: None,
             feed_capacity: DEFAULT_FEED_CAPACITY,
+            feed_bytes: DEFAULT_FEED_BYTES,
             max_batch: 512,
             storage: StorageMode::Memory,
         }

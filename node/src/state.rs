@@ -127,6 +127,7 @@ impl NodeState {
             fences: Vec::new(),
         };
         let mut core = Replica::new(region, regions.clone(), clock, role, opts.feed_capacity);
+        core.set_feed_bytes(opts.feed_bytes);
         core.set_dot_floor(now_us());
         let max_skew_ms = cluster
             .regions

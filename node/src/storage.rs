@@ -301,6 +301,8 @@ impl Storage {
                 winner: side(e.winner)?,
                 loser: side(e.loser)?,
                 detected_at_us: e.detected_at_us,
+                // Events are stored without values (the log and items hold the writes).
+                values: false,
             });
         }
         Ok(r)
@@ -366,8 +368,8 @@ impl Storage {
                 } => {
                     let stored = StoredEvent {
                         causal_inversion: event.kind == EventKind::CausalInversion,
-                        winner: Some(write_to_pb(&self.regions, &event.winner)),
-                        loser: Some(write_to_pb(&self.regions, &event.loser)),
+                        winner: Some(write_to_pb(&self.regions, &event.winner.without_value())),
+                        loser: Some(write_to_pb(&self.regions, &event.loser.without_value())),
                         detected_at_us: event.detected_at_us,
                     };
                     batch.insert(

@@ -40,6 +40,9 @@ pub struct NodeArgs {
     /// Conflict events kept in the node's feed.
     #[arg(long, default_value_t = meridian_core::events::DEFAULT_FEED_CAPACITY, value_parser = super::count(1, 10_000_000))]
     conflict_feed: usize,
+    /// Bytes the conflict feed may use: the oldest events give up their values first, then go.
+    #[arg(long, default_value_t = meridian_core::events::DEFAULT_FEED_BYTES, value_parser = super::count(4096, 1 << 40))]
+    conflict_feed_bytes: usize,
     /// Serve the DynamoDB endpoint here instead of the cluster file's `dynamodb` address.
     #[arg(long, value_name = "ADDR")]
     dynamodb: Option<SocketAddr>,
@@ -73,6 +76,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     let mut opts = NodeOptions::new(&args.region, cluster);
     opts.admin_token = args.admin_token;
     opts.feed_capacity = args.conflict_feed.max(1);
+    opts.feed_bytes = args.conflict_feed_bytes;
     opts.max_batch = args.max_batch;
     opts.storage = match args.storage {
         Storage::Memory => StorageMode::Memory,

@@ -159,7 +159,9 @@ impl Persister {
     /// thread advances the durable head to `seq` (before the receiver resolves).
     pub fn queue_logging(&self, ops: Vec<Op>, seq: Option<u64>) -> oneshot::Receiver<Result<()>> {
         let (tx, rx) = oneshot::channel();
-        if let Err(std::sync::mpsc::SendError((_, Some(ack), _))) = self.tx.send((ops, Some(tx), seq)) {
+        if let Err(std::sync::mpsc::SendError((_, Some(ack), _))) =
+            self.tx.send((ops, Some(tx), seq))
+        {
             let _ = ack.send(Err(Error::Internal("storage thread stopped".into())));
         }
         // After the send: a ticket counts only jobs the thread will receive before later ones.
