@@ -105,7 +105,14 @@ struct RunArgs {
     /// Seed of every workload.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Run only these scenarios: echo, single, global, catchup, fidelity, memory, matrix, dynamodb.
+    /// Length of the soak scenario, seconds (--quick: 30).
+    #[arg(long, default_value_t = 600.0)]
+    soak_secs: f64,
+    /// Offered rate of the soak, ops/s over all regions (default: half the rate at which three
+    /// regions kept up in the global scenario of this run, or a quarter of a short flat-out run).
+    #[arg(long)]
+    soak_rate: Option<f64>,
+    /// Run only these scenarios: echo, single, global, catchup, fidelity, memory, matrix, dynamodb, soak.
     #[arg(long, value_delimiter = ',')]
     only: Vec<Scenario>,
 }
@@ -169,6 +176,12 @@ impl RunArgs {
             rates: self.rates,
             matrix_keys: self.matrix_keys,
             matrix_mix: self.matrix_mix,
+            soak: Duration::from_secs_f64(if self.quick {
+                30.0
+            } else {
+                self.soak_secs.clamp(10.0, 86_400.0)
+            }),
+            soak_rate: self.soak_rate,
             seed: self.seed,
             scenarios,
             command: std::env::args().collect::<Vec<_>>().join(" "),

@@ -30,11 +30,13 @@ pub enum Scenario {
     Matrix,
     /// The DynamoDB endpoint (PutItem / GetItem), beside the gRPC put and dynalite.
     Dynamodb,
+    /// Three regions at half their keep-up rate for minutes: RSS and data dir over time.
+    Soak,
 }
 
 impl Scenario {
     /// Every scenario, in run order.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Echo,
         Scenario::Single,
         Scenario::Global,
@@ -43,6 +45,7 @@ impl Scenario {
         Scenario::Memory,
         Scenario::Matrix,
         Scenario::Dynamodb,
+        Scenario::Soak,
     ];
 
     /// The name used in `--only`.
@@ -56,6 +59,7 @@ impl Scenario {
             Scenario::Memory => "memory",
             Scenario::Matrix => "matrix",
             Scenario::Dynamodb => "dynamodb",
+            Scenario::Soak => "soak",
         }
     }
 }
@@ -126,6 +130,10 @@ pub struct Options {
     pub matrix_keys: u64,
     /// Matrix: operation mix.
     pub matrix_mix: String,
+    /// Length of the soak.
+    pub soak: Duration,
+    /// Offered rate of the soak, ops/s over all regions (None: half the keep-up rate).
+    pub soak_rate: Option<f64>,
     /// Seed of every workload.
     pub seed: u64,
     /// Which scenarios run.

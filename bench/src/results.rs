@@ -153,6 +153,92 @@ pub struct DynamoResult {
     pub dynalite: Result<PeerResult, String>,
 }
 
+/// One node of the soak: its samples and what they say.
+#[derive(Clone, Debug)]
+pub struct SoakNode {
+    /// Region.
+    pub region: String,
+    /// (seconds since start, RSS bytes, data-dir bytes).
+    pub samples: Vec<(f64, u64, u64)>,
+}
+
+impl SoakNode {
+    /// From its samples.
+    pub fn from_samples(region: &str, samples: Vec<(f64, u64, u64)>) -> Self {
+        Self {
+            region: region.to_owned(),
+            samples,
+        }
+    }
+
+    /// The samples after warm-up (the first fifth of the run).
+    fn steady(&self) -> &[(f64, u64, u64)] {
+        let end = self.samples.last().map_or(0.0, |s| s.0);
+        let from = self.samples.partition_point(|s| s.0 < end / 5.0);
+        &self.samples[from.min(self.samples.len().saturating_sub(2))..]
+    }
+
+    /// Change of a figure from the first steady sample to the last, as a fraction of the first.
+    fn change(&self, pick: fn(&(f64, u64, u64)) -> u64) -> f64 {
+        let s = self.steady();
+        match (s.first(), s.last()) {
+            (Some(a), Some(b)) if pick(a) > 0 => (pick(b) as f64 - pick(a) as f64) / pick(a) as f64,
+            _ => 0.0,
+        }
+    }
+
+    /// Least-squares slope of a figure over the steady samples, bytes per minute.
+    fn slope(&self, pick: fn(&(f64, u64, u64)) -> u64) -> f64 {
+        let s = self.steady();
+        let n = s.len() as f64;
+        if n < 2.0 {
+            return 0.0;
+        }
+        let mx = s.iter().map(|p| p.0).sum::<f64>() / n;
+        let my = s.iter().map(|p| pick(p) as f64).sum::<f64>() / n;
+        let cov: f64 = s.iter().map(|p| (p.0 - mx) * (pick(p) as f64 - my)).sum();
+        let var: f64 = s.iter().map(|p| (p.0 - mx).powi(2)).sum();
+        if var == 0.0 { 0.0 } else { cov / var * 60.0 }
+    }
+
+    /// RSS change after warm-up (fraction).
+    pub fn rss_change(&self) -> f64 {
+        self.change(|s| s.1)
+    }
+
+    /// Data-dir change after warm-up (fraction).
+    pub fn disk_change(&self) -> f64 {
+        self.change(|s| s.2)
+    }
+
+    /// RSS slope after warm-up, bytes/min.
+    pub fn rss_slope(&self) -> f64 {
+        self.slope(|s| s.1)
+    }
+
+    /// Data-dir slope after warm-up, bytes/min.
+    pub fn disk_slope(&self) -> f64 {
+        self.slope(|s| s.2)
+    }
+}
+
+/// Three durable regions at half their keep-up rate for a long while.
+#[derive(Clone, Debug)]
+pub struct SoakResult {
+    /// Storage mode of the nodes.
+    pub storage: String,
+    /// Offered rate, ops/s over all regions.
+    pub offered: f64,
+    /// Completed rate, ops/s over all regions.
+    pub completed: f64,
+    /// Failed requests.
+    pub errors: u64,
+    /// Length of the run, s.
+    pub seconds: f64,
+    /// Every node's samples.
+    pub nodes: Vec<SoakNode>,
+}
+
 /// Another emulator's figures.
 #[derive(Clone, Debug)]
 pub struct PeerResult {
@@ -261,6 +347,8 @@ pub struct Results {
     pub matrix: Vec<MatrixCell>,
     /// The DynamoDB endpoint, per storage mode.
     pub dynamodb: Vec<DynamoResult>,
+    /// The soak, per storage mode.
+    pub soak: Vec<SoakResult>,
     /// Scenarios that failed.
     pub failures: Vec<Failure>,
     /// Wall time of the whole run, s.

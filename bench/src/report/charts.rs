@@ -1,7 +1,7 @@
 //! The charts of `results.html`: grouped bar charts drawn by the client's SVG helper
 //! ([`meridian_client::report::html::bar_chart`]), one per figure.
 
-use meridian_client::report::html::bar_chart;
+use meridian_client::report::html::{bar_chart, line_chart};
 
 use super::tables::load_name;
 use crate::{
@@ -44,7 +44,7 @@ fn lag_chart(title: &str, links: &[LinkLag], allowance: Option<f64>) -> String {
 
 /// Every chart of the run.
 pub fn all(r: &Results) -> String {
-    let mut b = String::new();
+    let mut b = soak_charts(r);
     let mut cats = Vec::new();
     let (mut rates, mut p50, mut p99) = (Vec::new(), Vec::new(), Vec::new());
     let mut add = |name: String, o: &Outcome| {
@@ -209,5 +209,35 @@ fn matrix(cells: &[MatrixCell]) -> String {
             ("lag p99".into(), col(&|c| c.lag_p99_ms)),
         ],
     );
+    b
+}
+
+/// The soak's RSS and data-dir size over time, one line per node.
+fn soak_charts(r: &Results) -> String {
+    let mut b = String::new();
+    for soak in &r.soak {
+        let mib = |v: u64| v as f64 / (1024.0 * 1024.0);
+        let series = |pick: fn(&(f64, u64, u64)) -> u64| -> Vec<(String, Vec<(f64, f64)>)> {
+            soak.nodes
+                .iter()
+                .map(|n| {
+                    (
+                        n.region.clone(),
+                        n.samples.iter().map(|s| (s.0, mib(pick(s)))).collect(),
+                    )
+                })
+                .collect()
+        };
+        b += &line_chart(
+            &format!("Soak ({} storage): node RSS", soak.storage),
+            "MiB",
+            &series(|s| s.1),
+        );
+        b += &line_chart(
+            &format!("Soak ({} storage): data dir size", soak.storage),
+            "MiB",
+            &series(|s| s.2),
+        );
+    }
     b
 }

@@ -113,6 +113,46 @@ pub fn headline(r: &Results) -> Table {
             ]);
         }
     }
+    for soak in &r.soak {
+        let mib = |b: f64| b / (1024.0 * 1024.0);
+        let worst = |f: fn(&crate::results::SoakNode) -> f64| {
+            soak.nodes
+                .iter()
+                .max_by(|a, b| f(a).abs().total_cmp(&f(b).abs()))
+        };
+        if let Some(n) = worst(crate::results::SoakNode::rss_change) {
+            t.row(vec![
+                format!(
+                    "soak: RSS change after warm-up, worst node ({:.0} s at {} ops/s)",
+                    soak.seconds,
+                    n0(soak.offered)
+                ),
+                soak.storage.clone(),
+                format!(
+                    "{:+.1}% ({}, {:+.1} MiB/min)",
+                    n.rss_change() * 100.0,
+                    n.region,
+                    mib(n.rss_slope())
+                ),
+                "within ±10%".into(),
+                yes_no(n.rss_change().abs() <= 0.10),
+            ]);
+        }
+        if let Some(n) = worst(crate::results::SoakNode::disk_change) {
+            t.row(vec![
+                "soak: data dir change after warm-up, worst node".into(),
+                soak.storage.clone(),
+                format!(
+                    "{:+.1}% ({}, {:+.1} MiB/min)",
+                    n.disk_change() * 100.0,
+                    n.region,
+                    mib(n.disk_slope())
+                ),
+                "within ±10%".into(),
+                yes_no(n.disk_change().abs() <= 0.10),
+            ]);
+        }
+    }
     for d in &r.dynamodb {
         let ratio = d.put.rate() / d.grpc_put.rate().max(1e-9);
         t.row(vec![

@@ -11,6 +11,7 @@ pub mod fidelity;
 pub mod global;
 pub mod matrix;
 pub mod memory;
+pub mod soak;
 
 use std::time::Instant;
 
@@ -109,6 +110,20 @@ pub async fn run_all(opts: &Options) -> Results {
             let name = format!("DynamoDB endpoint ({storage} storage)");
             if let Some(x) = attempt(f, &name, dynamodb::run(opts, storage)).await {
                 r.dynamodb.push(x);
+            }
+        }
+    }
+    if opts.runs(Scenario::Soak) {
+        for storage in &opts.storages {
+            let keep_up = r
+                .global
+                .iter()
+                .find(|g| &g.storage == storage)
+                .and_then(|g| g.best_kept_up())
+                .map(|s| s.total.rate());
+            let name = format!("soak ({storage} storage)");
+            if let Some(x) = attempt(f, &name, soak::run(opts, storage, keep_up)).await {
+                r.soak.push(x);
             }
         }
     }

@@ -138,6 +138,51 @@ pub fn bar_chart(
     s
 }
 
+/// A time-series line chart: x in seconds, one line per named series of (x, y) points.
+pub fn line_chart(title: &str, unit: &str, series: &[(String, Vec<(f64, f64)>)]) -> String {
+    let (w, h, ml, mr, mt, mb) = (720.0, 320.0, 60.0, 200.0, 30.0, 40.0);
+    let x_max = series
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|(x, _)| *x))
+        .fold(1.0, f64::max);
+    let y_max = nice(
+        series
+            .iter()
+            .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
+            .fold(0.0, f64::max),
+    );
+    let px = |x: f64| ml + (w - ml - mr) * x / x_max;
+    let py = |y: f64| h - mb - (h - mt - mb) * y / y_max;
+    let mut s = svg_open(w, h, title);
+    axis_y(&mut s, y_max, &py, ml, w - mr, unit);
+    for i in 0..=4 {
+        let x = x_max * i as f64 / 4.0;
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{}" font-size="11" text-anchor="middle">{} s</text>"#,
+            px(x),
+            h - mb + 16.0,
+            trim(x)
+        );
+    }
+    for (i, (label, points)) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let path: Vec<String> = points
+            .iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
+            .collect();
+        let _ = write!(
+            s,
+            r#"<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{}"><title>{}</title></polyline>"#,
+            path.join(" "),
+            esc(label)
+        );
+        legend(&mut s, w - mr + 10.0, mt + 16.0 * i as f64, color, label);
+    }
+    s.push_str("</svg>");
+    s
+}
+
 fn svg_open(w: f64, h: f64, title: &str) -> String {
     format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" class="chart"><text x="10" y="18" font-size="14" font-weight="bold">{}</text>"#,

@@ -1,0 +1,147 @@
+//! Soak: three durable regions at half of their keep-up rate for a long while (10 minutes by
+//! default, `--soak-secs`), over a fixed key space, sampling every node's RSS and data-dir size
+//! every few seconds. A node whose memory and disk stay flat while the key space is fixed is
+//! bounded; a slope is growth that would eventually exhaust the machine. The figure is the
+//! change after warm-up (the first fifth of the run), per node, and its slope per minute.
+
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use meridian_core::Mode;
+
+use super::progress;
+use crate::{
+    driver::{self, Keys, PutCall, Until, closed_loop, paced_loop},
+    nodes,
+    options::Options,
+    results::{SoakNode, SoakResult},
+};
+
+/// Time between samples.
+const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+/// Key prefix.
+const PREFIX: &str = "soak/";
+
+/// Bytes of every file under `dir`.
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The scenario; `keep_up` is the aggregate rate at which three regions kept up in this run
+/// (the global scenario), if it ran.
+pub async fn run(
+    opts: &Options,
+    storage: &str,
+    keep_up: Option<f64>,
+) -> anyhow::Result<SoakResult> {
+    let name = format!("soak-{storage}");
+    let cluster = nodes::start_with(
+        opts,
+        &name,
+        nodes::builtin_cluster(Mode::GlobalTables),
+        storage,
+    )
+    .await?;
+    let data_root = opts.out.join("clusters").join(&name).join("data");
+    let mut channels = Vec::new();
+    let mut pids = Vec::new();
+    for n in &cluster.state.nodes {
+        channels.push(driver::channel(n.addr)?);
+        pids.push((n.region.clone(), n.pid));
+    }
+    let rate = match (opts.soak_rate, keep_up) {
+        (Some(r), _) => r,
+        (None, Some(k)) => k / 2.0,
+        (None, None) => {
+            // No keep-up figure this run: a quarter of a short flat-out run (keep-up is about
+            // half of flat out for three durable regions on this kind of machine).
+            let ch = channels[0].clone();
+            let flat = closed_loop(opts.inflight, Until::Elapsed(Duration::from_secs(3)), |i| {
+                PutCall::new(
+                    ch.clone(),
+                    PREFIX,
+                    Keys::Random(opts.keys),
+                    opts.payload,
+                    opts.seed,
+                    i as u64,
+                )
+            })
+            .await?;
+            flat.rate() * channels.len() as f64 / 4.0
+        }
+    };
+    progress(format!(
+        "  {:.0} ops/s over {} regions for {:.0} s, {} keys",
+        rate,
+        channels.len(),
+        opts.soak.as_secs_f64(),
+        opts.keys
+    ));
+    let per_region = rate / channels.len() as f64;
+    let load = futures::future::join_all(channels.iter().enumerate().map(|(ri, ch)| {
+        paced_loop(
+            opts.inflight,
+            Until::Elapsed(opts.soak),
+            per_region,
+            move |i| {
+                PutCall::new(
+                    ch.clone(),
+                    PREFIX,
+                    Keys::Random(opts.keys),
+                    opts.payload,
+                    opts.seed,
+                    (ri * opts.inflight + i) as u64,
+                )
+            },
+        )
+    }));
+    let start = Instant::now();
+    let sampler = async {
+        let mut samples: Vec<Vec<(f64, u64, u64)>> = vec![Vec::new(); pids.len()];
+        loop {
+            let t = start.elapsed().as_secs_f64();
+            for (i, (region, pid)) in pids.iter().enumerate() {
+                let rss = nodes::rss_bytes(*pid).unwrap_or(0);
+                samples[i].push((t, rss, dir_bytes(&data_root.join(region))));
+            }
+            if start.elapsed() >= opts.soak {
+                return samples;
+            }
+            tokio::time::sleep(SAMPLE_EVERY.min(opts.soak / 10)).await;
+        }
+    };
+    let (outcomes, samples) = tokio::join!(load, sampler);
+    let mut completed = 0.0;
+    let mut errors = 0;
+    for o in outcomes {
+        let o = o?;
+        completed += o.rate();
+        errors += o.errors;
+    }
+    let nodes = pids
+        .iter()
+        .zip(samples)
+        .map(|((region, _), s)| SoakNode::from_samples(region, s))
+        .collect();
+    drop(cluster);
+    Ok(SoakResult {
+        storage: storage.to_owned(),
+        offered: rate,
+        completed,
+        errors,
+        seconds: opts.soak.as_secs_f64(),
+        nodes,
+    })
+}
