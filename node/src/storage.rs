@@ -177,6 +177,13 @@ pub struct RecoveredRole {
     pub frozen: bool,
 }
 
+/// Block cache of the database, bytes.
+const CACHE_BYTES: u64 = 4 * 1024 * 1024;
+/// Memtable size of each keyspace, bytes.
+const MEMTABLE_BYTES: u64 = 8 * 1024 * 1024;
+/// Journal size before memtables are flushed, bytes (fjall's minimum).
+const MAX_JOURNAL_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The open database.
 pub struct Storage {
     db: Database,
@@ -196,12 +203,20 @@ impl Storage {
     pub fn open(dir: &Path, regions: Regions) -> Result<(Self, Recovered)> {
         std::fs::create_dir_all(dir)
             .map_err(|e| io(format!("cannot create {}: {e}", dir.display())))?;
+        // The replica serves every read from memory; the database is read back only at
+        // start. So its block cache can be small, and small memtables bound the memory it
+        // holds for writes not yet flushed (fjall's defaults: 32 MiB cache, 64 MiB per
+        // keyspace's memtable, a 512 MiB journal).
         let db = Database::builder(dir)
+            .cache_size(CACHE_BYTES)
+            .max_journaling_size(MAX_JOURNAL_BYTES)
             .open()
             .map_err(|e| io(format!("cannot open {}: {e}", dir.display())))?;
         let ks = |name: &str| {
-            db.keyspace(name, KeyspaceCreateOptions::default)
-                .map_err(io)
+            db.keyspace(name, || {
+                KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES)
+            })
+            .map_err(io)
         };
         let (log, items, meta, events) = (ks("log")?, ks("items")?, ks("meta")?, ks("events")?);
         let storage = Self {
