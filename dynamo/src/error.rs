@@ -47,15 +47,17 @@ impl ErrorKind {
         }
     }
 
-    /// The `__type` prefix: DynamoDB's own errors, or the service framework's (coral).
+    /// The `__type` prefix, as DynamoDB sends it: validation errors come from the service
+    /// framework's validator, protocol errors from the framework itself (coral), the rest from
+    /// DynamoDB.
     fn namespace(self) -> &'static str {
         match self {
-            ErrorKind::Validation
-            | ErrorKind::Serialization
+            ErrorKind::Validation => "com.amazon.coral.validate#",
+            ErrorKind::Serialization
             | ErrorKind::UnknownOperation
             | ErrorKind::MissingAuthenticationToken
             | ErrorKind::InvalidSignature
-            | ErrorKind::ServiceUnavailable => "com.amazon.coral.validate#",
+            | ErrorKind::ServiceUnavailable => "com.amazon.coral.service#",
             _ => "com.amazonaws.dynamodb.v20120810#",
         }
     }
@@ -100,11 +102,6 @@ impl DynamoError {
     /// A SerializationException.
     pub fn serialization(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Serialization, message)
-    }
-
-    /// A ResourceNotFoundException for a table.
-    pub fn table_not_found() -> Self {
-        Self::new(ErrorKind::ResourceNotFound, "Requested resource not found")
     }
 
     /// The ConditionalCheckFailedException of a failed `ConditionExpression`.

@@ -100,16 +100,25 @@ pub fn is_write(op: &str) -> bool {
     )
 }
 
-/// The table named in `body`, as this region's replica holds it.
+/// The table named `name`, as this region's replica holds it (item operations: DynamoDB's
+/// plain not-found message).
 pub(crate) fn load_table(txn: &dyn Txn, name: &str) -> Result<Table> {
-    let raw = txn.get(&Table::meta_key(name)).ok_or_else(|| {
-        DynamoError::new(
-            ErrorKind::ResourceNotFound,
-            format!("Requested resource not found: Table: {name} not found"),
-        )
-    })?;
+    let raw = txn
+        .get(&Table::meta_key(name))
+        .ok_or_else(crate::table::not_found)?;
     serde_json::from_slice(&raw)
         .map_err(|e| DynamoError::new(ErrorKind::InternalServerError, format!("table {name}: {e}")))
+}
+
+/// [`load_table`] for the table operations, whose not-found message names the table.
+pub(crate) fn load_table_named(txn: &dyn Txn, name: &str) -> Result<Table> {
+    load_table(txn, name).map_err(|e| match e.kind {
+        ErrorKind::ResourceNotFound => DynamoError::new(
+            ErrorKind::ResourceNotFound,
+            format!("Requested resource not found: Table: {name} not found"),
+        ),
+        _ => e,
+    })
 }
 
 /// Decode a stored item.

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Context, Txn, decode_item, load_table};
+use super::{Context, Txn, decode_item, load_table_named as load_table};
 use crate::{
     error::{DynamoError, ErrorKind, Result},
     table::{META_PREFIX, Table, table_name},
