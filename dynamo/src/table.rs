@@ -206,16 +206,7 @@ impl Table {
             .and_then(Value::as_str)
             .unwrap_or("PROVISIONED")
             .to_owned();
-        let throughput = field(body, "ProvisionedThroughput").map(|t| {
-            (
-                t.get("ReadCapacityUnits")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0),
-                t.get("WriteCapacityUnits")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(0),
-            )
-        });
+        let throughput = throughput_of(body);
         match (billing_mode.as_str(), throughput) {
             ("PROVISIONED", None) => {
                 return Err(DynamoError::validation(
@@ -390,6 +381,20 @@ impl Table {
         }
         d
     }
+}
+
+/// The `ProvisionedThroughput` of a request, as (read, write) capacity units.
+pub(crate) fn throughput_of(body: &Value) -> Option<(u64, u64)> {
+    field(body, "ProvisionedThroughput").map(|t| {
+        (
+            t.get("ReadCapacityUnits")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+            t.get("WriteCapacityUnits")
+                .and_then(Value::as_u64)
+                .unwrap_or(0),
+        )
+    })
 }
 
 /// Storage-key prefix of table descriptions.

@@ -44,7 +44,7 @@ pub(crate) struct Prepared {
 }
 
 /// Prepare a PutItem of `body` (or a transaction's / batch's Put): validate, read, check.
-pub(crate) fn prepare_put(body: &Value, table: &Table, txn: &dyn Txn) -> Result<(Prepared, Exprs)> {
+pub(crate) fn prepare_put(body: &Value, table: &Table, txn: &dyn Txn) -> Result<Prepared> {
     let item = item_param(body, "Item")?;
     let key = table.key_of(&item, false)?;
     check_item_size(&item)?;
@@ -54,23 +54,16 @@ pub(crate) fn prepare_put(body: &Value, table: &Table, txn: &dyn Txn) -> Result<
     let storage_key = table.item_key(&key);
     let old = current(txn, &storage_key)?;
     check_condition(&exprs, cond.as_ref(), old.as_ref())?;
-    Ok((
-        Prepared {
-            key: storage_key,
-            new: Some(item),
-            old,
-            touched: Vec::new(),
-        },
-        exprs,
-    ))
+    Ok(Prepared {
+        key: storage_key,
+        new: Some(item),
+        old,
+        touched: Vec::new(),
+    })
 }
 
 /// Prepare a DeleteItem.
-pub(crate) fn prepare_delete(
-    body: &Value,
-    table: &Table,
-    txn: &dyn Txn,
-) -> Result<(Prepared, Exprs)> {
+pub(crate) fn prepare_delete(body: &Value, table: &Table, txn: &dyn Txn) -> Result<Prepared> {
     let key = table.key_of(&key_param(body)?, true)?;
     let mut exprs = Exprs::new(body)?;
     let cond = exprs.condition(body, "ConditionExpression")?;
@@ -78,24 +71,17 @@ pub(crate) fn prepare_delete(
     let storage_key = table.item_key(&key);
     let old = current(txn, &storage_key)?;
     check_condition(&exprs, cond.as_ref(), old.as_ref())?;
-    Ok((
-        Prepared {
-            key: storage_key,
-            new: None,
-            old,
-            touched: Vec::new(),
-        },
-        exprs,
-    ))
+    Ok(Prepared {
+        key: storage_key,
+        new: None,
+        old,
+        touched: Vec::new(),
+    })
 }
 
 /// Prepare an UpdateItem: the new item is the old one (or the key alone) with the update
 /// expression applied.
-pub(crate) fn prepare_update(
-    body: &Value,
-    table: &Table,
-    txn: &dyn Txn,
-) -> Result<(Prepared, Exprs)> {
+pub(crate) fn prepare_update(body: &Value, table: &Table, txn: &dyn Txn) -> Result<Prepared> {
     let key = table.key_of(&key_param(body)?, true)?;
     let mut exprs = Exprs::new(body)?;
     let update = exprs.update(body)?;
@@ -118,15 +104,12 @@ pub(crate) fn prepare_update(
         exprs.apply(u, &mut new)?;
     }
     check_item_size(&new)?;
-    Ok((
-        Prepared {
-            key: storage_key,
-            new: Some(new),
-            old,
-            touched,
-        },
-        exprs,
-    ))
+    Ok(Prepared {
+        key: storage_key,
+        new: Some(new),
+        old,
+        touched,
+    })
 }
 
 /// Carry out a prepared write.
@@ -162,43 +145,46 @@ fn returned(rv: ReturnValues, p: &Prepared) -> Value {
     }
 }
 
-/// PutItem.
-pub fn put(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
-    let rv = return_values(body, &[ReturnValues::None, ReturnValues::AllOld])?;
+/// A single-item write: validate `ReturnValues` against `allowed`, prepare, carry out.
+fn write(
+    body: &Value,
+    txn: &mut dyn Txn,
+    allowed: &[ReturnValues],
+    prepare: fn(&Value, &Table, &dyn Txn) -> Result<Prepared>,
+) -> Result<Value> {
+    let rv = return_values(body, allowed)?;
     let table = load_table(txn, crate::table::table_name(body)?)?;
-    let (p, _) = prepare_put(body, &table, txn)?;
+    let p = prepare(body, &table, txn)?;
     commit(&p, txn)?;
     Ok(returned(rv, &p))
+}
+
+const OLD_ONLY: [ReturnValues; 2] = [ReturnValues::None, ReturnValues::AllOld];
+
+/// PutItem.
+pub fn put(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
+    write(body, txn, &OLD_ONLY, prepare_put)
 }
 
 /// DeleteItem.
 pub fn delete(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
-    let rv = return_values(body, &[ReturnValues::None, ReturnValues::AllOld])?;
-    let table = load_table(txn, crate::table::table_name(body)?)?;
-    let (p, _) = prepare_delete(body, &table, txn)?;
-    commit(&p, txn)?;
-    Ok(returned(rv, &p))
+    write(body, txn, &OLD_ONLY, prepare_delete)
 }
 
 /// UpdateItem.
 pub fn update(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
-    let rv = return_values(
-        body,
-        &[
-            ReturnValues::None,
-            ReturnValues::AllOld,
-            ReturnValues::UpdatedOld,
-            ReturnValues::AllNew,
-            ReturnValues::UpdatedNew,
-        ],
-    )?;
-    let table = load_table(txn, crate::table::table_name(body)?)?;
-    let (p, _) = prepare_update(body, &table, txn)?;
-    commit(&p, txn)?;
-    Ok(returned(rv, &p))
+    let all = [
+        ReturnValues::None,
+        ReturnValues::AllOld,
+        ReturnValues::UpdatedOld,
+        ReturnValues::AllNew,
+        ReturnValues::UpdatedNew,
+    ];
+    write(body, txn, &all, prepare_update)
 }
 
-/// GetItem (every read is local: `ConsistentRead` reads this region's copy either way).
+/// GetItem, and each Get of a TransactGetItems: `{"Item": ..}` projected, or `{}`. Every read is
+/// local (`ConsistentRead` reads this region's copy either way).
 pub fn get(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
     let table = load_table(txn, crate::table::table_name(body)?)?;
     let key = table.key_of(&key_param(body)?, true)?;

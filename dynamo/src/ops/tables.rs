@@ -116,15 +116,8 @@ pub fn update(body: &Value, ctx: &Context, txn: &mut dyn Txn) -> Result<Value> {
             table.throughput = None;
         }
     }
-    if let Some(t) = body.get("ProvisionedThroughput").filter(|v| !v.is_null()) {
-        table.throughput = Some((
-            t.get("ReadCapacityUnits")
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
-            t.get("WriteCapacityUnits")
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
-        ));
+    if let Some(t) = crate::table::throughput_of(body) {
+        table.throughput = Some(t);
     }
     let raw = serde_json::to_vec(&table).expect("a table encodes");
     txn.put(&Table::meta_key(&table.name), raw)?;

@@ -18,7 +18,6 @@ use super::{
 use crate::{
     error::{DynamoError, ErrorKind, Result},
     table::table_name,
-    value::item_to_json,
 };
 
 /// Most actions in one transaction.
@@ -53,9 +52,9 @@ pub fn write(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
             })?;
         let table = load_table(txn, table_name(inner)?)?;
         let outcome = match kind {
-            "Put" => prepare_put(inner, &table, txn).map(|(p, _)| Some(p)),
-            "Delete" => prepare_delete(inner, &table, txn).map(|(p, _)| Some(p)),
-            "Update" => prepare_update(inner, &table, txn).map(|(p, _)| Some(p)),
+            "Put" => prepare_put(inner, &table, txn).map(Some),
+            "Delete" => prepare_delete(inner, &table, txn).map(Some),
+            "Update" => prepare_update(inner, &table, txn).map(Some),
             _ => {
                 let key = table.key_of(&key_param(inner)?, true)?;
                 let mut exprs = Exprs::new(inner)?;
@@ -123,21 +122,7 @@ pub fn get(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
         let inner = action.get("Get").ok_or_else(|| {
             DynamoError::validation("TransactGetItems can only contain Get actions")
         })?;
-        let table = load_table(txn, table_name(inner)?)?;
-        let key = table.key_of(&key_param(inner)?, true)?;
-        let mut exprs = Exprs::new(inner)?;
-        let projection = exprs.projection(inner)?;
-        exprs.finish()?;
-        responses.push(match current(txn, &table.item_key(&key))? {
-            None => json!({}),
-            Some(item) => {
-                let item = match &projection {
-                    Some(p) => exprs.project(p, &item),
-                    None => item,
-                };
-                json!({"Item": item_to_json(&item)})
-            }
-        });
+        responses.push(super::items::get(inner, txn)?);
     }
     Ok(json!({"Responses": responses}))
 }
