@@ -179,6 +179,28 @@ impl Cluster {
         }
     }
 
+    /// Cut `region` off from every other region (through r0's admin service, which tells all).
+    async fn partition(&self, region: &str) {
+        self.admin(0)
+            .partition(pb::PartitionRequest {
+                region: region.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Heal every link of `region`.
+    async fn heal(&self, region: &str) {
+        self.admin(0)
+            .heal(pb::HealRequest {
+                region: region.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+
     async fn shutdown(mut self) {
         for i in 0..self.nodes.len() {
             if self.nodes[i].is_some() {
@@ -231,22 +253,10 @@ async fn a_write_reaches_every_peer_and_links_count_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writes_across_a_partition_converge_and_the_loser_is_reported() {
     let c = Cluster::start(2, "", false).await;
-    c.admin(0)
-        .partition(pb::PartitionRequest {
-            region: "r0".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    c.partition("r0").await;
     let a = c.put(0, "k", "from-r0").await;
     let b = c.put(1, "k", "from-r1").await;
-    c.admin(0)
-        .heal(pb::HealRequest {
-            region: "r0".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    c.heal("r0").await;
     // Both regions settle on one of the two writes (last writer wins)...
     let deadline = tokio::time::Instant::now() + DEADLINE;
     let winner = loop {
@@ -377,13 +387,7 @@ async fn an_aurora_resync_replaces_a_secondarys_state_with_the_primarys() {
     c.wait_value(1, "shared", Some("v")).await;
     // A failover: r1 is cut off from r0 and promoted (epoch 2) with a fence after the last
     // write of r0 it applied; r0, still believing itself primary, takes one more write.
-    c.admin(0)
-        .partition(pb::PartitionRequest {
-            region: "r0".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    c.partition("r0").await;
     let fence = pb::Fence {
         region: "r0".into(),
         after_seq: 1,
@@ -401,13 +405,7 @@ async fn an_aurora_resync_replaces_a_secondarys_state_with_the_primarys() {
         .unwrap();
     c.put(0, "divergent", "lost").await;
     c.put(1, "after", "w").await;
-    c.admin(0)
-        .heal(pb::HealRequest {
-            region: "r0".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    c.heal("r0").await;
     // r0 rejoins as a secondary: its state is replaced by a snapshot of r1's.
     c.admin(0)
         .set_role(pb::SetRoleRequest {
