@@ -11,10 +11,12 @@
 //! - [`query`]: Query and Scan, with paging;
 //! - [`batch`]: BatchWriteItem, BatchGetItem;
 //! - [`transact`]: TransactWriteItems, TransactGetItems;
-//! - [`request`]: the parameters operations share (keys, expressions, ReturnValues).
+//! - [`request`]: the parameters operations share (keys, expressions, ReturnValues);
+//! - [`legacy`]: the pre-expression parameters, rewritten as the expressions they mean.
 
 pub mod batch;
 pub mod items;
+pub mod legacy;
 pub mod query;
 pub mod request;
 pub mod tables;
@@ -61,6 +63,7 @@ pub fn run(op: &str, body: &Value, ctx: &Context, txn: &mut dyn Txn) -> Result<V
             "Start of structure or map expected",
         ));
     }
+    let body = &*legacy::translate(body)?;
     match op {
         "CreateTable" => tables::create(body, ctx, txn),
         "DescribeTable" => tables::describe(body, ctx, txn),

@@ -118,9 +118,21 @@ fn check_unique<T: Ord + Clone>(items: &[T], show: impl Fn(&T) -> String) -> Res
     Ok(())
 }
 
+/// Deepest nesting of lists and maps DynamoDB stores.
+pub const MAX_NESTING: usize = 32;
+
 impl AttributeValue {
     /// Decode a DynamoDB JSON value.
     pub fn from_json(v: &Value) -> Result<Self> {
+        Self::from_json_at(v, 0)
+    }
+
+    fn from_json_at(v: &Value, depth: usize) -> Result<Self> {
+        if depth > MAX_NESTING {
+            return Err(DynamoError::validation(
+                "Nesting Levels have exceeded supported limits",
+            ));
+        }
         let Value::Object(map) = v else {
             return Err(DynamoError::serialization(
                 "Unexpected value type in payload: an AttributeValue must be an object",
@@ -158,10 +170,10 @@ impl AttributeValue {
             "L" => AttributeValue::L(
                 array_of(inner)?
                     .iter()
-                    .map(AttributeValue::from_json)
+                    .map(|x| AttributeValue::from_json_at(x, depth + 1))
                     .collect::<Result<_>>()?,
             ),
-            "M" => AttributeValue::M(map_from_json(inner)?),
+            "M" => AttributeValue::M(map_at(inner, depth + 1)?),
             "SS" => {
                 let v: Vec<String> = array_of(inner)?
                     .iter()
@@ -269,13 +281,17 @@ fn number_size(n: &Number) -> usize {
 
 /// Decode a JSON object of attribute values (an item, a key, a map value).
 pub fn map_from_json(v: &Value) -> Result<BTreeMap<String, AttributeValue>> {
+    map_at(v, 0)
+}
+
+fn map_at(v: &Value, depth: usize) -> Result<BTreeMap<String, AttributeValue>> {
     let Value::Object(m) = v else {
         return Err(DynamoError::serialization(
             "Unexpected value type in payload: expected a map of attribute values",
         ));
     };
     m.iter()
-        .map(|(k, v)| Ok((k.clone(), AttributeValue::from_json(v)?)))
+        .map(|(k, v)| Ok((k.clone(), AttributeValue::from_json_at(v, depth)?)))
         .collect()
 }
 

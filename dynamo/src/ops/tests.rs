@@ -383,3 +383,72 @@ fn batches_validate_everything_before_writing_anything() {
         json!({"Responses": {"t1x": [{"pk": {"S": "a"}}]}, "UnprocessedKeys": {}})
     );
 }
+
+#[test]
+fn legacy_parameters_mean_what_their_expressions_mean() {
+    let mut m = with_table(Some("N"));
+    let key = json!({"pk": {"S": "p"}, "sk": {"N": "1"}});
+    let expected_absent = json!({"pk": {"Exists": false}});
+    ok(
+        &mut m,
+        "PutItem",
+        json!({"TableName": "t1x", "Item": {"pk": {"S": "p"}, "sk": {"N": "1"}, "a": {"S": "x"}, "b": {"N": "5"}}, "Expected": expected_absent}),
+    );
+    let e = err(
+        &mut m,
+        "PutItem",
+        json!({"TableName": "t1x", "Item": {"pk": {"S": "p"}, "sk": {"N": "1"}}, "Expected": expected_absent}),
+    );
+    assert_eq!(e.kind, ErrorKind::ConditionalCheckFailed);
+    let r = ok(
+        &mut m,
+        "GetItem",
+        json!({"TableName": "t1x", "Key": key, "AttributesToGet": ["a"]}),
+    );
+    assert_eq!(r["Item"], json!({"a": {"S": "x"}}));
+    let r = ok(
+        &mut m,
+        "UpdateItem",
+        json!({"TableName": "t1x", "Key": key, "AttributeUpdates": {
+        "a": {"Action": "DELETE"}, "b": {"Action": "ADD", "Value": {"N": "2"}}, "c": {"Value": {"S": "new"}}
+    }, "Expected": {"b": {"ComparisonOperator": "GE", "AttributeValueList": [{"N": "5"}]}}, "ReturnValues": "ALL_NEW"}),
+    );
+    assert_eq!(
+        r["Attributes"],
+        json!({"pk": {"S": "p"}, "sk": {"N": "1"}, "b": {"N": "7"}, "c": {"S": "new"}})
+    );
+    for sk in ["2", "3", "4"] {
+        ok(
+            &mut m,
+            "PutItem",
+            json!({"TableName": "t1x", "Item": {"pk": {"S": "p"}, "sk": {"N": sk}, "b": {"N": sk}}}),
+        );
+    }
+    let r = ok(
+        &mut m,
+        "Query",
+        json!({"TableName": "t1x", "KeyConditions": {
+        "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}]},
+        "sk": {"ComparisonOperator": "BETWEEN", "AttributeValueList": [{"N": "2"}, {"N": "4"}]}
+    }, "QueryFilter": {"b": {"ComparisonOperator": "GT", "AttributeValueList": [{"N": "2"}]}}}),
+    );
+    assert_eq!(sort_keys(&r), ["3", "4"]);
+    let r = ok(
+        &mut m,
+        "Scan",
+        json!({"TableName": "t1x", "ScanFilter": {
+        "c": {"ComparisonOperator": "NOT_NULL"}, "b": {"ComparisonOperator": "EQ", "AttributeValueList": [{"N": "3"}]}
+    }, "ConditionalOperator": "OR"}),
+    );
+    assert_eq!(r["Count"], 2);
+    let e = err(
+        &mut m,
+        "GetItem",
+        json!({"TableName": "t1x", "Key": key, "AttributesToGet": ["a"], "ProjectionExpression": "a"}),
+    );
+    assert!(
+        e.message
+            .starts_with("Can not use both expression and non-expression parameters"),
+        "{e}"
+    );
+}

@@ -128,3 +128,17 @@ fn item_size_counts_names_and_values() {
             .contains("maximum allowed size")
     );
 }
+
+#[test]
+fn nesting_deeper_than_dynamodbs_limit_is_refused() {
+    let nest = |depth: usize| {
+        let mut v = json!({"S": "leaf"});
+        for _ in 0..depth {
+            v = json!({"L": [v]});
+        }
+        v
+    };
+    av(nest(MAX_NESTING));
+    let e = err(nest(MAX_NESTING + 1));
+    assert_eq!(e.message, "Nesting Levels have exceeded supported limits");
+}
