@@ -1,0 +1,1 @@
+//! Strong-consistency protocol tests.
