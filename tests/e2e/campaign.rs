@@ -461,5 +461,4 @@ fn forged_peer_batches_are_refused_loudly_and_change_nothing() {
     });
     server.abort();
     drop(node);
-    let _ = std::fs::remove_dir_all(&dir);
 }
