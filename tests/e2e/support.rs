@@ -443,3 +443,25 @@ pub fn meridian(args: &[&str], cwd: Option<&Path>) -> (bool, String, String) {
 pub fn code<T>(r: Result<T, tonic::Status>) -> tonic::Code {
     r.err().map_or(tonic::Code::Ok, |s| s.code())
 }
+
+/// The cleaning-up contract itself: a passing test's directory goes, a failing test's stays
+/// (and is named on stderr).
+#[test]
+fn a_scratch_dir_goes_when_its_test_passes_and_stays_when_it_fails() {
+    let passed = {
+        let dir = scratch_dir("passes");
+        std::fs::write(dir.join("file"), "x").unwrap();
+        dir.to_path_buf()
+    };
+    assert!(!passed.exists(), "{} left behind", passed.display());
+
+    let failed = std::panic::catch_unwind(|| {
+        let dir = scratch_dir("fails");
+        std::panic::panic_any(dir.to_path_buf());
+    })
+    .unwrap_err()
+    .downcast::<PathBuf>()
+    .unwrap();
+    assert!(failed.exists(), "a failing test keeps its directory");
+    std::fs::remove_dir_all(*failed).unwrap();
+}
