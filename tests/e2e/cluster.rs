@@ -180,7 +180,7 @@ kill "$victim"
     let out = Command::new("unshare")
         .args(["-p", "-f", "--mount-proc", "-n", "sh", "-c", script])
         .env("BIN", crate::support::BIN)
-        .env("DIR", &dir)
+        .env("DIR", dir.path())
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -220,5 +220,4 @@ kill "$victim"
         "{}",
         cases[6]
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,6 +6,7 @@ mod support;
 mod aurora;
 mod campaign;
 mod cluster;
+mod ctl;
 mod demo;
 mod durability;
 mod dynamodb;

@@ -1,6 +1,12 @@
 //! Test support: start a cluster of real node processes on free loopback ports, run `meridian`
-//! commands, poll for conditions with deadlines, and always clean up (children are killed in
-//! `Drop`, even when a test panics).
+//! commands, poll for conditions with deadlines, and always clean up.
+//!
+//! Cleaning up: every file a test writes goes under its [`Scratch`] directory (cluster files,
+//! node logs, data directories, reports), and every process it starts is owned by a guard that
+//! kills and reaps it in `Drop` ([`Cluster`], or a test's own). A test that passes leaves
+//! nothing behind: its processes are reaped first, then its directory is removed. A test that
+//! fails (panics) keeps its directory for debugging and prints where it is
+//! (`kept for debugging: /tmp/meridian-test-…`); its processes are still killed.
 
 #![allow(dead_code)]
 
@@ -21,8 +27,45 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_meridian");
 /// How long any poll may take before the test fails.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A fresh, unique scratch directory under the system temp dir.
-pub fn scratch_dir(name: &str) -> PathBuf {
+/// A test's scratch directory: removed when dropped, unless the test is failing (then kept,
+/// and its path printed). Derefs to its [`Path`].
+#[derive(Debug)]
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept for debugging: {}", self.0.display());
+        } else if let Err(e) = std::fs::remove_dir_all(&self.0)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!("could not remove {}: {e}", self.0.display());
+        }
+    }
+}
+
+/// A fresh, unique scratch directory under the system temp dir (`$TMPDIR`, else `/tmp`),
+/// removed when the returned guard drops (see [`Scratch`]).
+pub fn scratch_dir(name: &str) -> Scratch {
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
         "meridian-test-{}-{}-{name}",
@@ -31,7 +74,7 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
+    Scratch(dir)
 }
 
 /// A single-threaded tokio runtime for tests that call gRPC directly.
@@ -113,9 +156,11 @@ impl Spec {
     }
 }
 
-/// A running cluster of node processes, killed on drop.
+/// A running cluster of node processes, killed on drop; then its directory is removed (kept
+/// when the test failed).
 pub struct Cluster {
-    pub dir: PathBuf,
+    /// Dropped after [`Cluster::drop`] has reaped the children.
+    pub dir: Scratch,
     pub file: PathBuf,
     pub regions: Vec<&'static str>,
     spec_node_args: Vec<String>,
@@ -397,4 +442,26 @@ pub fn meridian(args: &[&str], cwd: Option<&Path>) -> (bool, String, String) {
 /// The status code of a gRPC result (`Ok` for success).
 pub fn code<T>(r: Result<T, tonic::Status>) -> tonic::Code {
     r.err().map_or(tonic::Code::Ok, |s| s.code())
+}
+
+/// The cleaning-up contract itself: a passing test's directory goes, a failing test's stays
+/// (and is named on stderr).
+#[test]
+fn a_scratch_dir_goes_when_its_test_passes_and_stays_when_it_fails() {
+    let passed = {
+        let dir = scratch_dir("passes");
+        std::fs::write(dir.join("file"), "x").unwrap();
+        dir.to_path_buf()
+    };
+    assert!(!passed.exists(), "{} left behind", passed.display());
+
+    let failed = std::panic::catch_unwind(|| {
+        let dir = scratch_dir("fails");
+        std::panic::panic_any(dir.to_path_buf());
+    })
+    .unwrap_err()
+    .downcast::<PathBuf>()
+    .unwrap();
+    assert!(failed.exists(), "a failing test keeps its directory");
+    std::fs::remove_dir_all(*failed).unwrap();
 }

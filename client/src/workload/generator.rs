@@ -360,6 +360,30 @@ impl Workload {
 mod tests {
     use super::*;
 
+    /// The whole workload — keys (Zipf too), operation kinds, Poisson gaps — is a function
+    /// of the seed and stream.
+    #[test]
+    fn a_zipf_workload_with_poisson_gaps_repeats_for_its_seed() {
+        let w = Workload::new(
+            100,
+            KeyDist::Zipf(0.99),
+            Mix::parse("put=50,get=40,delete=10").unwrap(),
+            8,
+            42,
+            "t-".into(),
+        )
+        .unwrap();
+        let run = |seed: u64, stream: u64| {
+            let mut rng = Rng::stream(seed, stream);
+            (0..500)
+                .map(|_| (w.next_op(&mut rng), rng.exponential(0.01).to_bits()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(42, 3), run(42, 3));
+        assert_ne!(run(42, 3), run(43, 3));
+        assert_ne!(run(42, 3), run(42, 4));
+    }
+
     #[test]
     fn parses_mixes_and_distributions() {
         let m = Mix::parse("put=75,get=25").unwrap();
@@ -383,7 +407,7 @@ mod tests {
     }
 
     #[test]
-    fn ops_are_deterministic_per_seed_and_follow_the_distribution() {
+    fn same_seed_same_workload_other_seeds_differ_and_ops_follow_the_distribution() {
         let w = Workload::new(
             10,
             KeyDist::HotSet {
@@ -396,12 +420,14 @@ mod tests {
             "t-".into(),
         )
         .unwrap();
-        let mut a = Rng::new(5);
-        let mut b = Rng::new(5);
-        let ops: Vec<Op> = (0..2000).map(|_| w.next_op(&mut a)).collect();
-        assert_eq!(
+        let run = |mut rng: Rng| (0..2000).map(|_| w.next_op(&mut rng)).collect::<Vec<Op>>();
+        let ops = run(Rng::new(5));
+        assert_eq!(ops, run(Rng::new(5)), "same seed, same workload");
+        assert_ne!(ops, run(Rng::new(6)), "another seed, another workload");
+        assert_ne!(
             ops,
-            (0..2000).map(|_| w.next_op(&mut b)).collect::<Vec<_>>()
+            run(Rng::stream(5, 1)),
+            "another stream, other operations"
         );
         let hot = ops.iter().filter(|o| o.rank == 0).count() as f64 / 2000.0;
         assert!((hot - w.key_probability(0)).abs() < 0.05, "{hot}");

@@ -2,7 +2,8 @@
 //! values — and the seeded random numbers behind them, so a seed always means the same run.
 //!
 //! - [`generator`]: [`OpKind`], [`KeyDist`], [`Mix`] and the [`Workload`] that draws from them;
-//! - [`rng`]: SplitMix64, exponential gaps, a Zipf sampler.
+//! - [`rng`]: seeded generators (`rand`'s ChaCha8, one stream per worker), exponential gaps and
+//!   Zipf (`rand_distr`).
 
 pub mod generator;
 pub mod rng;

@@ -65,10 +65,7 @@ impl NodeState {
         {
             let mut s = link.stats.locked();
             for w in writes {
-                let lag = now.saturating_sub(w.commit_us).max(1);
-                let high = s.lag_us.high();
-                let _ = s.lag_us.record(lag.min(high));
-                s.last_lag_us = lag;
+                s.record_lag(now.saturating_sub(w.commit_us).max(1));
                 s.bytes_applied += w.payload_bytes() as u64;
             }
             s.writes_applied += writes.len() as u64;

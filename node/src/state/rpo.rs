@@ -9,7 +9,10 @@ use meridian_core::{
     replica::{Mode, Replica, RpoLag},
 };
 
-use super::{NodeState, link_stats::record};
+use super::{
+    NodeState,
+    link_stats::{observe, record},
+};
 use crate::error::{Error, Result};
 use crate::lock::Unpoisoned;
 
@@ -58,10 +61,9 @@ impl NodeState {
         if primary == self.region {
             for peer in self.peers() {
                 let lag = self.peer_rpo_lag(&core, peer, now);
-                record(
-                    &mut self.outbound[peer.index()].rpo_lag_us.locked(),
-                    lag.age_us,
-                );
+                let out = &self.outbound[peer.index()];
+                record(&mut out.rpo_lag_us.locked(), lag.age_us);
+                observe(&out.rpo_lag_seconds, lag.age_us);
             }
         } else {
             drop(core);
@@ -71,7 +73,7 @@ impl NodeState {
             } else {
                 now.saturating_sub(s.oldest_pending_commit_us)
             };
-            record(&mut s.rpo_lag_us, age);
+            s.record_rpo_lag(age);
         }
     }
 }

@@ -19,6 +19,7 @@ use meridian_client::{
     control::{Condition, Consistency, LinkSpec, Reach, RegionClient, Session},
     report::replies as json,
 };
+use meridian_core::config::ClusterConfig;
 use meridian_proto::v1 as pb;
 use serde_json::{Value, json};
 
@@ -27,9 +28,10 @@ use super::ClusterArgs;
 /// Options of `meridian ctl`.
 #[derive(Args, Debug)]
 pub struct CtlArgs {
-    /// The region whose node to talk to.
-    #[arg(long, global = true, default_value = "us-east-1")]
-    region: String,
+    /// The region whose node to talk to. Default: the cluster's first region (with --addr: the
+    /// region listening there, if the cluster file names one).
+    #[arg(long, global = true)]
+    region: Option<String>,
     #[command(flatten)]
     cluster: ClusterArgs,
     /// Talk to this address instead of the cluster file's address of --region.
@@ -209,21 +211,8 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
     if let Some(done) = roles::role_change(&args, &cluster).await {
         return done;
     }
-    let addr = match args.addr {
-        Some(a) => a,
-        None => {
-            cluster
-                .region(&args.region)
-                .with_context(|| {
-                    format!(
-                        "unknown region {:?}; the cluster's regions are {}",
-                        args.region,
-                        cluster.names()
-                    )
-                })?
-                .listen
-        }
-    };
+    let target = Target::resolve(&args, &cluster)?;
+    let addr = target.addr;
     let session = Session {
         client_region: args.from.clone(),
         consistency: args.consistency,
@@ -231,8 +220,8 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
         admin_token: args.admin_token.clone(),
     };
     let c = RegionClient::new(addr, &session)?;
-    let region = args.region.as_str();
-    Ok(match args.command {
+    let region = target.label();
+    let (value, text) = match args.command {
         CtlCommand::Put {
             key,
             value,
@@ -274,7 +263,7 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
             (json::status(&s), show::stats_text(&s))
         }
         CtlCommand::Conflicts { after, limit } => {
-            show::conflicts(region, &c.conflicts(after, limit, "").await?)
+            show::conflicts(&region, &c.conflicts(after, limit, "").await?)
         }
         CtlCommand::Links => show::links(&c.links().await?),
         CtlCommand::Link {
@@ -305,12 +294,79 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
                 .await?;
             show::links(&t)
         }
-        CtlCommand::Dump => show::dump(region, c.dump().await?),
-        CtlCommand::Divergent => show::divergent(region, &c.divergent().await?),
+        CtlCommand::Dump => show::dump(&region, c.dump().await?),
+        CtlCommand::Divergent => show::divergent(&region, &c.divergent().await?),
         CtlCommand::Switchover { .. } | CtlCommand::Failover { .. } | CtlCommand::Rejoin { .. } => {
             unreachable!("handled by role_change")
         }
-    })
+    };
+    Ok((
+        value,
+        format!("{}\n{}", text.trim_end(), target.answered_by()),
+    ))
+}
+
+/// The node one command talks to.
+#[derive(Debug)]
+struct Target {
+    /// Its region, when known (`--region`, else the cluster's region at `--addr`, else the
+    /// cluster's first region when there is no `--addr`).
+    region: Option<String>,
+    addr: SocketAddr,
+}
+
+impl Target {
+    fn resolve(args: &CtlArgs, cluster: &ClusterConfig) -> anyhow::Result<Self> {
+        let named = |name: &str| {
+            cluster.region(name).with_context(|| {
+                format!(
+                    "unknown region {name:?}; the cluster's regions are {}",
+                    cluster.names()
+                )
+            })
+        };
+        Ok(match (&args.region, args.addr) {
+            (Some(r), Some(addr)) => Target {
+                region: Some(r.clone()),
+                addr,
+            },
+            (Some(r), None) => Target {
+                region: Some(r.clone()),
+                addr: named(r)?.listen,
+            },
+            (None, Some(addr)) => Target {
+                region: cluster
+                    .regions
+                    .iter()
+                    .find(|r| r.listen == addr)
+                    .map(|r| r.name.clone()),
+                addr,
+            },
+            (None, None) => {
+                let first = cluster
+                    .regions
+                    .first()
+                    .context("the cluster has no regions")?;
+                Target {
+                    region: Some(first.name.clone()),
+                    addr: first.listen,
+                }
+            }
+        })
+    }
+
+    /// How replies name the node's region (its address when the region is unknown).
+    fn label(&self) -> String {
+        self.region.clone().unwrap_or_else(|| self.addr.to_string())
+    }
+
+    /// The last line of text output.
+    fn answered_by(&self) -> String {
+        match &self.region {
+            Some(r) => format!("(answered by {r} at {})", self.addr),
+            None => format!("(answered by the node at {})", self.addr),
+        }
+    }
 }
 
 /// `--if-version` as a condition.
