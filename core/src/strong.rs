@@ -62,7 +62,7 @@ pub struct Ballot {
 }
 
 /// A protocol message about item `K` with values `V`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Msg<K, V> {
     /// Commit `value` at `ballot`, building on the committed ballot `base`.
     Propose {
@@ -258,6 +258,16 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
         self.items.get(key).is_some_and(|i| i.pending.is_some())
     }
 
+    /// The ballot of `key`'s in-doubt write here, if any (the shell asks for its fate again,
+    /// with [`Node::query`], until a quorum has answered).
+    pub fn in_doubt(&self, key: &K) -> Option<Ballot> {
+        self.items
+            .get(key)
+            .and_then(|i| i.pending.as_ref())
+            .filter(|p| p.in_doubt)
+            .map(|p| p.ballot)
+    }
+
     /// A client writes `value` to `key` here.
     pub fn write(&mut self, key: K, value: V) -> Result<(Ballot, Out<K, V>), Refusal> {
         let me = self.me;
@@ -316,7 +326,15 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
         Ok(self
             .peers
             .iter()
-            .map(|p| (*p, Msg::Read { key: key.clone(), id }))
+            .map(|p| {
+                (
+                    *p,
+                    Msg::Read {
+                        key: key.clone(),
+                        id,
+                    },
+                )
+            })
             .collect())
     }
 
