@@ -10,6 +10,8 @@
 //! - [`store`]: the LWW merge and conflict classification (`Store::apply -> Outcome`);
 //! - [`events`]: the bounded conflict / lost-write feed;
 //! - [`replica`]: one region's state machine (writes, conditions, roles, log, checks of remote writes);
+//! - [`strong`]: multi-Region strong consistency (MRSC), per item: quorum writes, conflicts,
+//!   strong reads;
 //! - [`links`]: the link table and the delivery-time arithmetic of link emulation;
 //! - [`hash`], [`digest`]: the pure half of anti-entropy (bucket and write hashes, digests the
 //!   store keeps up to date, what repair may merge);
@@ -27,6 +29,7 @@ pub mod links;
 pub mod region;
 pub mod replica;
 pub mod store;
+pub mod strong;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod version_vector;

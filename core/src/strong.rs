@@ -1,0 +1,558 @@
+//! Multi-Region strong consistency (DynamoDB's MRSC), per item, as a pure state machine: three
+//! participants (replicas, or two replicas and a witness); a write is acknowledged only once a
+//! second participant has committed it; a write that meets another region's unfinished write of
+//! the same item fails with a conflict instead of being lost; a strong read asks one other
+//! participant and returns the greatest committed write it sees.
+//!
+//! # Protocol (one item)
+//! Every participant holds the item's greatest committed write `(ballot, value)`; ballots are
+//! `(counter, origin)`, ordered lexicographically, and an origin's ballots only grow.
+//! - **Write** at origin O: refused at once (conflict) if O has an unfinished write of the item.
+//!   Otherwise O picks a ballot above every ballot it knows, remembers the write as *pending*
+//!   (`base`: the committed ballot it builds on) and sends `Propose` to the other participants.
+//! - **Propose** at P: P *refuses* if it has an unfinished write of its own for the item (the
+//!   conflict), if it knows a committed ballot newer than the proposal's base (the proposal is
+//!   stale), or if it has *fenced* the ballot (it promised never to take it). Otherwise P
+//!   commits the write and accepts. A refusal fences the ballot: a refused proposal is never
+//!   committed there later.
+//! - O **commits** on the first acceptance, acknowledges the client and tells every participant
+//!   (`Learn`). If every other participant refused, the write failed (`Conflict`) and was
+//!   committed nowhere. If neither answer comes in time, the outcome is unknown: the write stays
+//!   *in doubt* at O (O serves no strong operation on the item) until O learns its fate with
+//!   `Query`: a participant that committed it says so; one that did not fences it and says so.
+//! - **Strong read** at R: refused while R has an unfinished write of the item; otherwise R asks
+//!   the others and answers with the greater of its own and the first answer from a participant
+//!   that has no unfinished write of the item.
+//!
+//! # Why it holds
+//! - *A strong read sees every write acknowledged before it began.* An acknowledged write W is
+//!   committed at its origin and at one other participant. A read's quorum is the reader and one
+//!   answering participant: two sets of two among three participants always meet, so one of the
+//!   read's pair has W (or a newer write) committed.
+//! - *Reads never go back in time.* A write committed at one participant while its origin does
+//!   not know yet is visible to some quorums and not others — unless every participant that could
+//!   miss it is barred from answering: the origin, which has the write pending or in doubt, does
+//!   not answer strong reads for the item until its fate is known, and once known the write is
+//!   committed at two participants. The third participant alone cannot make a read quorum with
+//!   the origin barred, so it pairs with the participant that has W.
+//! - *No acknowledged write is lost when a participant dies.* It is committed at two of three;
+//!   any write after it builds on it (a proposal with an older base is refused by whoever has it,
+//!   and with one participant dead the two left are exactly the pair that must agree).
+//! - *A conflicting write was committed nowhere.* Every other participant refused it, and each
+//!   refusal fences the ballot.
+//! - *Two concurrent writes of one item cannot both succeed on the same base*: each origin
+//!   refuses the other's proposal (its own is unfinished), so each needs the third participant,
+//!   which commits the first it receives and refuses the second as stale.
+//!
+//! The shell makes committed writes and fences durable before it answers, carries the messages
+//! over the links (with their lag and faults), and turns the events into replies.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A participant: a region's index among the three.
+pub type Participant = u16;
+
+/// A write's place in an item's history: `(counter, origin)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ballot {
+    /// Grows with every write of the item.
+    pub counter: u64,
+    /// The participant that proposed it (breaks ties).
+    pub origin: Participant,
+}
+
+/// A protocol message about item `K` with values `V`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Msg<K, V> {
+    /// Commit `value` at `ballot`, building on the committed ballot `base`.
+    Propose {
+        /// The item.
+        key: K,
+        /// The write's ballot.
+        ballot: Ballot,
+        /// The committed ballot the origin builds on.
+        base: Option<Ballot>,
+        /// The value.
+        value: V,
+    },
+    /// The proposal at `ballot` is committed here.
+    Accepted {
+        /// The item.
+        key: K,
+        /// The proposal.
+        ballot: Ballot,
+    },
+    /// The proposal at `ballot` is refused (and fenced) here; `committed`: what is committed here.
+    Refused {
+        /// The item.
+        key: K,
+        /// The proposal.
+        ballot: Ballot,
+        /// The refuser's committed write.
+        committed: Option<(Ballot, V)>,
+    },
+    /// A committed write, for participants that did not take part.
+    Learn {
+        /// The item.
+        key: K,
+        /// Its ballot.
+        ballot: Ballot,
+        /// Its value.
+        value: V,
+    },
+    /// The origin of an in-doubt write asks for its fate.
+    Query {
+        /// The item.
+        key: K,
+        /// The write.
+        ballot: Ballot,
+    },
+    /// The answer to a `Query`: what is committed here (the ballot is fenced if not this one).
+    Fate {
+        /// The item.
+        key: K,
+        /// The write asked about.
+        ballot: Ballot,
+        /// The answerer's committed write.
+        committed: Option<(Ballot, V)>,
+    },
+    /// A strong read asks for the committed write.
+    Read {
+        /// The item.
+        key: K,
+        /// The read.
+        id: u64,
+    },
+    /// The answer to a `Read`; `busy`: the answerer has an unfinished write of the item and does
+    /// not count.
+    ReadReply {
+        /// The item.
+        key: K,
+        /// The read.
+        id: u64,
+        /// The answerer's committed write.
+        committed: Option<(Ballot, V)>,
+        /// Has an unfinished write of the item.
+        busy: bool,
+    },
+}
+
+/// What happened, for the shell to answer clients.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event<K, V> {
+    /// The write at `ballot` is committed at a quorum: acknowledge it.
+    Committed(K, Ballot),
+    /// Every other participant refused the write: `ReplicatedWriteConflict` (it was committed
+    /// nowhere).
+    Conflict(K, Ballot),
+    /// The strong read `id` returns this.
+    ReadDone(u64, Option<V>),
+    /// Every other participant was busy: the read may be retried.
+    ReadBusy(u64),
+    /// An in-doubt write's fate is known (committed or not); the item serves again.
+    Resolved(K, Ballot),
+}
+
+/// Why a request is refused at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// This region has an unfinished write of the item (`ReplicatedWriteConflict`).
+    Busy,
+    /// The item's last write here is in doubt: its fate must be learnt first.
+    InDoubt,
+}
+
+/// An unfinished write originated here.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Pending<V> {
+    ballot: Ballot,
+    base: Option<Ballot>,
+    value: V,
+    refused: BTreeSet<Participant>,
+    /// No quorum answered in time: the outcome is unknown until a `Fate` settles it.
+    in_doubt: bool,
+    /// Participants that answered a `Query` with "not committed here" (and fenced it).
+    not_here: BTreeSet<Participant>,
+}
+
+/// One item at one participant.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Item<V> {
+    committed: Option<(Ballot, V)>,
+    /// Proposals at or below this ballot *from its origin* are refused here.
+    fences: BTreeMap<Participant, u64>,
+    pending: Option<Pending<V>>,
+    /// The greatest counter used or seen for the item.
+    counter: u64,
+}
+
+impl<V> Default for Item<V> {
+    fn default() -> Self {
+        Self {
+            committed: None,
+            fences: BTreeMap::new(),
+            pending: None,
+            counter: 0,
+        }
+    }
+}
+
+impl<V: Clone> Item<V> {
+    fn committed_ballot(&self) -> Option<Ballot> {
+        self.committed.as_ref().map(|(b, _)| *b)
+    }
+
+    /// Take `(b, v)` if it is newer than what is committed.
+    fn learn(&mut self, b: Ballot, v: V) {
+        self.counter = self.counter.max(b.counter);
+        if self.committed_ballot().is_none_or(|c| b > c) {
+            self.committed = Some((b, v));
+        }
+    }
+
+    fn fenced(&self, b: Ballot) -> bool {
+        self.fences.get(&b.origin).is_some_and(|f| b.counter <= *f)
+    }
+
+    fn fence(&mut self, b: Ballot) {
+        let f = self.fences.entry(b.origin).or_insert(0);
+        *f = (*f).max(b.counter);
+    }
+}
+
+/// One participant's state of every item.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Node<K: Ord, V> {
+    me: Participant,
+    peers: Vec<Participant>,
+    items: BTreeMap<K, Item<V>>,
+    /// Open strong reads: the best committed write seen so far, and how many answered busy.
+    reads: BTreeMap<u64, (Option<(Ballot, V)>, usize)>,
+}
+
+/// Messages to send: `(destination, message)`.
+pub type Out<K, V> = Vec<(Participant, Msg<K, V>)>;
+
+impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
+    /// Participant `me` among `all`.
+    pub fn new(me: Participant, all: &[Participant]) -> Self {
+        Self {
+            me,
+            peers: all.iter().copied().filter(|p| *p != me).collect(),
+            items: BTreeMap::new(),
+            reads: BTreeMap::new(),
+        }
+    }
+
+    fn item(&mut self, key: &K) -> &mut Item<V> {
+        self.items.entry(key.clone()).or_default()
+    }
+
+    /// The committed write of `key` here (an eventually consistent read).
+    pub fn committed(&self, key: &K) -> Option<&(Ballot, V)> {
+        self.items.get(key).and_then(|i| i.committed.as_ref())
+    }
+
+    /// Does `key` have an unfinished write originated here?
+    pub fn busy(&self, key: &K) -> bool {
+        self.items.get(key).is_some_and(|i| i.pending.is_some())
+    }
+
+    /// The ballot of `key`'s in-doubt write here, if any (the shell asks for its fate again,
+    /// with [`Node::query`], until a quorum has answered).
+    pub fn in_doubt(&self, key: &K) -> Option<Ballot> {
+        self.items
+            .get(key)
+            .and_then(|i| i.pending.as_ref())
+            .filter(|p| p.in_doubt)
+            .map(|p| p.ballot)
+    }
+
+    /// A client writes `value` to `key` here.
+    pub fn write(&mut self, key: K, value: V) -> Result<(Ballot, Out<K, V>), Refusal> {
+        let me = self.me;
+        let item = self.item(&key);
+        if let Some(p) = &item.pending {
+            return Err(if p.in_doubt {
+                Refusal::InDoubt
+            } else {
+                Refusal::Busy
+            });
+        }
+        item.counter += 1;
+        let ballot = Ballot {
+            counter: item.counter,
+            origin: me,
+        };
+        let base = item.committed_ballot();
+        item.pending = Some(Pending {
+            ballot,
+            base,
+            value: value.clone(),
+            refused: BTreeSet::new(),
+            in_doubt: false,
+            not_here: BTreeSet::new(),
+        });
+        let out = self
+            .peers
+            .iter()
+            .map(|p| {
+                (
+                    *p,
+                    Msg::Propose {
+                        key: key.clone(),
+                        ballot,
+                        base,
+                        value: value.clone(),
+                    },
+                )
+            })
+            .collect();
+        Ok((ballot, out))
+    }
+
+    /// A client reads `key` strongly here (read `id`).
+    pub fn read(&mut self, key: K, id: u64) -> Result<Out<K, V>, Refusal> {
+        let item = self.item(&key);
+        if let Some(p) = &item.pending {
+            return Err(if p.in_doubt {
+                Refusal::InDoubt
+            } else {
+                Refusal::Busy
+            });
+        }
+        let own = item.committed.clone();
+        self.reads.insert(id, (own, 0));
+        Ok(self
+            .peers
+            .iter()
+            .map(|p| {
+                (
+                    *p,
+                    Msg::Read {
+                        key: key.clone(),
+                        id,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// No quorum answered the pending write of `key` in time: it is in doubt (its outcome is
+    /// unknown to the client); ask the others for its fate.
+    pub fn give_up(&mut self, key: &K) -> Out<K, V> {
+        let Some(p) = self.item(key).pending.as_mut().filter(|p| !p.in_doubt) else {
+            return Vec::new();
+        };
+        p.in_doubt = true;
+        let ballot = p.ballot;
+        self.query(key, ballot)
+    }
+
+    /// Ask again for the fate of the in-doubt write of `key` (peers that did not answer).
+    pub fn query(&self, key: &K, ballot: Ballot) -> Out<K, V> {
+        self.peers
+            .iter()
+            .map(|p| {
+                (
+                    *p,
+                    Msg::Query {
+                        key: key.clone(),
+                        ballot,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Handle `msg` from `from`.
+    pub fn on_msg(&mut self, from: Participant, msg: Msg<K, V>) -> (Out<K, V>, Vec<Event<K, V>>) {
+        let mut out = Vec::new();
+        let mut events = Vec::new();
+        match msg {
+            Msg::Propose {
+                key,
+                ballot,
+                base,
+                value,
+            } => {
+                let item = self.item(&key);
+                let committed = item.committed_ballot();
+                let accept = item.pending.is_none()
+                    && !item.fenced(ballot)
+                    && committed.is_none_or(|c| c == ballot || base.is_some_and(|b| c <= b));
+                if accept {
+                    item.learn(ballot, value);
+                    out.push((from, Msg::Accepted { key, ballot }));
+                } else {
+                    item.counter = item.counter.max(ballot.counter);
+                    if committed != Some(ballot) {
+                        item.fence(ballot);
+                    }
+                    let committed = item.committed.clone();
+                    out.push((
+                        from,
+                        Msg::Refused {
+                            key,
+                            ballot,
+                            committed,
+                        },
+                    ));
+                }
+            }
+            Msg::Accepted { key, ballot } => {
+                let item = self.item(&key);
+                if let Some(p) = item.pending.take_if(|p| p.ballot == ballot) {
+                    let was_in_doubt = p.in_doubt;
+                    item.learn(ballot, p.value.clone());
+                    for peer in self.peers.clone() {
+                        out.push((
+                            peer,
+                            Msg::Learn {
+                                key: key.clone(),
+                                ballot,
+                                value: p.value.clone(),
+                            },
+                        ));
+                    }
+                    events.push(if was_in_doubt {
+                        Event::Resolved(key, ballot)
+                    } else {
+                        Event::Committed(key, ballot)
+                    });
+                }
+            }
+            Msg::Refused {
+                key,
+                ballot,
+                committed,
+            } => {
+                let peers = self.peers.len();
+                let item = self.item(&key);
+                if let Some((b, v)) = committed {
+                    item.learn(b, v);
+                }
+                if let Some(p) = item.pending.as_mut().filter(|p| p.ballot == ballot) {
+                    p.refused.insert(from);
+                    // A refusal fences the ballot there: it counts as "not committed here".
+                    p.not_here.insert(from);
+                    if p.refused.len() == peers || p.not_here.len() == peers {
+                        let p = item.pending.take().expect("pending");
+                        events.push(if p.in_doubt {
+                            Event::Resolved(key, ballot)
+                        } else {
+                            Event::Conflict(key, ballot)
+                        });
+                    }
+                }
+            }
+            Msg::Learn { key, ballot, value } => {
+                self.item(&key).learn(ballot, value);
+            }
+            Msg::Query { key, ballot } => {
+                let item = self.item(&key);
+                if item.committed_ballot() != Some(ballot) {
+                    item.fence(ballot);
+                }
+                let committed = item.committed.clone();
+                out.push((
+                    from,
+                    Msg::Fate {
+                        key,
+                        ballot,
+                        committed,
+                    },
+                ));
+            }
+            Msg::Fate {
+                key,
+                ballot,
+                committed,
+            } => {
+                let peers = self.peers.len();
+                let item = self.item(&key);
+                let Some(p) = item.pending.as_mut().filter(|p| p.ballot == ballot) else {
+                    if let Some((b, v)) = committed {
+                        item.learn(b, v);
+                    }
+                    return (out, events);
+                };
+                match committed {
+                    // Committed there (or a newer write built on what is committed there): the
+                    // write's fate no longer matters to anyone reading at a quorum.
+                    Some((b, v)) if b >= ballot => {
+                        let value = p.value.clone();
+                        item.pending = None;
+                        if b == ballot {
+                            item.learn(b, value.clone());
+                            for peer in self.peers.clone() {
+                                out.push((
+                                    peer,
+                                    Msg::Learn {
+                                        key: key.clone(),
+                                        ballot,
+                                        value: value.clone(),
+                                    },
+                                ));
+                            }
+                        } else {
+                            item.learn(b, v);
+                        }
+                        events.push(Event::Resolved(key, ballot));
+                    }
+                    other => {
+                        p.not_here.insert(from);
+                        let done = p.not_here.len() == peers;
+                        if let Some((b, v)) = other {
+                            item.learn(b, v);
+                        }
+                        if done {
+                            item.pending = None;
+                            events.push(Event::Resolved(key, ballot));
+                        }
+                    }
+                }
+            }
+            Msg::Read { key, id } => {
+                let item = self.item(&key);
+                out.push((
+                    from,
+                    Msg::ReadReply {
+                        key,
+                        id,
+                        committed: item.committed.clone(),
+                        busy: item.pending.is_some(),
+                    },
+                ));
+            }
+            Msg::ReadReply {
+                id,
+                committed,
+                busy,
+                ..
+            } => {
+                let peers = self.peers.len();
+                if let Some((own, busy_count)) = self.reads.get_mut(&id) {
+                    if busy {
+                        *busy_count += 1;
+                        if *busy_count == peers {
+                            self.reads.remove(&id);
+                            events.push(Event::ReadBusy(id));
+                        }
+                    } else {
+                        let best = match (own.take(), committed) {
+                            (Some(a), Some(b)) => Some(if b.0 > a.0 { b } else { a }),
+                            (a, b) => a.or(b),
+                        };
+                        self.reads.remove(&id);
+                        events.push(Event::ReadDone(id, best.map(|(_, v)| v)));
+                    }
+                }
+            }
+        }
+        (out, events)
+    }
+}
+
+#[cfg(test)]
+mod tests;
