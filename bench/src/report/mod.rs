@@ -4,6 +4,7 @@
 //! helpers; no scripts, no network).
 
 pub mod charts;
+pub mod headline;
 pub mod tables;
 
 use std::{fmt::Write as _, path::PathBuf};
