@@ -82,6 +82,9 @@ pub struct DynamoError {
     pub message: String,
     /// TransactionCanceledException: one reason per item of the transaction.
     pub cancellation_reasons: Vec<serde_json::Value>,
+    /// ConditionalCheckFailedException with `ReturnValuesOnConditionCheckFailure: ALL_OLD`: the
+    /// item as it was.
+    pub item: Option<serde_json::Value>,
 }
 
 impl DynamoError {
@@ -91,6 +94,7 @@ impl DynamoError {
             kind,
             message: message.into(),
             cancellation_reasons: Vec::new(),
+            item: None,
         }
     }
 
@@ -123,6 +127,9 @@ impl DynamoError {
             "__type": self.type_name(),
             "message": self.message,
         });
+        if let Some(item) = &self.item {
+            body["Item"] = item.clone();
+        }
         if !self.cancellation_reasons.is_empty() {
             body["CancellationReasons"] =
                 serde_json::Value::Array(self.cancellation_reasons.clone());

@@ -31,6 +31,26 @@ pub(crate) fn check_condition(
     }
 }
 
+/// [`check_condition`] for a request that may ask for the old item on failure
+/// (`ReturnValuesOnConditionCheckFailure: ALL_OLD`).
+fn check_condition_of(
+    body: &Value,
+    exprs: &Exprs,
+    cond: Option<&crate::expr::Condition>,
+    item: Option<&Item>,
+) -> Result<()> {
+    check_condition(exprs, cond, item).map_err(|mut e| {
+        let wants_old = body
+            .get("ReturnValuesOnConditionCheckFailure")
+            .and_then(Value::as_str)
+            == Some("ALL_OLD");
+        if wants_old && let Some(old) = item {
+            e.item = Some(item_to_json(old));
+        }
+        e
+    })
+}
+
 /// What a prepared single-item write will do, once its condition held.
 pub(crate) struct Prepared {
     /// The storage key.
@@ -53,7 +73,7 @@ pub(crate) fn prepare_put(body: &Value, table: &Table, txn: &dyn Txn) -> Result<
     exprs.finish()?;
     let storage_key = table.item_key(&key);
     let old = current(txn, &storage_key)?;
-    check_condition(&exprs, cond.as_ref(), old.as_ref())?;
+    check_condition_of(body, &exprs, cond.as_ref(), old.as_ref())?;
     Ok(Prepared {
         key: storage_key,
         new: Some(item),
@@ -70,7 +90,7 @@ pub(crate) fn prepare_delete(body: &Value, table: &Table, txn: &dyn Txn) -> Resu
     exprs.finish()?;
     let storage_key = table.item_key(&key);
     let old = current(txn, &storage_key)?;
-    check_condition(&exprs, cond.as_ref(), old.as_ref())?;
+    check_condition_of(body, &exprs, cond.as_ref(), old.as_ref())?;
     Ok(Prepared {
         key: storage_key,
         new: None,
@@ -89,7 +109,7 @@ pub(crate) fn prepare_update(body: &Value, table: &Table, txn: &dyn Txn) -> Resu
     exprs.finish()?;
     let storage_key = table.item_key(&key);
     let old = current(txn, &storage_key)?;
-    check_condition(&exprs, cond.as_ref(), old.as_ref())?;
+    check_condition_of(body, &exprs, cond.as_ref(), old.as_ref())?;
     let mut new = old.clone().unwrap_or_else(|| key.clone());
     let mut touched = Vec::new();
     if let Some(u) = &update {
