@@ -78,6 +78,17 @@ struct Pending<V> {
     not_here: BTreeSet<Participant>,
 }
 
+impl<V> Pending<V> {
+    /// Why a new request on the item is refused while this write is unfinished.
+    fn refusal(&self) -> Refusal {
+        if self.in_doubt {
+            Refusal::InDoubt
+        } else {
+            Refusal::Busy
+        }
+    }
+}
+
 /// One item at one participant.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct Item<V> {
@@ -121,6 +132,28 @@ impl<V: Clone> Item<V> {
         let f = self.fences.entry(b.origin).or_insert(0);
         *f = (*f).max(b.counter);
     }
+}
+
+/// `Learn` of a committed write, to every one of `peers`.
+fn learn_all<K: Clone, V: Clone>(
+    peers: &[Participant],
+    key: &K,
+    ballot: Ballot,
+    value: &V,
+) -> Out<K, V> {
+    peers
+        .iter()
+        .map(|p| {
+            (
+                *p,
+                Msg::Learn {
+                    key: key.clone(),
+                    ballot,
+                    value: value.clone(),
+                },
+            )
+        })
+        .collect()
 }
 
 /// One participant's state of every item.
@@ -176,11 +209,7 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
         let me = self.me;
         let item = self.item(&key);
         if let Some(p) = &item.pending {
-            return Err(if p.in_doubt {
-                Refusal::InDoubt
-            } else {
-                Refusal::Busy
-            });
+            return Err(p.refusal());
         }
         item.counter += 1;
         let ballot = Ballot {
@@ -218,11 +247,7 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
     pub fn read(&mut self, key: K, id: u64) -> Result<Out<K, V>, Refusal> {
         let item = self.item(&key);
         if let Some(p) = &item.pending {
-            return Err(if p.in_doubt {
-                Refusal::InDoubt
-            } else {
-                Refusal::Busy
-            });
+            return Err(p.refusal());
         }
         let own = item.committed.clone();
         self.reads.insert(id, (own, 0));
@@ -308,16 +333,7 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
                 if let Some(p) = item.pending.take_if(|p| p.ballot == ballot) {
                     let was_in_doubt = p.in_doubt;
                     item.learn(ballot, p.value.clone());
-                    for peer in self.peers.clone() {
-                        out.push((
-                            peer,
-                            Msg::Learn {
-                                key: key.clone(),
-                                ballot,
-                                value: p.value.clone(),
-                            },
-                        ));
-                    }
+                    out.extend(learn_all(&self.peers, &key, ballot, &p.value));
                     events.push(if was_in_doubt {
                         Event::Resolved(key, ballot)
                     } else {
@@ -388,16 +404,7 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
                         item.pending = None;
                         if b == ballot {
                             item.learn(b, value.clone());
-                            for peer in self.peers.clone() {
-                                out.push((
-                                    peer,
-                                    Msg::Learn {
-                                        key: key.clone(),
-                                        ballot,
-                                        value: value.clone(),
-                                    },
-                                ));
-                            }
+                            out.extend(learn_all(&self.peers, &key, ballot, &value));
                         } else {
                             item.learn(b, v);
                         }

@@ -80,7 +80,6 @@ pub fn run(op: &str, body: &Value, ctx: &Context, txn: &mut dyn Txn) -> Result<V
         "BatchGetItem" => batch::get(body, txn),
         "TransactWriteItems" => transact::write(body, txn),
         "TransactGetItems" => transact::get(body, txn),
-        "DescribeEndpoints" => Ok(serde_json::json!({"Endpoints": []})),
         _ => Err(DynamoError::new(
             ErrorKind::UnknownOperation,
             format!("Unknown operation: {}", crate::value::excerpt(op)),

@@ -421,6 +421,11 @@ async fn an_aurora_resync_replaces_a_secondarys_state_with_the_primarys() {
         None,
         "the split-brain write is gone from r0's state"
     );
+    // The new primary has pulled r0's log past the split-brain write (seq 2) and set it aside.
+    c.wait_status(1, "r1 pulled r0's log through seq 2", |s| {
+        link(s, "r0").applied_seq >= 2
+    })
+    .await;
     assert_eq!(
         c.get(1, "divergent").await,
         None,

@@ -67,7 +67,9 @@ pub async fn statuses(clients: &[RegionClient]) -> anyhow::Result<Vec<pb::NodeSt
     Ok(out)
 }
 
-async fn drive(
+/// Drive every region's node at `inflight` (closed loop, or paced at `rate` ops/s over all
+/// regions) until `until`, all puts over the run's key space.
+pub(crate) async fn drive(
     opts: &Options,
     channels: &[(String, tonic::transport::Channel)],
     until: Until,

@@ -11,9 +11,9 @@ use std::{
 
 use meridian_core::Mode;
 
-use super::progress;
+use super::{global, progress};
 use crate::{
-    driver::{self, Keys, PutCall, Until, closed_loop, paced_loop},
+    driver::{self, Outcome, Until},
     nodes,
     options::Options,
     results::{SoakNode, SoakResult},
@@ -21,8 +21,6 @@ use crate::{
 
 /// Time between samples.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
-/// Key prefix.
-const PREFIX: &str = "soak/";
 
 /// Bytes of every file under `dir`.
 fn dir_bytes(dir: &Path) -> u64 {
@@ -58,28 +56,23 @@ pub async fn run(
     let mut channels = Vec::new();
     let mut pids = Vec::new();
     for n in &cluster.state.nodes {
-        channels.push(driver::channel(n.addr)?);
+        channels.push((n.region.clone(), driver::channel(n.addr)?));
         pids.push((n.region.clone(), n.pid));
     }
     let rate = match (opts.soak_rate, keep_up) {
         (Some(r), _) => r,
         (None, Some(k)) => k / 2.0,
         (None, None) => {
-            // No keep-up figure this run: a quarter of a short flat-out run (keep-up is about
-            // half of flat out for three durable regions on this kind of machine).
-            let ch = channels[0].clone();
-            let flat = closed_loop(opts.inflight, Until::Elapsed(Duration::from_secs(3)), |i| {
-                PutCall::new(
-                    ch.clone(),
-                    PREFIX,
-                    Keys::Random(opts.keys),
-                    opts.payload,
-                    opts.seed,
-                    i as u64,
-                )
-            })
+            // No keep-up figure this run: a quarter of a short flat-out run of every region
+            // (keep-up is about half of flat out for three durable regions on this machine).
+            let flat = global::drive(
+                opts,
+                &channels,
+                Until::Elapsed(Duration::from_secs(3)),
+                None,
+            )
             .await?;
-            flat.rate() * channels.len() as f64 / 4.0
+            flat.iter().map(Outcome::rate).sum::<f64>() / 4.0
         }
     };
     progress(format!(
@@ -89,24 +82,7 @@ pub async fn run(
         opts.soak.as_secs_f64(),
         opts.keys
     ));
-    let per_region = rate / channels.len() as f64;
-    let load = futures::future::join_all(channels.iter().enumerate().map(|(ri, ch)| {
-        paced_loop(
-            opts.inflight,
-            Until::Elapsed(opts.soak),
-            per_region,
-            move |i| {
-                PutCall::new(
-                    ch.clone(),
-                    PREFIX,
-                    Keys::Random(opts.keys),
-                    opts.payload,
-                    opts.seed,
-                    (ri * opts.inflight + i) as u64,
-                )
-            },
-        )
-    }));
+    let load = global::drive(opts, &channels, Until::Elapsed(opts.soak), Some(rate));
     let start = Instant::now();
     let sampler = async {
         let mut samples: Vec<Vec<(f64, u64, u64)>> = vec![Vec::new(); pids.len()];
@@ -123,13 +99,9 @@ pub async fn run(
         }
     };
     let (outcomes, samples) = tokio::join!(load, sampler);
-    let mut completed = 0.0;
-    let mut errors = 0;
-    for o in outcomes {
-        let o = o?;
-        completed += o.rate();
-        errors += o.errors;
-    }
+    let outcomes = outcomes?;
+    let completed = outcomes.iter().map(Outcome::rate).sum();
+    let errors = outcomes.iter().map(|o| o.errors).sum();
     let nodes = pids
         .iter()
         .zip(samples)

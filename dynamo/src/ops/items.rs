@@ -63,19 +63,31 @@ pub(crate) struct Prepared {
     pub touched: Vec<String>,
 }
 
+/// Read the local copy of the item at `key` and check the request's `ConditionExpression`
+/// against it: the storage key and the old item.
+fn read_checked(
+    body: &Value,
+    table: &Table,
+    txn: &dyn Txn,
+    key: &Item,
+) -> Result<(String, Option<Item>)> {
+    let mut exprs = Exprs::new(body)?;
+    let cond = exprs.condition(body, "ConditionExpression")?;
+    exprs.finish()?;
+    let storage_key = table.item_key(key);
+    let old = current(txn, &storage_key)?;
+    check_condition_of(body, &exprs, cond.as_ref(), old.as_ref())?;
+    Ok((storage_key, old))
+}
+
 /// Prepare a PutItem of `body` (or a transaction's / batch's Put): validate, read, check.
 pub(crate) fn prepare_put(body: &Value, table: &Table, txn: &dyn Txn) -> Result<Prepared> {
     let item = item_param(body, "Item")?;
     let key = table.key_of(&item, false)?;
     check_item_size(&item)?;
-    let mut exprs = Exprs::new(body)?;
-    let cond = exprs.condition(body, "ConditionExpression")?;
-    exprs.finish()?;
-    let storage_key = table.item_key(&key);
-    let old = current(txn, &storage_key)?;
-    check_condition_of(body, &exprs, cond.as_ref(), old.as_ref())?;
+    let (key, old) = read_checked(body, table, txn, &key)?;
     Ok(Prepared {
-        key: storage_key,
+        key,
         new: Some(item),
         old,
         touched: Vec::new(),
@@ -85,14 +97,9 @@ pub(crate) fn prepare_put(body: &Value, table: &Table, txn: &dyn Txn) -> Result<
 /// Prepare a DeleteItem.
 pub(crate) fn prepare_delete(body: &Value, table: &Table, txn: &dyn Txn) -> Result<Prepared> {
     let key = table.key_of(&key_param(body)?, true)?;
-    let mut exprs = Exprs::new(body)?;
-    let cond = exprs.condition(body, "ConditionExpression")?;
-    exprs.finish()?;
-    let storage_key = table.item_key(&key);
-    let old = current(txn, &storage_key)?;
-    check_condition_of(body, &exprs, cond.as_ref(), old.as_ref())?;
+    let (key, old) = read_checked(body, table, txn, &key)?;
     Ok(Prepared {
-        key: storage_key,
+        key,
         new: None,
         old,
         touched: Vec::new(),

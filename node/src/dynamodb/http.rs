@@ -132,10 +132,12 @@ fn forward_to(state: &NodeState, headers: &HeaderMap) -> Option<(String, SocketA
     if !state.opts.cluster.write_forwarding || headers.contains_key(FORWARDED_HEADER) {
         return None;
     }
-    let role = state.replica().role().clone();
-    let primary = role
-        .primary
-        .filter(|p| role.mode == Mode::AuroraGlobal && *p != state.region)?;
+    let primary = {
+        let replica = state.replica();
+        let role = replica.role();
+        role.primary
+            .filter(|p| role.mode == Mode::AuroraGlobal && *p != state.region)?
+    };
     let name = state.regions.name(primary).to_owned();
     let addr = state.opts.cluster.region(&name)?.dynamodb?;
     Some((name, addr))
@@ -175,10 +177,9 @@ async fn execute(
     let body: Value = serde_json::from_slice(body).map_err(|e| {
         DynamoError::serialization(format!("The request body is not valid JSON: {e}"))
     })?;
-    let regions = state.regions.names().to_vec();
     let ctx = ops::Context {
         region: state.region_name(),
-        regions: &regions,
+        regions: state.regions.names(),
         now_s: meridian_core::clock::now_us() as f64 / 1e6,
     };
     state
