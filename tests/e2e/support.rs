@@ -94,6 +94,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `n` distinct free loopback ports (all bound at once, then released, so no two are the same).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
 /// Poll `f` until it returns `Some`, or panic after [`DEADLINE`] naming `what`.
 pub fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
@@ -172,11 +182,11 @@ impl Cluster {
     pub fn start(name: &str, spec: Spec) -> Self {
         let dir = scratch_dir(name);
         let mut toml = format!("mode = \"{}\"\n{}", spec.mode, spec.extra);
-        for r in &spec.regions {
+        let ports = free_ports(2 * spec.regions.len());
+        for (r, p) in spec.regions.iter().zip(ports.chunks(2)) {
             toml += &format!(
                 "\n[[region]]\nname = \"{r}\"\nlisten = \"127.0.0.1:{}\"\ndynamodb = \"127.0.0.1:{}\"\n",
-                free_port(),
-                free_port()
+                p[0], p[1]
             );
         }
         toml += &format!("\n[default_link]\nlatency_ms = {}\n", spec.latency_ms);

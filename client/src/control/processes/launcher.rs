@@ -2,6 +2,7 @@
 //! answer, restarting one, and stopping them — signalling only processes verified as ours.
 
 use std::{
+    collections::HashSet,
     net::{SocketAddr, TcpListener},
     path::{Path, PathBuf},
     process::{Command, Stdio},
@@ -40,6 +41,18 @@ pub struct Launcher {
 /// A free loopback port.
 pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A free loopback port not in `taken` (which it joins): the ports of one cluster are chosen
+/// one after another, each released before the next is asked for, so the system may offer the
+/// same one twice.
+fn free_port_avoiding(taken: &mut HashSet<u16>) -> Result<u16> {
+    loop {
+        let p = free_port()?;
+        if taken.insert(p) {
+            return Ok(p);
+        }
+    }
 }
 
 impl Launcher {
@@ -93,14 +106,22 @@ impl Launcher {
         if cluster.secret.is_none() {
             cluster.secret = Some(uuid::Uuid::new_v4().simple().to_string());
         }
+        let mut taken: HashSet<u16> = cluster
+            .regions
+            .iter()
+            .flat_map(|r| [Some(r.listen), r.dynamodb])
+            .flatten()
+            .map(|a| a.port())
+            .filter(|p| *p != 0)
+            .collect();
         for r in &mut cluster.regions {
             if r.listen.port() == 0 {
-                r.listen.set_port(free_port()?);
+                r.listen.set_port(free_port_avoiding(&mut taken)?);
             }
             // Every region of a local cluster serves DynamoDB; port 0 (or none given): a free one.
             let mut dynamodb = r.dynamodb.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
             if dynamodb.port() == 0 {
-                dynamodb.set_port(free_port()?);
+                dynamodb.set_port(free_port_avoiding(&mut taken)?);
             }
             if !dynamodb.ip().is_loopback() {
                 bail!(
@@ -125,7 +146,13 @@ impl Launcher {
             nodes: vec![],
         };
         for r in &cluster.regions {
-            match self.spawn(&state, &r.name, r.listen, r.dynamodb) {
+            let metrics = if self.metrics {
+                let port = free_port_avoiding(&mut taken)?;
+                Some(SocketAddr::from(([127, 0, 0, 1], port)))
+            } else {
+                None
+            };
+            match self.spawn(&state, &r.name, r.listen, r.dynamodb, metrics) {
                 Ok(rec) => state.nodes.push(rec),
                 Err(e) => {
                     stop_nodes(&state.nodes, Duration::from_secs(3));
@@ -147,17 +174,13 @@ impl Launcher {
         region: &str,
         addr: SocketAddr,
         dynamodb: Option<SocketAddr>,
+        metrics_addr: Option<SocketAddr>,
     ) -> Result<NodeRecord> {
         let log = self.dir.join("logs").join(format!("{region}.log"));
         let out = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)?;
-        let metrics_addr = if self.metrics {
-            Some(SocketAddr::from(([127, 0, 0, 1], free_port()?)))
-        } else {
-            None
-        };
         let mut cmd = Command::new(&self.binary);
         cmd.args(["node", "--region", region, "--cluster"])
             .arg(&state.cluster_file)
@@ -256,17 +279,13 @@ impl Launcher {
         if alive(&old) {
             stop_nodes(std::slice::from_ref(&old), Duration::from_secs(5));
         }
-        let launcher = Launcher {
-            metrics: old.metrics_addr.is_some(),
-            ..self.clone()
+        // The old metrics address when it is free again, else a new one.
+        let metrics = match old.metrics_addr {
+            Some(m) if TcpListener::bind(m).is_ok() => Some(m),
+            Some(_) => Some(SocketAddr::from(([127, 0, 0, 1], free_port()?))),
+            None => None,
         };
-        let mut rec = launcher.spawn(&state, region, old.addr, old.dynamodb)?;
-        if let (Some(old_m), Some(_)) = (old.metrics_addr, rec.metrics_addr) {
-            // Keep the old metrics address when it is free again.
-            if TcpListener::bind(old_m).is_ok() {
-                rec.metrics_addr = Some(old_m);
-            }
-        }
+        let rec = self.spawn(&state, region, old.addr, old.dynamodb, metrics)?;
         state.nodes[i] = rec.clone();
         self.write_state(&state)?;
         let one = ClusterState {
