@@ -7,6 +7,7 @@
 //! write_forwarding = false      # aurora-global: may secondaries forward writes?
 //! rpo_bound_ms = 0              # aurora-global: refuse commits while no secondary is this close (0: off)
 //! max_clock_offset_ms = 500     # refuse replicated timestamps further ahead (beyond the skews)
+//! log_retention_ms = 30000      # keep own log entries this long after every peer acknowledged them
 //!
 //! [[region]]
 //! name = "us-east-1"
@@ -138,6 +139,13 @@ pub struct ClusterConfig {
     /// does: one poisoned timestamp would otherwise drag every hybrid clock along. Default 500.
     #[serde(default = "default_max_clock_offset_ms")]
     pub max_clock_offset_ms: u64,
+    /// How long a region keeps its own log entries after every peer has durably
+    /// acknowledged them, ms (0: drop them at once). Peers never need them (one that lost its
+    /// state is served from the store); the window is for `Admin/Log`, which resolves the
+    /// outcome of writes whose reply never came. Memory grows with the write rate times this
+    /// window, not with time. Default 30000.
+    #[serde(default = "default_log_retention_ms")]
+    pub log_retention_ms: u64,
     /// The cluster secret peers send on every replication and anti-entropy call (and check on
     /// every one they serve). Unset: those calls are not authenticated. `MERIDIAN_CLUSTER_SECRET`
     /// overrides it; `cluster up` and `demo` make a random one.
@@ -168,6 +176,10 @@ pub fn check_secret(s: &str) -> Result<(), String> {
 
 fn default_max_clock_offset_ms() -> u64 {
     500
+}
+
+fn default_log_retention_ms() -> u64 {
+    30_000
 }
 
 fn default_link() -> LinkSpec {
@@ -310,13 +322,14 @@ impl ClusterConfig {
     /// Render as TOML (the state dir of `cluster up` keeps the effective cluster).
     pub fn to_toml(&self) -> String {
         let mut s = format!(
-            "mode = \"{}\"\nprimary = \"{}\"\nclock = \"{}\"\nwrite_forwarding = {}\nrpo_bound_ms = {}\nmax_clock_offset_ms = {}\n",
+            "mode = \"{}\"\nprimary = \"{}\"\nclock = \"{}\"\nwrite_forwarding = {}\nrpo_bound_ms = {}\nmax_clock_offset_ms = {}\nlog_retention_ms = {}\n",
             self.mode.name(),
             self.primary_name(),
             self.clock.name(),
             self.write_forwarding,
             self.rpo_bound_ms,
-            self.max_clock_offset_ms
+            self.max_clock_offset_ms,
+            self.log_retention_ms
         );
         if let Some(secret) = &self.secret {
             s += &format!("secret = {:?}\n", secret);

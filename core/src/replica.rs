@@ -11,9 +11,11 @@
 //! Beside it: [`role`] (the mode, Aurora Global roles, failover fences, RPO lag) and [`remote`]
 //! (the checks a replicated or repaired write must pass before it is merged).
 
+mod own_log;
 mod remote;
 mod role;
 
+pub use own_log::{OwnLog, Truncated};
 pub use remote::MAX_DOTS_PER_INCARNATION;
 pub use role::{Fence, Mode, Role, RpoLag};
 
@@ -78,7 +80,7 @@ pub struct Replica {
     regions: Regions,
     clock: Clock,
     store: Store,
-    log: Vec<Arc<Write>>,
+    log: OwnLog,
     feed: EventFeed,
     role: Role,
     counters: Counters,
@@ -104,7 +106,7 @@ impl Replica {
             regions,
             clock,
             store: Store::new(),
-            log: Vec::new(),
+            log: OwnLog::default(),
             feed: EventFeed::new(feed_capacity),
             role,
             counters: Counters::default(),
@@ -170,31 +172,79 @@ impl Replica {
 
     /// Seq of the newest write in this region's log (0 when empty).
     pub fn log_head(&self) -> u64 {
-        self.log.len() as u64
+        self.log.head()
     }
 
-    /// The logged write with seq `seq`.
+    /// Seq of the newest write truncated from the log (0 when none was): the log holds
+    /// `log_base() + 1 ..= log_head()`.
+    pub fn log_base(&self) -> u64 {
+        self.log.base()
+    }
+
+    /// The own log (its retained part).
+    pub fn own_log(&self) -> &OwnLog {
+        &self.log
+    }
+
+    /// The logged write with seq `seq`, while it is retained.
     pub fn log_entry(&self, seq: u64) -> Option<&Arc<Write>> {
-        seq.checked_sub(1).and_then(|i| self.log.get(i as usize))
+        self.log.get(seq)
     }
 
-    /// Up to `max` writes of this region's log with seq > `after`.
+    /// Up to `max` retained writes of this region's log with seq > `after`: from the base
+    /// when `after` is below it (a puller that far behind is first served
+    /// [`Replica::own_writes_between`]).
     pub fn log_after(&self, after: u64, max: usize) -> Vec<Arc<Write>> {
-        let start = (after as usize).min(self.log.len());
-        let end = start.saturating_add(max).min(self.log.len());
-        self.log[start..end].to_vec()
+        self.log.after(after, max)
+    }
+
+    /// This region's writes with `after < seq ≤ upto` that are still the current write of
+    /// their key, in seq order: what a peer positioned below the log's base is served instead
+    /// of the truncated entries. Every truncated write missing here was superseded in this
+    /// store — causally by a later write (which is served or retained), or by a concurrent
+    /// write of another region that won, its loss already reported here — so the peer ends at
+    /// the same state as if it had pulled the whole log. O(keys): for a peer that lost its
+    /// state, not for a steady stream.
+    pub fn own_writes_between(&self, after: u64, upto: u64) -> Vec<Arc<Write>> {
+        let mut out: Vec<Arc<Write>> = self
+            .store
+            .iter()
+            .filter(|w| w.origin() == self.region && w.seq > after && w.seq <= upto)
+            .cloned()
+            .collect();
+        out.sort_unstable_by_key(|w| w.seq);
+        out
+    }
+
+    /// Drop the own log's writes with seq ≤ `upto` — the caller's promise that every peer
+    /// has durably acknowledged them — except those a failover fence cut off (they stay
+    /// listable as divergent writes). Returns the new base when it moved.
+    pub fn truncate_log(&mut self, upto: u64) -> Option<u64> {
+        let keep_fenced = self
+            .log
+            .iter()
+            .take_while(|w| w.seq <= upto)
+            .find(|w| self.role.fenced(w))
+            .map_or(upto, |w| w.seq - 1);
+        let before = self.log.base();
+        let base = self.log.truncate(keep_fenced.min(upto));
+        (base > before).then_some(base)
     }
 
     /// How far a peer that acknowledged this region's log up to `acked` is behind it at
     /// `now_us`: the writes not acknowledged, and the age of the oldest of them (Aurora's RPO
-    /// lag, as the primary sees it).
+    /// lag, as the primary sees it). When that write was truncated (a peer that lost its
+    /// state acknowledges from 0 again), the age is counted from the log's first write: an
+    /// upper bound, never an understatement.
     pub fn rpo_lag(&self, acked: u64, now_us: u64) -> RpoLag {
         let writes = self.log_head().saturating_sub(acked);
         let age_us = if writes == 0 {
             0
         } else {
-            self.log_entry(acked + 1)
-                .map_or(0, |w| now_us.saturating_sub(w.commit_us))
+            let commit_us = self
+                .log_entry(acked + 1)
+                .map_or(self.log.first_commit_us(), |w| w.commit_us);
+            now_us.saturating_sub(commit_us)
         };
         RpoLag { writes, age_us }
     }
@@ -315,20 +365,21 @@ impl Replica {
         Some(outcome)
     }
 
-    /// Put back what storage recovered: the own log and every key's state.
+    /// Put back what storage recovered: the own log (its retained part) and every key's
+    /// state.
     pub fn restore(
         &mut self,
-        log: Vec<Arc<Write>>,
+        log: OwnLog,
         items: Vec<(Arc<Write>, crate::version_vector::VersionVector)>,
     ) {
-        if let Some(newest) = log.iter().map(|w| w.version.timestamp).max() {
+        if let Some(newest) = log.newest_stamp() {
             self.clock.restore(newest);
         }
         for (current, seen) in items {
             self.clock.observe(current.version.timestamp);
             self.store.restore(current, seen);
         }
-        self.counters.writes_local = log.len() as u64;
+        self.counters.writes_local = log.head();
         self.log = log;
         self.recount_divergent();
     }
@@ -405,3 +456,6 @@ pub fn parse_integer(bytes: &[u8]) -> Option<i64> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod truncation_tests;

@@ -45,6 +45,8 @@ pub struct Sim {
     pub now_us: u64,
     next_id: u128,
     pub outcomes: Vec<(usize, Outcome)>,
+    /// Per region, the writes of its current incarnation.
+    made: Vec<Vec<Arc<Write>>>,
 }
 
 impl Sim {
@@ -78,6 +80,7 @@ impl Sim {
             now_us: 1_000_000,
             next_id: 1,
             outcomes: Vec::new(),
+            made: vec![Vec::new(); n],
         }
     }
 
@@ -95,6 +98,7 @@ impl Sim {
         );
         fresh.set_dot_floor(self.now_us);
         self.cores[r] = fresh;
+        self.made[r].clear();
         for i in 0..self.cores.len() {
             self.delivered[r][i] = 0;
             self.delivered[i][r] = 0;
@@ -116,6 +120,7 @@ impl Sim {
             )
             .expect("write accepted");
         self.outcomes.push((r, c.outcome));
+        self.made[r].push(c.write.clone());
         c.write
     }
 
@@ -128,23 +133,54 @@ impl Sim {
             .write(key, WriteOp::Delete, None, id, self.now_us)
             .expect("delete accepted");
         self.outcomes.push((r, c.outcome));
+        self.made[r].push(c.write.clone());
         c.write
     }
 
-    /// Deliver up to `max` pending writes from `from` to `to`, in log order.
+    /// Deliver up to `max` pending writes from `from` to `to`, in log order — as the node's
+    /// pull stream does: a peer positioned below the log's base first gets `from`'s
+    /// surviving writes from the truncated part (from the store), then the log.
     pub fn deliver(&mut self, from: usize, to: usize, max: usize) {
         if from == to {
             return;
         }
         let after = self.delivered[to][from];
-        let writes = self.cores[from].log_after(after, max);
+        let origin = &self.cores[from];
+        let base = origin.log_base();
+        let mut writes = if after < base {
+            origin.own_writes_between(after, base)
+        } else {
+            Vec::new()
+        };
+        writes.truncate(max);
+        if writes.len() < max {
+            let from_log = origin.log_after(after.max(base), max - writes.len());
+            writes.extend(from_log);
+        }
         for w in writes {
             self.now_us += 1;
-            self.delivered[to][from] = w.seq;
+            self.delivered[to][from] = w.seq.max(self.delivered[to][from]);
             if let Some(o) = self.cores[to].apply_remote(w, self.now_us) {
                 self.outcomes.push((to, o));
             }
         }
+    }
+
+    /// Truncate region `r`'s log up to what every peer has been delivered (the node's rule,
+    /// with delivery standing in for durable acknowledgement). Returns the new base.
+    pub fn truncate(&mut self, r: usize) -> u64 {
+        let upto = (0..self.cores.len())
+            .filter(|&i| i != r)
+            .map(|i| self.delivered[i][r])
+            .min()
+            .unwrap_or(0);
+        self.cores[r].truncate_log(upto);
+        self.cores[r].log_base()
+    }
+
+    /// Region `to` has been delivered `from`'s log up to this seq.
+    pub fn delivered(&self, from: usize, to: usize) -> u64 {
+        self.delivered[to][from]
     }
 
     /// Deliver everything everywhere.
@@ -157,12 +193,10 @@ impl Sim {
         }
     }
 
-    /// Every write made, in no particular order.
+    /// Every write made by the regions' current incarnations (truncated ones too), in no
+    /// particular order.
     pub fn all_writes(&self) -> Vec<Arc<Write>> {
-        self.cores
-            .iter()
-            .flat_map(|c| c.log_after(0, usize::MAX))
-            .collect()
+        self.made.iter().flatten().cloned().collect()
     }
 }
 

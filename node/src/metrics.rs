@@ -268,7 +268,7 @@ impl Collector for Scrape {
         }
 
         let node = [("region", region)];
-        let counters: [(&str, &str, u64); 6] = [
+        let counters: [(&str, &str, u64); 7] = [
             (
                 "meridian_conflicts",
                 "Concurrent writes merged here (conflicts detected)",
@@ -299,12 +299,17 @@ impl Collector for Scrape {
                 "Pull streams refused because the peer had too many open",
                 s.pull_stream_refusals,
             ),
+            (
+                "meridian_catch_up_writes",
+                "Own writes served to peers from the store (they asked below the log's truncation base)",
+                s.catch_up_writes,
+            ),
         ];
         for (name, help, v) in counters {
             let samples = [(node, ConstCounter::new(v))];
             family(e, (name, help, None), MetricType::Counter, samples)?;
         }
-        let gauges: [(&str, &str, f64); 3] = [
+        let gauges: [(&str, &str, f64); 4] = [
             (
                 "meridian_items",
                 "Keys held (tombstones included)",
@@ -319,6 +324,11 @@ impl Collector for Scrape {
                 "meridian_divergent_writes",
                 "This region's own writes that a failover set aside",
                 s.divergent_writes as f64,
+            ),
+            (
+                "meridian_log_retained_writes",
+                "Own log entries held (not yet truncated)",
+                s.log_head.saturating_sub(s.log_base) as f64,
             ),
         ];
         for (name, help, v) in gauges {

@@ -292,14 +292,18 @@ pub async fn serve(
     result.map_err(|e| Error::Internal(format!("server: {e}")))
 }
 
-/// Aurora Global: sample the RPO lag every [`RPO_SAMPLE_INTERVAL`] until `shutdown`.
+/// Housekeeping every [`RPO_SAMPLE_INTERVAL`] until `shutdown`: Aurora Global RPO lag
+/// samples, and truncation of the own log's acknowledged front.
 async fn sample_rpo_lag(state: Arc<NodeState>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(RPO_SAMPLE_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tick.tick() => state.sample_rpo_lag(),
+            _ = tick.tick() => {
+                state.sample_rpo_lag();
+                state.truncate_log();
+            }
         }
     }
 }

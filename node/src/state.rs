@@ -7,7 +7,8 @@
 //! - [`rpo`]: the Aurora Global RPO bound and RPO lag samples;
 //! - [`links`]: the run-time link table (its own lock, written only by admin calls);
 //! - [`link_stats`]: per-link replication statistics and the peers' acknowledgements;
-//! - [`requests`]: request counters by method and status code.
+//! - [`requests`]: request counters by method and status code;
+//! - [`truncation`]: dropping the own log's acknowledged front.
 //!
 //! Locking: the replica's critical sections are short and never `.await`, so a std `Mutex` is
 //! the right tool (tokio's would only add overhead). Replication applies whole batches under one
@@ -26,6 +27,7 @@ mod links;
 mod requests;
 mod rpo;
 mod transact;
+mod truncation;
 
 pub use link_stats::{InboundLink, LinkStats, MAX_PULL_STREAMS_PER_PEER, OutboundPeer};
 pub use links::LinkState;
@@ -98,6 +100,8 @@ pub struct NodeState {
     pub(crate) rpo_refusals: AtomicU64,
     /// Pull streams refused: the peer had [`MAX_PULL_STREAMS_PER_PEER`] open already.
     pub pull_stream_refusals: AtomicU64,
+    /// Writes served to peers from the store: their position was below the log's base.
+    pub catch_up_writes: AtomicU64,
     rng: AtomicU64,
     /// Client requests by method and status code (for metrics).
     pub requests: RequestCounters,
@@ -160,6 +164,7 @@ impl NodeState {
             forwarded: AtomicU64::new(0),
             rpo_refusals: AtomicU64::new(0),
             pull_stream_refusals: AtomicU64::new(0),
+            catch_up_writes: AtomicU64::new(0),
             rng: AtomicU64::new(now_us()),
             requests: Default::default(),
             persister: None,

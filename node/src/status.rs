@@ -20,7 +20,7 @@ pub fn node_status(state: &NodeState) -> pb::NodeStatus {
     let (
         role,
         items,
-        head,
+        (log_base, head),
         counters,
         conflicts,
         lost,
@@ -55,7 +55,7 @@ pub fn node_status(state: &NodeState) -> pb::NodeStatus {
         (
             core.role().clone(),
             core.store().len() as u64,
-            core.log_head(),
+            (core.log_base(), core.log_head()),
             core.counters(),
             core.feed().conflicts(),
             core.feed().lost(),
@@ -113,6 +113,7 @@ pub fn node_status(state: &NodeState) -> pb::NodeStatus {
         clock: clock_mode.name().to_owned(),
         items,
         log_head: head,
+        log_base,
         writes_local: counters.writes_local,
         conflicts,
         lost_writes: lost,
@@ -133,6 +134,7 @@ pub fn node_status(state: &NodeState) -> pb::NodeStatus {
         secondaries,
         rpo_refusals: state.rpo_refusals.load(Ordering::Relaxed),
         pull_stream_refusals: state.pull_stream_refusals.load(Ordering::Relaxed),
+        catch_up_writes: state.catch_up_writes.load(Ordering::Relaxed),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Durable storage of a node, on the embedded LSM engine fjall (pure Rust).
 //!
-//! What survives a restart: the region's own write log (peers resume pulling it at their
-//! high-water marks), the current write and causal history (`seen`) of every key, the applied
+//! What survives a restart: the region's own write log from its truncation base on (peers
+//! resume pulling it at their high-water marks), the current write and causal history (`seen`) of every key, the applied
 //! position (and incarnation) of every origin, and the node's incarnation id. A node whose data
 //! directory is new gets a new incarnation; peers then pull its (empty) log from the start and
 //! anti-entropy fills in the rest.
@@ -30,7 +30,8 @@ use meridian_core::{
     events::{EventKind, LossEvent},
     region::RegionId,
     region::Regions,
-    replica::{Fence, Role},
+    clock::Timestamp,
+    replica::{Fence, OwnLog, Role, Truncated},
     store::Write,
     version_vector::VersionVector,
 };
@@ -88,6 +89,19 @@ struct StoredFence {
     cut_at_us: u64,
 }
 
+/// What is kept of the own log's truncated front (see `meridian_core::replica::Truncated`).
+#[derive(Clone, PartialEq, Message)]
+struct StoredTruncation {
+    #[prost(uint64, tag = "1")]
+    base: u64,
+    #[prost(uint64, tag = "2")]
+    base_physical_us: u64,
+    #[prost(uint32, tag = "3")]
+    base_logical: u32,
+    #[prost(uint64, tag = "4")]
+    first_commit_us: u64,
+}
+
 /// The persisted Aurora Global role (the mode itself comes from the cluster file).
 #[derive(Clone, PartialEq, Message)]
 struct StoredRole {
@@ -125,6 +139,13 @@ pub enum Op {
     },
     /// Drop every key (a resync replaces the state).
     ClearItems,
+    /// The own log's entries `from ..= truncated.base` were truncated.
+    TruncateLog {
+        /// First seq removed.
+        from: u64,
+        /// What is kept of the truncated front.
+        truncated: Truncated,
+    },
     /// The Aurora Global role (primary, epoch, fences) after a switchover or failover.
     Role(Role),
     /// A loss event recorded in the conflict feed, with the feed's totals after it; the event
@@ -148,8 +169,8 @@ pub struct Recovered {
     pub incarnation: Uuid,
     /// Was the directory empty (or new)?
     pub fresh: bool,
-    /// The own log, in order.
-    pub log: Vec<Arc<Write>>,
+    /// The own log (its retained part).
+    pub log: OwnLog,
     /// Every key's current write and history.
     pub items: Vec<(Arc<Write>, VersionVector)>,
     /// Per origin: applied seq and the origin incarnation it refers to.
@@ -246,17 +267,33 @@ impl Storage {
                 self.db.persist(PersistMode::SyncAll).map_err(io)?;
             }
         }
+        let truncated = match self.meta.get("log_truncated").map_err(io)? {
+            Some(v) => {
+                let t = StoredTruncation::decode(&*v)
+                    .map_err(|e| io(format!("corrupt log truncation: {e}")))?;
+                Truncated {
+                    base: t.base,
+                    base_stamp: Timestamp {
+                        physical_us: t.base_physical_us,
+                        logical: t.base_logical,
+                    },
+                    first_commit_us: t.first_commit_us,
+                }
+            }
+            None => Truncated::default(),
+        };
+        let mut entries = Vec::new();
         for guard in self.log.iter() {
             let (_, v) = guard.into_inner().map_err(io)?;
             let rec =
                 pb::WriteRecord::decode(&*v).map_err(|e| io(format!("corrupt log entry: {e}")))?;
-            r.log.push(write_from_pb(&self.regions, rec)?);
-        }
-        for (i, w) in r.log.iter().enumerate() {
-            if w.seq != i as u64 + 1 {
-                return Err(io(format!("the log has a gap at seq {}", i + 1)));
+            let w = write_from_pb(&self.regions, rec)?;
+            // Entries a truncation removed but a crash kept (the removal had not synced).
+            if w.seq > truncated.base {
+                entries.push(w);
             }
         }
+        r.log = OwnLog::restore(truncated, entries).map_err(io)?;
         for guard in self.items.iter() {
             let (_, v) = guard.into_inner().map_err(io)?;
             let item = StoredItem::decode(&*v).map_err(|e| io(format!("corrupt item: {e}")))?;
@@ -400,6 +437,18 @@ impl Storage {
                         conflicts: *conflicts,
                     };
                     batch.insert(&self.meta, "feed", totals.encode_to_vec());
+                }
+                Op::TruncateLog { from, truncated } => {
+                    for seq in *from..=truncated.base {
+                        batch.remove(&self.log, seq.to_be_bytes());
+                    }
+                    let stored = StoredTruncation {
+                        base: truncated.base,
+                        base_physical_us: truncated.base_stamp.physical_us,
+                        base_logical: truncated.base_stamp.logical,
+                        first_commit_us: truncated.first_commit_us,
+                    };
+                    batch.insert(&self.meta, "log_truncated", stored.encode_to_vec());
                 }
                 Op::ClearItems => {
                     for guard in self.items.iter() {

@@ -530,7 +530,24 @@ fn load_clients_follow_the_writer_through_a_switchover() {
 /// set aside — and finds none unaccounted.
 #[test]
 fn the_checker_accounts_for_every_write_of_a_failover_with_a_live_old_primary() {
-    let c = Cluster::start("aurora-accounting", Spec::aurora(REGIONS, 5.0, "a"));
+    failover_accounting(Cluster::start(
+        "aurora-accounting",
+        Spec::aurora(REGIONS, 5.0, "a"),
+    ));
+}
+
+/// The same with the own log truncated as soon as every peer has an entry: the divergent
+/// writes stay (fenced entries are never truncated) and the accounting is as exact.
+#[test]
+fn a_failover_after_truncation_accounts_for_every_write_as_exactly() {
+    let c = Cluster::start(
+        "aurora-accounting-truncated",
+        Spec::aurora(REGIONS, 5.0, "a").extra(crate::truncation::NO_RETENTION),
+    );
+    failover_accounting(c);
+}
+
+fn failover_accounting(c: Cluster) {
     let (load, json) = start_load(
         &c,
         "accounting",
@@ -553,6 +570,11 @@ fn the_checker_accounts_for_every_write_of_a_failover_with_a_live_old_primary() 
         "a",
         &["link", "a", "b", "--latency-ms", "2000", "--one-way"],
     );
+    if truncating(&c) {
+        poll("a truncates what its secondaries have", || {
+            (c.stats("a")["log_base"].as_u64().unwrap() > 20).then_some(())
+        });
+    }
     let head = c.stats("a")["log_head"].as_u64().unwrap();
     poll("writes in flight", || {
         (c.stats("a")["log_head"].as_u64().unwrap() > head + 20).then_some(())
@@ -580,6 +602,13 @@ fn the_checker_accounts_for_every_write_of_a_failover_with_a_live_old_primary() 
         rejoined["total_lost"].as_u64().unwrap(),
         "the checker and the rejoin report agree: {acc} / {rejoined}"
     );
+}
+
+/// Is `c`'s cluster file set to truncate at once?
+fn truncating(c: &Cluster) -> bool {
+    std::fs::read_to_string(&c.file)
+        .unwrap()
+        .contains(crate::truncation::NO_RETENTION)
 }
 
 /// Start `meridian load` against `c` (report in NAME.json) and wait until region a's log has

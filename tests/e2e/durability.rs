@@ -3,44 +3,11 @@
 //! The load client's checker is the judge: every acknowledged write present or LWW-dominated,
 //! all regions identical.
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::{BIN, Cluster, Spec, poll};
-
-fn start_load(c: &Cluster, name: &str, args: &[&str]) -> (Child, std::path::PathBuf) {
-    let json = c.path(name);
-    let child = Command::new(BIN)
-        .args([
-            "load",
-            "--quiet",
-            "--probe-interval-ms",
-            "0",
-            "--timeout-ms",
-            "3000",
-            "--cluster",
-        ])
-        .arg(&c.file)
-        .args(args)
-        .arg("--report-json")
-        .arg(&json)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    (child, json)
-}
-
-fn finish_load(child: Child, json: &std::path::Path) -> Value {
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "load/checker failed:\n{stdout}");
-    assert!(stdout.contains("checker: OK"), "{stdout}");
-    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
-}
+use crate::support::{Cluster, Spec, finish_load, poll, start_load};
 
 fn log_head(c: &Cluster, region: &str) -> u64 {
     c.ctl_json(region, &["stats"])

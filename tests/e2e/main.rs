@@ -14,3 +14,4 @@ mod ecosystem;
 mod global_tables;
 mod hostile;
 mod load;
+mod truncation;

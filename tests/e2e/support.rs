@@ -475,3 +475,36 @@ fn a_scratch_dir_goes_when_its_test_passes_and_stays_when_it_fails() {
     assert!(failed.exists(), "a failing test keeps its directory");
     std::fs::remove_dir_all(*failed).unwrap();
 }
+
+/// Start `meridian load --cluster FILE ARGS --report-json NAME` (quiet, no probes, 3 s
+/// timeouts) against `c`.
+pub fn start_load(c: &Cluster, name: &str, args: &[&str]) -> (Child, std::path::PathBuf) {
+    let json = c.path(name);
+    let child = Command::new(BIN)
+        .args([
+            "load",
+            "--quiet",
+            "--probe-interval-ms",
+            "0",
+            "--timeout-ms",
+            "3000",
+            "--cluster",
+        ])
+        .arg(&c.file)
+        .args(args)
+        .arg("--report-json")
+        .arg(&json)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (child, json)
+}
+
+/// Wait for a load run started by [`start_load`]; assert it passed its checker; its report.
+pub fn finish_load(child: Child, json: &std::path::Path) -> Value {
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "load/checker failed:\n{stdout}");
+    assert!(stdout.contains("checker: OK"), "{stdout}");
+    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+}

@@ -276,32 +276,30 @@ impl RegionClient {
     }
 
     /// One page of the node's own log: writes with seq in (`after_seq`, `up_to_seq`]
-    /// (`up_to_seq` 0: the head).
-    pub async fn log_page(&self, after_seq: u64, up_to_seq: u64) -> Result<Vec<pb::WriteRecord>> {
+    /// (`up_to_seq` 0: the head), and the log's truncation base (the page starts after it
+    /// when `after_seq` is below it).
+    pub async fn log_page(&self, after_seq: u64, up_to_seq: u64) -> Result<pb::LogReply> {
         let req = pb::LogRequest {
             after_seq,
             up_to_seq,
         };
-        Ok(self
-            .admin()
-            .log(self.request(req))
-            .await?
-            .into_inner()
-            .writes)
+        Ok(self.admin().log(self.request(req)).await?.into_inner())
     }
 
-    /// The node's own log in (`after_seq`, `up_to_seq`], every page of it.
+    /// The node's own log in (`after_seq`, `up_to_seq`], every page of it. Fails, naming the
+    /// base, when the log was truncated past `after_seq` (the range is no longer whole).
     pub async fn log(&self, after_seq: u64, up_to_seq: u64) -> Result<Vec<pb::WriteRecord>> {
         // The node answers in pages (bounded in bytes); ask until a page comes back empty.
         let mut out: Vec<pb::WriteRecord> = Vec::new();
         let mut after = after_seq;
         loop {
             let page = self.log_page(after, up_to_seq).await?;
-            match page.last() {
+            check_not_truncated("the node", after, page.base_seq)?;
+            match page.writes.last() {
                 Some(last) if last.seq > after => after = last.seq,
                 _ => return Ok(out),
             }
-            out.extend(page);
+            out.extend(page.writes);
         }
     }
 
@@ -321,4 +319,16 @@ impl RegionClient {
         let req = self.request(pb::DivergentRequest {});
         Ok(self.admin().divergent(req).await?.into_inner().writes)
     }
+}
+
+/// `Err` when a log read from `after` met a truncation base past it: the writes in
+/// (`after`, `base`] are no longer listed (every peer had them; see `log_retention_ms`).
+pub fn check_not_truncated(region: &str, after: u64, base: u64) -> Result<()> {
+    if base > after {
+        return Err(crate::Error::Failed(format!(
+            "the log of {region} is truncated to seq {base}: its writes {}..={base} are no longer listed (every peer had them; raise log_retention_ms in the cluster file to keep them longer)",
+            after + 1
+        )));
+    }
+    Ok(())
 }

@@ -4,7 +4,8 @@
 //! whose id is in some region's own log was committed there — durably, since logs serve only
 //! their durable head — and becomes an acknowledged write with the version and context the log
 //! holds; one found in no log was not committed. Only writes whose origin could not be asked
-//! stay unknown, and the checker skips (and counts) their keys.
+//! (or whose log was truncated past the run's start: see `log_retention_ms`) stay unknown, and
+//! the checker skips (and counts) their keys.
 
 use std::collections::HashMap;
 
@@ -43,13 +44,17 @@ async fn logs_by_id(nodes: &[RunStart]) -> (HashMap<String, pb::WriteRecord>, bo
         complete &= same_incarnation;
         let mut after = if same_incarnation { node.log_head } else { 0 };
         loop {
-            let page = match c.log_page(after, 0).await {
-                Ok(page) => page,
+            let reply = match c.log_page(after, 0).await {
+                Ok(reply) => reply,
                 Err(_) => {
                     complete = false;
                     break;
                 }
             };
+            // Truncated past where this run started: the writes in between are gone from the
+            // log, so this region cannot vouch that a write is in no log.
+            complete &= reply.base_seq <= after;
+            let page = reply.writes;
             match page.last() {
                 Some(last) if last.seq > after => after = last.seq,
                 _ => break,

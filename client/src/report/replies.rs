@@ -129,6 +129,8 @@ pub fn status(s: &pb::NodeStatus) -> Value {
         "clock_skew_ms": s.clock_skew_ms,
         "items": s.items,
         "log_head": s.log_head,
+        "log_base": s.log_base,
+        "catch_up_writes": s.catch_up_writes,
         "writes_local": s.writes_local,
         "conflicts": s.conflicts,
         "lost_writes": s.lost_writes,

@@ -25,6 +25,11 @@ fn round_trips_through_toml() {
 fn bad_files_name_the_line_and_the_problem() {
     let cases = [
         (
+            "log_retention_ms = 90000000\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n",
+            ":1",
+            "more than a day",
+        ),
+        (
             "mode = \"multi-master\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n",
             ":1",
             "unknown variant",

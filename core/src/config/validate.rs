@@ -101,6 +101,15 @@ impl ClusterConfig {
         {
             return err(Some("secret"), why);
         }
+        if self.log_retention_ms > 86_400_000 {
+            return err(
+                Some("log_retention_ms"),
+                format!(
+                    "log_retention_ms = {} is more than a day (86400000): the log would hold a day of writes in memory",
+                    self.log_retention_ms
+                ),
+            );
+        }
         let mut seen = std::collections::HashSet::new();
         let mut addresses = std::collections::HashMap::new();
         for (i, r) in self.regions.iter().enumerate() {

@@ -95,6 +95,16 @@ impl Replica {
             if self.log_entry(w.seq).is_some_and(|mine| **mine == *w) {
                 return Ok(());
             }
+            // One of our own writes truncated from the log, that a peer still holds as its
+            // current: if this key's history here already has its dot and it would not win,
+            // the merge is a no-op as well (whatever it claims, it changes nothing).
+            if w.seq <= self.log_base()
+                && self.store.entry(&w.key).is_some_and(|(current, seen)| {
+                    seen.get(self.region) >= w.context.get(self.region) && !w.beats(current)
+                })
+            {
+                return Ok(());
+            }
             if fresh && w.context.get(self.region) < self.dot_floor {
                 return self.check_contents(w, now_us);
             }

@@ -327,7 +327,7 @@ impl Admin for AdminService {
     async fn log(&self, req: Request<pb::LogRequest>) -> Result<Response<pb::LogReply>, Status> {
         let r = req.into_inner();
         let state = &self.node.state;
-        let writes = {
+        let (writes, base_seq) = {
             // Only the durable part of the log: entries past it could still vanish in a crash.
             let head = state.durable_head();
             let core = state.replica();
@@ -336,10 +336,9 @@ impl Admin for AdminService {
             } else {
                 r.up_to_seq.min(head)
             };
-            core.log_after(
-                r.after_seq,
-                up_to.saturating_sub(r.after_seq).min(10_000) as usize,
-            )
+            let after = r.after_seq.max(core.log_base());
+            let writes = core.log_after(after, up_to.saturating_sub(after).min(10_000) as usize);
+            (writes, core.log_base())
         };
         // One page, bounded in writes and bytes; callers page on with after_seq.
         let page = crate::service::replication::byte_chunks(&writes)
@@ -351,6 +350,7 @@ impl Admin for AdminService {
                 .iter()
                 .map(|w| write_to_pb(&state.regions, w))
                 .collect(),
+            base_seq,
         }))
     }
 
@@ -442,12 +442,16 @@ impl Admin for AdminService {
         _req: Request<pb::DivergentRequest>,
     ) -> Result<Response<pb::LogReply>, Status> {
         let state = &self.node.state;
-        let writes = state.replica().divergent_writes();
+        let (writes, base_seq) = {
+            let core = state.replica();
+            (core.divergent_writes(), core.log_base())
+        };
         Ok(Response::new(pb::LogReply {
             writes: writes
                 .iter()
                 .map(|w| write_to_pb(&state.regions, w))
                 .collect(),
+            base_seq,
         }))
     }
 }

@@ -1,5 +1,8 @@
 //! The serving side of replication: peers pull this region's own log.
 //!
+//! A puller positioned below the log's truncation base is first served this region's
+//! surviving writes of the truncated part from the store (see `state/truncation.rs`).
+//!
 //! One task per open stream reads the log from the peer's position in batches (bounded in
 //! writes and bytes), sends them through a bounded channel (so a slow consumer holds the task,
 //! not memory), and sleeps on the log-head watch when caught up. A second task reads the
@@ -202,12 +205,34 @@ impl Replication for ReplicationService {
             let mut head_rx = state.subscribe_head();
             let mut next = after_seq;
             let mut reset = reset;
+            // A puller below the log's base (it lost its state, or is new) is first served
+            // this region's surviving writes of the truncated part, from the store.
+            let mut catch_up = std::collections::VecDeque::new();
+            let mut catch_up_upto = 0;
             loop {
                 // Only durable entries go out: the head watch is the durable head.
                 let head = *head_rx.borrow_and_update();
-                let writes = state
-                    .replica()
-                    .log_after(next, max_batch.min(head.saturating_sub(next) as usize));
+                if catch_up.is_empty() {
+                    next = next.max(catch_up_upto);
+                    let core = state.replica();
+                    if next < core.log_base() {
+                        catch_up_upto = core.log_base();
+                        catch_up = core.own_writes_between(next, catch_up_upto).into();
+                        state
+                            .catch_up_writes
+                            .fetch_add(catch_up.len() as u64, Ordering::Relaxed);
+                        debug!(peer = state.regions.name(peer), writes = catch_up.len(), "serving the truncated part of the log from the store");
+                    }
+                }
+                let from_store = !catch_up.is_empty();
+                let writes: Vec<_> = if !from_store {
+                    state
+                        .replica()
+                        .log_after(next, max_batch.min(head.saturating_sub(next) as usize))
+                } else {
+                    let n = max_batch.min(catch_up.len());
+                    catch_up.drain(..n).collect()
+                };
                 if writes.is_empty() && !reset {
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
@@ -218,8 +243,15 @@ impl Replication for ReplicationService {
                 }
                 let mut bytes = 0;
                 let mut batch = Vec::with_capacity(writes.len());
-                for w in &writes {
+                for (i, w) in writes.iter().enumerate() {
                     if bytes > 0 && bytes + w.payload_bytes() > MAX_BATCH_BYTES {
+                        // What did not fit goes back to the front of the catch-up (log
+                        // entries are read again from `next`).
+                        if from_store {
+                            for w in writes[i..].iter().rev() {
+                                catch_up.push_front(w.clone());
+                            }
+                        }
                         break;
                     }
                     bytes += w.payload_bytes();

@@ -9,7 +9,7 @@ use meridian_proto::v1 as pb;
 
 use super::reports::LostWrite;
 use crate::{
-    control::client::{RegionClient, Role},
+    control::client::{RegionClient, Role, check_not_truncated},
     error::{Error, Result, bail},
 };
 
@@ -166,11 +166,12 @@ impl Fleet {
             let page = self
                 .call("log", region, |c| c.log_page(after, up_to_seq))
                 .await?;
-            match page.last() {
+            check_not_truncated(region, after, page.base_seq)?;
+            match page.writes.last() {
                 Some(last) if last.seq > after => after = last.seq,
                 _ => return Ok(out),
             }
-            out.extend(page);
+            out.extend(page.writes);
         }
     }
 

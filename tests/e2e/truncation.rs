@@ -1,0 +1,157 @@
+//! Own-log truncation with real processes (`log_retention_ms = 0`: entries go as soon as every
+//! peer has acknowledged them): a lagging peer holds it back and catches up from the log, a
+//! restarted peer resumes from its high-water mark, a wiped peer is served from the store.
+//! The load client's checker is the judge in each. (The Aurora failover after truncation is in
+//! `aurora.rs`, beside the same test without truncation.)
+
+use serde_json::Value;
+
+use crate::support::{Cluster, Spec, finish_load, poll, start_load};
+
+/// Drop acknowledged entries at once.
+pub const NO_RETENTION: &str = "log_retention_ms = 0";
+
+fn figure(s: &Value, field: &str) -> u64 {
+    s[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} in {s}"))
+}
+
+/// `region`'s position in `origin`'s log.
+fn applied(c: &Cluster, region: &str, origin: &str) -> u64 {
+    figure(&c.link_from(region, origin), "applied_seq")
+}
+
+/// Poll until `region` has truncated its log past `seq`.
+fn wait_truncated_past(c: &Cluster, region: &str, seq: u64) -> Value {
+    poll(&format!("{region} truncates past {seq}"), || {
+        let s = c.stats(region);
+        (figure(&s, "log_base") > seq).then_some(s)
+    })
+}
+
+#[test]
+fn a_partitioned_peer_holds_truncation_back_and_catches_up_from_the_log() {
+    let c = Cluster::start(
+        "trunc-lag",
+        Spec::new(&["a", "b", "c"], 5.0).extra(NO_RETENTION),
+    );
+    let (load, json) = start_load(
+        &c,
+        "lag.json",
+        &["--duration", "8", "--rate", "300", "--keys", "50"],
+    );
+    wait_truncated_past(&c, "a", 20);
+    c.ctl("a", &["partition", "c"]);
+    // While c hears nothing, a keeps writing but keeps every entry c lacks.
+    let head = figure(&c.stats("a"), "log_head");
+    poll("a writes on during the partition", || {
+        (figure(&c.stats("a"), "log_head") > head + 100).then_some(())
+    });
+    let during = c.stats("a");
+    let c_has = applied(&c, "c", "a");
+    assert!(
+        figure(&during, "log_base") <= c_has,
+        "a truncated past what c had ({c_has}): {during}"
+    );
+    assert!(
+        figure(&during, "log_head") > c_has + 50,
+        "c is behind: {during}"
+    );
+    c.ctl("a", &["heal"]);
+    let head = figure(&c.stats("a"), "log_head");
+    wait_truncated_past(&c, "a", head);
+    let r = finish_load(load, &json);
+    assert_eq!(r["checker"]["ok"], true, "{}", r["checker"]);
+    for region in ["a", "b", "c"] {
+        assert_eq!(
+            figure(&c.stats(region), "catch_up_writes"),
+            0,
+            "nobody was served from the store"
+        );
+    }
+}
+
+#[test]
+fn a_restarted_peer_resumes_from_its_high_water_mark_above_the_base() {
+    let mut c = Cluster::start(
+        "trunc-restart",
+        Spec::new(&["a", "b", "c"], 5.0).extra(NO_RETENTION),
+    );
+    // b takes no client writes: its restart leaves no write of unknown outcome (whose
+    // resolution would need the log entries truncation removed).
+    let (load, json) = start_load(
+        &c,
+        "restart.json",
+        &[
+            "--duration",
+            "8",
+            "--rate",
+            "300",
+            "--keys",
+            "50",
+            "--regions",
+            "a,c",
+        ],
+    );
+    wait_truncated_past(&c, "a", 20);
+    c.kill("b");
+    c.start_node("b");
+    let base = figure(&c.stats("a"), "log_base");
+    assert!(
+        applied(&c, "b", "a") >= base,
+        "b came back at or above a's base"
+    );
+    let head = figure(&c.stats("a"), "log_head");
+    wait_truncated_past(&c, "a", head);
+    let r = finish_load(load, &json);
+    assert_eq!(r["checker"]["ok"], true, "{}", r["checker"]);
+    assert_eq!(
+        figure(&c.stats("a"), "catch_up_writes"),
+        0,
+        "b resumed from the log"
+    );
+}
+
+#[test]
+fn a_wiped_peer_is_served_the_truncated_part_from_the_store() {
+    let mut c = Cluster::start(
+        "trunc-wipe",
+        Spec::new(&["a", "b", "c"], 5.0).extra(NO_RETENTION),
+    );
+    let args = |seed| {
+        [
+            "--duration",
+            "3",
+            "--rate",
+            "300",
+            "--keys",
+            "50",
+            "--seed",
+            seed,
+        ]
+    };
+    let (load, json) = start_load(&c, "fill.json", &args("1"));
+    finish_load(load, &json);
+    let before = c.converged();
+    for r in ["a", "b", "c"] {
+        let s = c.stats(r);
+        assert!(figure(&s, "log_base") > 0, "{r} truncated: {s}");
+    }
+    // The wipe takes c's conflict feed too, so it happens between runs: the checker of the
+    // next run then judges a cluster whose third region was rebuilt from truncated logs.
+    c.kill("c");
+    std::fs::remove_dir_all(c.path("data-c")).unwrap();
+    c.start_node("c");
+    assert_eq!(c.converged(), before, "c is rebuilt");
+    for origin in ["a", "b"] {
+        assert!(
+            figure(&c.stats(origin), "catch_up_writes") > 0,
+            "{origin} served c from its store"
+        );
+    }
+    let (load, json) = start_load(&c, "after.json", &args("2"));
+    let r = finish_load(load, &json);
+    assert_eq!(r["checker"]["ok"], true, "{}", r["checker"]);
+    assert_eq!(c.dump("c"), c.dump("a"), "c holds what a holds");
+}
