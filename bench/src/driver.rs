@@ -366,6 +366,7 @@ impl Call for GetCall {
     async fn call(&mut self, n: u64) -> Result<(), Status> {
         let req = GetRequest {
             key: self.picker.key(n),
+            consistent_read: false,
         };
         self.kv.get(req).await.map(drop)
     }

@@ -57,11 +57,21 @@ pub async fn start_with(
     cluster: ClusterConfig,
     storage: &str,
 ) -> anyhow::Result<LocalCluster> {
+    start_with_args(opts, name, cluster, opts.node_args(storage)).await
+}
+
+/// [`start`] with these node arguments.
+pub async fn start_with_args(
+    opts: &Options,
+    name: &str,
+    cluster: ClusterConfig,
+    node_args: Vec<String>,
+) -> anyhow::Result<LocalCluster> {
     let dir = opts.out.join("clusters").join(name);
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
     }
-    LocalCluster::start(opts.meridian.clone(), dir, cluster, opts.node_args(storage))
+    LocalCluster::start(opts.meridian.clone(), dir, cluster, node_args)
         .await
         .with_context(|| format!("cannot start the {name} cluster"))
 }

@@ -160,30 +160,45 @@ pub struct SoakNode {
     pub region: String,
     /// (seconds since start, RSS bytes, data-dir bytes).
     pub samples: Vec<(f64, u64, u64)>,
+    /// Seconds of warm-up before the steady part.
+    pub warmup_s: f64,
 }
 
 impl SoakNode {
-    /// From its samples.
-    pub fn from_samples(region: &str, samples: Vec<(f64, u64, u64)>) -> Self {
+    /// From its samples. Warm-up: the first fifth of the run, and at least `min_warmup_s`
+    /// (the time the own log takes to reach its steady length: the retention window).
+    pub fn from_samples(region: &str, samples: Vec<(f64, u64, u64)>, min_warmup_s: f64) -> Self {
+        let end = samples.last().map_or(0.0, |s| s.0);
         Self {
             region: region.to_owned(),
             samples,
+            warmup_s: (end / 5.0).max(min_warmup_s),
         }
     }
 
-    /// The samples after warm-up (the first fifth of the run).
+    /// The samples after warm-up.
     fn steady(&self) -> &[(f64, u64, u64)] {
-        let end = self.samples.last().map_or(0.0, |s| s.0);
-        let from = self.samples.partition_point(|s| s.0 < end / 5.0);
+        let from = self.samples.partition_point(|s| s.0 < self.warmup_s);
         &self.samples[from.min(self.samples.len().saturating_sub(2))..]
     }
 
-    /// Change of a figure from the first steady sample to the last, as a fraction of the first.
+    /// Change of a figure over the steady samples, as a fraction: the mean of the last
+    /// quarter against the mean of the first (single samples would measure where a sawtooth —
+    /// memtables, journal segments, compactions — happened to be).
     fn change(&self, pick: fn(&(f64, u64, u64)) -> u64) -> f64 {
         let s = self.steady();
-        match (s.first(), s.last()) {
-            (Some(a), Some(b)) if pick(a) > 0 => (pick(b) as f64 - pick(a) as f64) / pick(a) as f64,
-            _ => 0.0,
+        let q = (s.len() / 4).max(1);
+        if s.len() < 2 {
+            return 0.0;
+        }
+        let mean = |part: &[(f64, u64, u64)]| {
+            part.iter().map(|p| pick(p) as f64).sum::<f64>() / part.len() as f64
+        };
+        let (first, last) = (mean(&s[..q]), mean(&s[s.len() - q..]));
+        if first > 0.0 {
+            (last - first) / first
+        } else {
+            0.0
         }
     }
 

@@ -8,12 +8,14 @@
 //! rpo_bound_ms = 0              # aurora-global: refuse commits while no secondary is this close (0: off)
 //! max_clock_offset_ms = 500     # refuse replicated timestamps further ahead (beyond the skews)
 //! log_retention_ms = 30000      # keep own log entries this long after every peer acknowledged them
+//! multi_region_consistency = "eventual"   # global-tables: or "strong" (MRSC: exactly 3 regions)
 //!
 //! [[region]]
 //! name = "us-east-1"
 //! listen = "127.0.0.1:7101"     # port 0: chosen at start
 //! dynamodb = "127.0.0.1:8101"   # optional: the DynamoDB endpoint of this region
 //! skew_ms = 0                   # this region's clock skew
+//! witness = false               # strong: this region only stores writes and counts for quorum
 //!
 //! [default_link]
 //! latency_ms = 50
@@ -55,6 +57,33 @@ pub struct RegionConfig {
     /// Port 0: any free port.
     #[serde(default)]
     pub dynamodb: Option<SocketAddr>,
+    /// Multi-Region strong consistency: this region is the witness — it stores the replicated
+    /// writes and counts for quorum, but serves no reads or writes. At most one region.
+    #[serde(default)]
+    pub witness: bool,
+}
+
+/// Global Tables' multi-Region consistency (DynamoDB's MREC or MRSC).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Consistency {
+    /// Every region writes at once; replication follows; LWW settles concurrent writes.
+    #[default]
+    Eventual,
+    /// A write returns once a second region has it; a racing write fails with
+    /// ReplicatedWriteConflict instead of being lost (exactly three regions).
+    Strong,
+}
+
+impl Consistency {
+    /// The name used in cluster files and flags.
+    pub fn name(self) -> &'static str {
+        match self {
+            Consistency::Eventual => "eventual",
+            Consistency::Strong => "strong",
+        }
+    }
 }
 
 /// Settings of a link as written in the file.
@@ -146,6 +175,9 @@ pub struct ClusterConfig {
     /// window, not with time. Default 30000.
     #[serde(default = "default_log_retention_ms")]
     pub log_retention_ms: u64,
+    /// Global Tables mode: multi-Region eventual (default) or strong consistency.
+    #[serde(default)]
+    pub multi_region_consistency: Consistency,
     /// The cluster secret peers send on every replication and anti-entropy call (and check on
     /// every one they serve). Unset: those calls are not authenticated. `MERIDIAN_CLUSTER_SECRET`
     /// overrides it; `cluster up` and `demo` make a random one.
@@ -322,14 +354,15 @@ impl ClusterConfig {
     /// Render as TOML (the state dir of `cluster up` keeps the effective cluster).
     pub fn to_toml(&self) -> String {
         let mut s = format!(
-            "mode = \"{}\"\nprimary = \"{}\"\nclock = \"{}\"\nwrite_forwarding = {}\nrpo_bound_ms = {}\nmax_clock_offset_ms = {}\nlog_retention_ms = {}\n",
+            "mode = \"{}\"\nprimary = \"{}\"\nclock = \"{}\"\nwrite_forwarding = {}\nrpo_bound_ms = {}\nmax_clock_offset_ms = {}\nlog_retention_ms = {}\nmulti_region_consistency = \"{}\"\n",
             self.mode.name(),
             self.primary_name(),
             self.clock.name(),
             self.write_forwarding,
             self.rpo_bound_ms,
             self.max_clock_offset_ms,
-            self.log_retention_ms
+            self.log_retention_ms,
+            self.multi_region_consistency.name()
         );
         if let Some(secret) = &self.secret {
             s += &format!("secret = {:?}\n", secret);
@@ -341,6 +374,9 @@ impl ClusterConfig {
             );
             if let Some(d) = r.dynamodb {
                 s += &format!("dynamodb = \"{d}\"\n");
+            }
+            if r.witness {
+                s += "witness = true\n";
             }
         }
         let d = self.default_link;

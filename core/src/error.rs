@@ -49,6 +49,10 @@ pub enum Error {
     /// A peer or the primary could not be reached.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// Multi-Region strong consistency: the item is being modified in another region (or by
+    /// another request here); the write was committed nowhere. Retryable.
+    #[error("ReplicatedWriteConflict: {0}")]
+    WriteConflict(String),
     /// The admin token is missing or wrong.
     #[error("admin token missing or wrong")]
     Unauthenticated,

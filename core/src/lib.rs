@@ -34,6 +34,6 @@ pub mod strong;
 pub mod testkit;
 pub mod version_vector;
 
-pub use config::ClusterConfig;
+pub use config::{ClusterConfig, Consistency};
 pub use error::{Error, Result};
 pub use replica::Mode;

@@ -275,6 +275,25 @@ impl Replica {
         id: Uuid,
         machine_us: u64,
     ) -> Result<Committed> {
+        let (write, new_value) = self.prepare(key, op, condition, id, machine_us)?;
+        let mut committed = self.commit_prepared(write);
+        committed.new_value = new_value;
+        Ok(committed)
+    }
+
+    /// Check and stamp a client write without committing it: validation, the role, the
+    /// condition against this region's copy, the causal context and the stamp. Its seq is 0
+    /// until [`Replica::commit_prepared`] logs it (multi-Region strong consistency commits a
+    /// write only once a second region has it). Returns the write and, for an increment, the
+    /// new value.
+    pub fn prepare(
+        &mut self,
+        key: &str,
+        op: WriteOp,
+        condition: Option<&Condition>,
+        id: Uuid,
+        machine_us: u64,
+    ) -> Result<(Write, Option<i64>)> {
         check_stored_key(key)?;
         if let WriteOp::Put(v) = &op {
             check_stored_value(v)?;
@@ -325,7 +344,7 @@ impl Replica {
                 Error::Internal(format!("the causal counter of key {key:?} is exhausted"))
             })?;
         let timestamp = self.clock.tick_at(machine_us);
-        let write = Arc::new(Write {
+        let write = Write {
             key: Arc::from(key),
             value,
             version: Version {
@@ -336,20 +355,27 @@ impl Replica {
             context,
             commit_us: machine_us,
             epoch: self.role.epoch,
-            seq: self.log_head() + 1,
-        });
+            seq: 0,
+        };
+        Ok((write, new_value))
+    }
+
+    /// Log and merge a write [`Replica::prepare`] made (it gets the next seq).
+    pub fn commit_prepared(&mut self, mut prepared: Write) -> Committed {
+        prepared.seq = self.log_head() + 1;
+        let write = Arc::new(prepared);
         self.log.push(write.clone());
         if self.role.fenced(&write) {
             self.divergent += 1;
         }
         let outcome = self.store.apply(write.clone());
-        self.feed.record(&outcome, machine_us);
+        self.feed.record(&outcome, write.commit_us);
         self.counters.writes_local += 1;
-        Ok(Committed {
+        Committed {
             write,
             outcome,
-            new_value,
-        })
+            new_value: None,
+        }
     }
 
     /// Merge a write replicated from another region. `None` when a failover fence refuses it.

@@ -189,9 +189,45 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
         self.items.get(key).and_then(|i| i.committed.as_ref())
     }
 
+    /// What must survive a restart of `key` here: its committed ballot and its fences (the
+    /// committed value itself the shell keeps in its store).
+    pub fn durable_state(&self, key: &K) -> (Option<Ballot>, Vec<(Participant, u64)>) {
+        self.items.get(key).map_or((None, Vec::new()), |i| {
+            (
+                i.committed_ballot(),
+                i.fences.iter().map(|(p, c)| (*p, *c)).collect(),
+            )
+        })
+    }
+
+    /// Put back what [`Node::durable_state`] kept of `key`, with its committed value.
+    pub fn restore(
+        &mut self,
+        key: K,
+        committed: Option<(Ballot, V)>,
+        fences: impl IntoIterator<Item = (Participant, u64)>,
+    ) {
+        let item = self.item(&key);
+        if let Some((b, v)) = committed {
+            item.learn(b, v);
+        }
+        for (origin, counter) in fences {
+            item.fence(Ballot { counter, origin });
+            item.counter = item.counter.max(counter);
+        }
+    }
+
     /// Does `key` have an unfinished write originated here?
     pub fn busy(&self, key: &K) -> bool {
         self.items.get(key).is_some_and(|i| i.pending.is_some())
+    }
+
+    /// The value of `key`'s unfinished write originated here, if any.
+    pub fn pending_value(&self, key: &K) -> Option<&V> {
+        self.items
+            .get(key)
+            .and_then(|i| i.pending.as_ref())
+            .map(|p| &p.value)
     }
 
     /// The ballot of `key`'s in-doubt write here, if any (the shell asks for its fate again,

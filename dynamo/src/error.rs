@@ -27,6 +27,9 @@ pub enum ErrorKind {
     ServiceUnavailable,
     /// A bug or an internal failure (HTTP 500).
     InternalServerError,
+    /// Multi-Region strong consistency: the item is being modified in another region
+    /// (HTTP 400, retryable).
+    ReplicatedWriteConflict,
 }
 
 impl ErrorKind {
@@ -44,6 +47,7 @@ impl ErrorKind {
             ErrorKind::InvalidSignature => "InvalidSignatureException",
             ErrorKind::ServiceUnavailable => "ServiceUnavailableException",
             ErrorKind::InternalServerError => "InternalServerError",
+            ErrorKind::ReplicatedWriteConflict => "ReplicatedWriteConflictException",
         }
     }
 

@@ -19,6 +19,7 @@ pub fn status(e: Error) -> Status {
         | Error::FailedPrecondition(_) => Status::failed_precondition(msg),
         Error::Frozen(_) | Error::Unavailable(_) => Status::unavailable(msg),
         Error::Unauthenticated | Error::PeerUnauthenticated => Status::unauthenticated(msg),
+        Error::WriteConflict(_) => Status::aborted(msg),
         Error::DataLoss(_) => Status::data_loss(msg),
         Error::Internal(_) => Status::internal(msg),
     }

@@ -58,6 +58,7 @@ async fn drain<B: Body + Unpin>(mut body: B) {
 /// Methods whose request is a stream (every other method takes exactly one message).
 const STREAMING_REQUESTS: &[&str] = &[
     "/meridian.v1.Replication/Pull",
+    "/meridian.v1.Replication/Strong",
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
 ];

@@ -41,6 +41,7 @@ mod service;
 mod state;
 mod status;
 mod storage;
+mod strong;
 
 pub use error::Error;
 pub use metrics::bind as bind_metrics;

@@ -107,6 +107,8 @@ pub struct NodeState {
     pub requests: RequestCounters,
     /// Group-commit storage (None: memory only).
     persister: Option<Persister>,
+    /// Multi-Region strong consistency (None: eventual).
+    pub strong: Option<crate::strong::Strong>,
 }
 
 impl NodeState {
@@ -168,6 +170,8 @@ impl NodeState {
             rng: AtomicU64::new(now_us()),
             requests: Default::default(),
             persister: None,
+            strong: (cluster.multi_region_consistency == meridian_core::Consistency::Strong)
+                .then(|| crate::strong::Strong::new(region, n, rc.witness, true)),
             regions,
             opts,
         })
@@ -183,7 +187,13 @@ impl NodeState {
         let mut state = Self::new(opts)?;
         state.incarnation = recovered.incarnation;
         state.fresh_start = recovered.fresh;
-        let head = recovered.log.len() as u64;
+        if let Some(s) = &state.strong {
+            s.set_fresh(recovered.fresh);
+            for (key, committed, fences) in recovered.strong {
+                s.restore(&key, committed, fences);
+            }
+        }
+        let head = recovered.log.head();
         state.replica().restore(recovered.log, recovered.items);
         state.replica().restore_feed(
             recovered.events,
@@ -293,6 +303,12 @@ impl NodeState {
         Ok(committed)
     }
 
+    /// Memory mode: own writes are logged up to `seq`; peers may pull them now.
+    pub(crate) fn advance_head(&self, seq: u64) {
+        self.head
+            .send_if_modified(|h| (seq > *h).then(|| *h = seq).is_some());
+    }
+
     /// Wait until own writes logged up to `seq` are durable (`durable`, from a job queued with
     /// that seq: the persist thread advances the durable head right after the sync, so the head
     /// moves even if this wait is abandoned); in memory mode advance the head now. Peers only
@@ -301,8 +317,7 @@ impl NodeState {
         match durable {
             Some(d) => storage::durable(d).await,
             None => {
-                self.head
-                    .send_if_modified(|h| (seq > *h).then(|| *h = seq).is_some());
+                self.advance_head(seq);
                 Ok(())
             }
         }

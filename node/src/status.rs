@@ -135,6 +135,34 @@ pub fn node_status(state: &NodeState) -> pb::NodeStatus {
         rpo_refusals: state.rpo_refusals.load(Ordering::Relaxed),
         pull_stream_refusals: state.pull_stream_refusals.load(Ordering::Relaxed),
         catch_up_writes: state.catch_up_writes.load(Ordering::Relaxed),
+        multi_region_consistency: state
+            .opts
+            .cluster
+            .multi_region_consistency
+            .name()
+            .to_owned(),
+        witness: state.strong.as_ref().is_some_and(|s| s.witness),
+        quorum: match &state.strong {
+            None => String::new(),
+            Some(s) if !s.participating() => {
+                "lost: this region started without its state and takes no part".to_owned()
+            }
+            Some(_) => state
+                .quorum_lost()
+                .map_or_else(|| "ok".to_owned(), |why| format!("lost: {why}")),
+        },
+        write_conflicts: state
+            .strong
+            .as_ref()
+            .map_or(0, |s| s.write_conflicts.load(Ordering::Relaxed)),
+        quorum_refusals: state
+            .strong
+            .as_ref()
+            .map_or(0, |s| s.quorum_refusals.load(Ordering::Relaxed)),
+        in_doubt_writes: state
+            .strong
+            .as_ref()
+            .map_or(0, |s| s.in_doubt_writes.load(Ordering::Relaxed)),
     }
 }
 

@@ -27,12 +27,13 @@ use crate::{
     error::{Error, Result},
 };
 use meridian_core::{
+    clock::Timestamp,
     events::{EventKind, LossEvent},
     region::RegionId,
     region::Regions,
-    clock::Timestamp,
     replica::{Fence, OwnLog, Role, Truncated},
     store::Write,
+    strong::Ballot,
     version_vector::VersionVector,
 };
 
@@ -102,6 +103,19 @@ struct StoredTruncation {
     first_commit_us: u64,
 }
 
+/// One item's multi-Region strong-consistency state: its committed write with the ballot, and
+/// its fences.
+#[derive(Clone, PartialEq, Message)]
+struct StoredStrong {
+    #[prost(message, optional, tag = "1")]
+    ballot: Option<pb::Ballot>,
+    #[prost(message, optional, tag = "2")]
+    committed: Option<pb::WriteRecord>,
+    /// (origin, counter) pairs, flattened.
+    #[prost(uint64, repeated, tag = "3")]
+    fences: Vec<u64>,
+}
+
 /// The persisted Aurora Global role (the mode itself comes from the cluster file).
 #[derive(Clone, PartialEq, Message)]
 struct StoredRole {
@@ -139,6 +153,15 @@ pub enum Op {
     },
     /// Drop every key (a resync replaces the state).
     ClearItems,
+    /// An item's multi-Region strong-consistency state.
+    Strong {
+        /// The item.
+        key: Arc<str>,
+        /// Its committed write and ballot.
+        committed: Option<(Ballot, Arc<Write>)>,
+        /// Its fences: (origin, counter).
+        fences: Vec<(u16, u64)>,
+    },
     /// The own log's entries `from ..= truncated.base` were truncated.
     TruncateLog {
         /// First seq removed.
@@ -177,6 +200,8 @@ pub struct Recovered {
     pub applied: Vec<(String, u64, String)>,
     /// The last role installed by a switchover, failover or freeze.
     pub role: Option<RecoveredRole>,
+    /// Multi-Region strong consistency: each item's committed write, ballot and fences.
+    pub strong: Vec<StrongItem>,
     /// The conflict feed's kept events, oldest first, and its totals.
     pub events: Vec<LossEvent>,
     /// Events ever recorded.
@@ -184,6 +209,9 @@ pub struct Recovered {
     /// Conflicts among them.
     pub feed_conflicts: u64,
 }
+
+/// One item's recovered strong-consistency state: key, committed write with its ballot, fences.
+pub type StrongItem = (String, Option<(Ballot, Arc<Write>)>, Vec<(u16, u64)>);
 
 /// A persisted Aurora Global role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +240,7 @@ pub struct Storage {
     items: Keyspace,
     meta: Keyspace,
     events: Keyspace,
+    strong: Keyspace,
     regions: Regions,
 }
 
@@ -240,12 +269,14 @@ impl Storage {
             .map_err(io)
         };
         let (log, items, meta, events) = (ks("log")?, ks("items")?, ks("meta")?, ks("events")?);
+        let strong = ks("strong")?;
         let storage = Self {
             db,
             log,
             items,
             meta,
             events,
+            strong,
             regions,
         };
         let recovered = storage.recover()?;
@@ -328,6 +359,31 @@ impl Storage {
             let p =
                 StoredPosition::decode(&*v).map_err(|e| io(format!("corrupt position: {e}")))?;
             r.applied.push((origin, p.applied_seq, p.incarnation));
+        }
+        for guard in self.strong.iter() {
+            let (k, v) = guard.into_inner().map_err(io)?;
+            let s =
+                StoredStrong::decode(&*v).map_err(|e| io(format!("corrupt strong item: {e}")))?;
+            let committed = match (s.ballot, s.committed) {
+                (Some(b), Some(w)) => Some((
+                    Ballot {
+                        counter: b.counter,
+                        origin: u16::try_from(b.origin).map_err(|_| io("corrupt ballot"))?,
+                    },
+                    write_from_pb(&self.regions, w)?,
+                )),
+                _ => None,
+            };
+            let fences = s
+                .fences
+                .chunks(2)
+                .filter_map(|p| match p {
+                    [o, c] => Some((u16::try_from(*o).ok()?, *c)),
+                    _ => None,
+                })
+                .collect();
+            r.strong
+                .push((String::from_utf8_lossy(&k).into_owned(), committed, fences));
         }
         if let Some(v) = self.meta.get("feed").map_err(io)? {
             let t = StoredFeedTotals::decode(&*v)
@@ -438,6 +494,26 @@ impl Storage {
                     };
                     batch.insert(&self.meta, "feed", totals.encode_to_vec());
                 }
+                Op::Strong {
+                    key,
+                    committed,
+                    fences,
+                } => {
+                    let stored = StoredStrong {
+                        ballot: committed.as_ref().map(|(b, _)| pb::Ballot {
+                            counter: b.counter,
+                            origin: u32::from(b.origin),
+                        }),
+                        committed: committed
+                            .as_ref()
+                            .map(|(_, w)| write_to_pb(&self.regions, w)),
+                        fences: fences
+                            .iter()
+                            .flat_map(|(o, c)| [u64::from(*o), *c])
+                            .collect(),
+                    };
+                    batch.insert(&self.strong, key.as_bytes(), stored.encode_to_vec());
+                }
                 Op::TruncateLog { from, truncated } => {
                     for seq in *from..=truncated.base {
                         batch.remove(&self.log, seq.to_be_bytes());
@@ -451,6 +527,10 @@ impl Storage {
                     batch.insert(&self.meta, "log_truncated", stored.encode_to_vec());
                 }
                 Op::ClearItems => {
+                    for guard in self.strong.iter() {
+                        let k = guard.key().map_err(io)?;
+                        batch.remove(&self.strong, k);
+                    }
                     for guard in self.items.iter() {
                         let k = guard.key().map_err(io)?;
                         batch.remove(&self.items, k);

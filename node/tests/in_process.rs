@@ -127,7 +127,10 @@ impl Cluster {
     async fn get(&self, i: usize, key: &str) -> Option<String> {
         let r = self
             .kv(i)
-            .get(pb::GetRequest { key: key.into() })
+            .get(pb::GetRequest {
+                key: key.into(),
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();
@@ -372,7 +375,10 @@ async fn a_memory_node_restarts_empty_and_anti_entropy_brings_its_writes_back() 
     );
     let r = c
         .kv(1)
-        .get(pb::GetRequest { key: "mine".into() })
+        .get(pb::GetRequest {
+            key: "mine".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use clap::Args;
-use meridian_core::{ClusterConfig, Mode};
+use meridian_core::{ClusterConfig, Consistency, Mode};
 
 /// Which cluster: a file, or the built-in default; with mode overrides.
 #[derive(Args, Debug, Clone)]
@@ -26,6 +26,10 @@ pub struct ClusterArgs {
     /// Override the primary region (aurora-global).
     #[arg(long, global = true, value_name = "REGION")]
     pub primary: Option<String>,
+    /// Override the cluster's multi-Region consistency (global-tables): eventual, or strong
+    /// (a write returns once a second region has it; exactly three regions).
+    #[arg(long, global = true, value_name = "CONSISTENCY", value_enum)]
+    pub multi_region_consistency: Option<Consistency>,
 }
 
 impl ClusterArgs {
@@ -48,6 +52,12 @@ impl ClusterArgs {
                 );
             }
             c.primary = Some(p.clone());
+        }
+        if let Some(m) = self.multi_region_consistency {
+            c.multi_region_consistency = m;
+        }
+        if let Err((_, why)) = c.check_multi_region() {
+            bail!("{why}");
         }
         Ok(c)
     }

@@ -176,7 +176,10 @@ fn a_seeded_hostile_campaign_leaves_the_node_serving_and_refusals_change_nothing
                     }
                     3 => {
                         let key = rng.hostile_text();
-                        let got = code(kv.get(pb::GetRequest { key: key.clone() }).await);
+                        let got = code(kv.get(pb::GetRequest {
+                key: key.clone(),
+                ..Default::default()
+            }).await);
                         let valid = !key.is_empty() && key.len() <= 2048;
                         assert_eq!(got, if valid { Code::Ok } else { Code::InvalidArgument });
                         counts[3] += 1;
@@ -328,6 +331,12 @@ impl pb::replication_server::Replication for FakeOrigin {
         &self,
         _: Request<pb::DigestRequest>,
     ) -> Result<tonic::Response<pb::DigestReply>, tonic::Status> {
+        Err(tonic::Status::unimplemented("fake"))
+    }
+    async fn strong(
+        &self,
+        _: Request<tonic::Streaming<pb::StrongBatch>>,
+    ) -> Result<tonic::Response<pb::StrongAck>, tonic::Status> {
         Err(tonic::Status::unimplemented("fake"))
     }
     async fn items(

@@ -133,12 +133,18 @@ fn malformed_oversized_and_garbage_requests_get_a_status_and_the_node_keeps_serv
         );
         case!(
             "get with an empty key",
-            kv.get(pb::GetRequest { key: String::new() })
+            kv.get(pb::GetRequest {
+                key: String::new(),
+                ..Default::default()
+            })
         );
         case!(
             "unknown client region",
             kv.get(with_meta(
-                pb::GetRequest { key: "k".into() },
+                pb::GetRequest {
+                    key: "k".into(),
+                    ..Default::default()
+                },
                 "meridian-client-region",
                 "mars"
             ))
@@ -146,7 +152,10 @@ fn malformed_oversized_and_garbage_requests_get_a_status_and_the_node_keeps_serv
         case!(
             "bad consistency",
             kv.get(with_meta(
-                pb::GetRequest { key: "k".into() },
+                pb::GetRequest {
+                    key: "k".into(),
+                    ..Default::default()
+                },
                 "meridian-consistency",
                 "strong-ish"
             ))
@@ -836,7 +845,10 @@ fn errors_echo_at_most_a_short_excerpt_of_hostile_input() {
         let mut kv = KvClient::new(ch);
         let err = kv
             .get(with_meta(
-                pb::GetRequest { key: "k".into() },
+                pb::GetRequest {
+                    key: "k".into(),
+                    ..Default::default()
+                },
                 "meridian-client-region",
                 &long,
             ))

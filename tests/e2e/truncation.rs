@@ -111,6 +111,28 @@ fn a_restarted_peer_resumes_from_its_high_water_mark_above_the_base() {
         0,
         "b resumed from the log"
     );
+    // a itself, restarted with a truncated log, goes on from where it was.
+    let before = c.stats("a");
+    assert!(figure(&before, "log_base") > 0, "{before}");
+    c.kill("a");
+    c.start_node("a");
+    let after = c.stats("a");
+    assert_eq!(
+        figure(&after, "log_head"),
+        figure(&before, "log_head"),
+        "{after}"
+    );
+    // The base is persisted too (without a sync of its own: a kill may take back the last
+    // truncation, whose entries are then dropped again).
+    let base = figure(&after, "log_base");
+    assert!(base > 0 && base <= figure(&before, "log_base"), "{after}");
+    let reply = c.ctl("a", &["put", "after-restart", "1"]);
+    assert_eq!(
+        reply["seq"].as_u64(),
+        Some(figure(&before, "log_head") + 1),
+        "{reply}"
+    );
+    poll("the new write reaches b", || c.value("b", "after-restart"));
 }
 
 #[test]

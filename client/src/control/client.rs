@@ -140,8 +140,15 @@ impl RegionClient {
 
     /// Read `key` in the node's region.
     pub async fn get(&self, key: &str) -> Result<pb::GetReply> {
+        self.get_with(key, false).await
+    }
+
+    /// Read `key`; `consistent`: a strongly consistent read (multi-Region strong consistency:
+    /// the latest acknowledged write, at the price of a round trip to another region).
+    pub async fn get_with(&self, key: &str, consistent: bool) -> Result<pb::GetReply> {
         let req = pb::GetRequest {
             key: key.to_owned(),
+            consistent_read: consistent,
         };
         Ok(self.kv().get(self.request(req)).await?.into_inner())
     }

@@ -23,6 +23,69 @@ fn round_trips_through_toml() {
 
 #[test]
 fn bad_files_name_the_line_and_the_problem() {
+    let three = "[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"b\"\nlisten = \"127.0.0.1:2\"\n[[region]]\nname = \"c\"\nlisten = \"127.0.0.1:3\"\n";
+    let strong_two = "multi_region_consistency = \"strong\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"b\"\nlisten = \"127.0.0.1:2\"\n".to_owned();
+    let strong_aurora =
+        format!("mode = \"aurora-global\"\nmulti_region_consistency = \"strong\"\n{three}");
+    let two_witnesses = format!(
+        "multi_region_consistency = \"strong\"\n{}",
+        three
+            .replace(
+                "listen = \"127.0.0.1:2\"\n",
+                "listen = \"127.0.0.1:2\"\nwitness = true\n"
+            )
+            .replace(
+                "listen = \"127.0.0.1:3\"\n",
+                "listen = \"127.0.0.1:3\"\nwitness = true\n"
+            )
+    );
+    let eventual_witness = three.replace(
+        "listen = \"127.0.0.1:2\"\n",
+        "listen = \"127.0.0.1:2\"\nwitness = true\n",
+    );
+    let strong_cases: [(&str, &str, &str); 5] = [
+        (&strong_two, ":1", "needs exactly three regions"),
+        (&strong_aurora, ":2", "is a Global Tables setting"),
+        (&two_witnesses, ":12", "both witnesses"),
+        (
+            &eventual_witness,
+            ":7",
+            "only multi_region_consistency = \"strong\" has",
+        ),
+        (
+            "multi_region_consistency = \"linearizable\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n",
+            ":1",
+            "unknown variant",
+        ),
+    ];
+    for (text, line, needle) in strong_cases {
+        let e = ClusterConfig::parse(text, "f.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("f.toml{line}")) && e.contains(needle),
+            "{e}\n---\n{text}"
+        );
+    }
+    let ok = ClusterConfig::parse(
+        &format!(
+            "multi_region_consistency = \"strong\"\n{}",
+            three.replace(
+                "listen = \"127.0.0.1:3\"\n",
+                "listen = \"127.0.0.1:3\"\nwitness = true\n"
+            )
+        ),
+        "f.toml",
+    )
+    .unwrap();
+    assert_eq!(ok.multi_region_consistency, Consistency::Strong);
+    assert!(ok.regions[2].witness);
+    let again = ClusterConfig::parse(&ok.to_toml(), "again").unwrap();
+    assert_eq!(
+        (again.multi_region_consistency, again.regions[2].witness),
+        (Consistency::Strong, true),
+        "round trip"
+    );
     let cases = [
         (
             "log_retention_ms = 90000000\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n",

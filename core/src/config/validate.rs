@@ -101,6 +101,12 @@ impl ClusterConfig {
         {
             return err(Some("secret"), why);
         }
+        if let Err((region, why)) = self.check_multi_region() {
+            return match region {
+                Some(i) => region_err(i, "witness", why),
+                None => err(Some("multi_region_consistency"), why),
+            };
+        }
         if self.log_retention_ms > 86_400_000 {
             return err(
                 Some("log_retention_ms"),
@@ -221,6 +227,60 @@ impl ClusterConfig {
                     .find(|f| m.contains(f));
                 return link_err(i, field, format!("link #{} ({a} -> {b}): {m}", i + 1));
             }
+        }
+        Ok(())
+    }
+}
+
+impl ClusterConfig {
+    /// Is the multi-Region consistency setting possible with these regions and this mode? `Err`
+    /// names the region at fault (by index, for a `witness` line) and says why. Run on the
+    /// file, and again after command-line overrides.
+    pub fn check_multi_region(&self) -> Result<(), (Option<usize>, String)> {
+        let strong = self.multi_region_consistency == super::Consistency::Strong;
+        let witnesses: Vec<usize> = (0..self.regions.len())
+            .filter(|i| self.regions[*i].witness)
+            .collect();
+        if let Some(&i) = witnesses.first()
+            && !strong
+        {
+            return Err((
+                Some(i),
+                format!(
+                    "region {:?} is a witness, which only multi_region_consistency = \"strong\" has",
+                    self.regions[i].name
+                ),
+            ));
+        }
+        if let Some(&i) = witnesses.get(1) {
+            return Err((
+                Some(i),
+                format!(
+                    "regions {:?} and {:?} are both witnesses: at most one region is",
+                    self.regions[witnesses[0]].name, self.regions[i].name
+                ),
+            ));
+        }
+        if !strong {
+            return Ok(());
+        }
+        if self.mode != crate::replica::Mode::GlobalTables {
+            return Err((
+                None,
+                format!(
+                    "multi_region_consistency = \"strong\" is a Global Tables setting, but mode is {:?}",
+                    self.mode.name()
+                ),
+            ));
+        }
+        if self.regions.len() != 3 {
+            return Err((
+                None,
+                format!(
+                    "multi_region_consistency = \"strong\" needs exactly three regions (three replicas, or two and a witness); this cluster has {}",
+                    self.regions.len()
+                ),
+            ));
         }
         Ok(())
     }

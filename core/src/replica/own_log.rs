@@ -198,11 +198,19 @@ mod tests {
         assert_eq!(log.get(5).unwrap().seq, 5);
         assert_eq!(log.get(10).unwrap().seq, 10);
         assert!(log.get(11).is_none());
-        assert_eq!(seqs(&log.after(0, 3)), [5, 6, 7], "from the base when below it");
+        assert_eq!(
+            seqs(&log.after(0, 3)),
+            [5, 6, 7],
+            "from the base when below it"
+        );
         assert_eq!(seqs(&log.after(7, 100)), [8, 9, 10]);
         assert!(log.after(10, 5).is_empty());
         assert!(log.after(u64::MAX, 5).is_empty());
-        assert_eq!(log.first_commit_us(), 1001, "seq 1's commit time outlives it");
+        assert_eq!(
+            log.first_commit_us(),
+            1001,
+            "seq 1's commit time outlives it"
+        );
         // Never backwards, never past the head.
         assert_eq!(log.truncate(2), 4);
         assert_eq!(log.truncate(99), 10);
@@ -219,7 +227,10 @@ mod tests {
         let kept = old.truncated();
         assert_eq!(kept.base_stamp, write(3).version.timestamp);
         let log = OwnLog::restore(kept, vec![write(4), write(5)]).unwrap();
-        assert_eq!((log.base(), log.head(), log.first_commit_us()), (3, 5, 1001));
+        assert_eq!(
+            (log.base(), log.head(), log.first_commit_us()),
+            (3, 5, 1001)
+        );
         let err = OwnLog::restore(kept, vec![write(5)]).unwrap_err();
         assert!(err.contains("seq 4 expected, 5 found"), "{err}");
         assert!(OwnLog::restore(Truncated::default(), vec![write(2)]).is_err());

@@ -110,8 +110,14 @@ fn truncation_keeps_the_writes_a_failover_fence_cut_off() {
 fn rpo_age_of_a_truncated_write_counts_from_the_first_write() {
     let mut core = Sim::new(ClockMode::Hybrid, &[0, 0]).cores.remove(0);
     for (i, at) in [1_000, 2_000, 3_000].into_iter().enumerate() {
-        core.write(&format!("k{i}"), put(), None, Uuid::from_u128(i as u128 + 1), at)
-            .unwrap();
+        core.write(
+            &format!("k{i}"),
+            put(),
+            None,
+            Uuid::from_u128(i as u128 + 1),
+            at,
+        )
+        .unwrap();
     }
     assert_eq!(core.truncate_log(2), Some(2));
     assert_eq!(core.truncate_log(2), None, "did not move");

@@ -329,3 +329,58 @@ proptest! {
         }
     }
 }
+
+/// A participant restarted from what it made durable (committed ballot, fences) refuses a
+/// stale proposal and a fenced ballot as before it stopped.
+#[test]
+fn a_participant_restored_from_its_durable_state_refuses_as_before() {
+    let mut n = Net::new();
+    let b = n.write(0, 7).unwrap();
+    n.settle();
+    // Participant 2 fences a ballot of participant 1 (an in-doubt query it answered).
+    let fenced = Ballot {
+        counter: b.counter + 5,
+        origin: 1,
+    };
+    let (out, _) = n.nodes[2].on_msg(
+        1,
+        Msg::Query {
+            key: "k",
+            ballot: fenced,
+        },
+    );
+    assert_eq!(out.len(), 1);
+    let (ballot, fences) = n.nodes[2].durable_state(&"k");
+    assert_eq!(ballot, Some(b));
+    let mut restarted = N::new(2, &[0, 1, 2]);
+    restarted.restore("k", Some((b, 7)), fences);
+    assert_eq!(restarted.committed(&"k"), Some(&(b, 7)));
+    let refused =
+        |out: &Out<&'static str, u32>| matches!(out.as_slice(), [(_, Msg::Refused { .. })]);
+    let (out, _) = restarted.on_msg(
+        1,
+        Msg::Propose {
+            key: "k",
+            ballot: fenced,
+            base: Some(b),
+            value: 9,
+        },
+    );
+    assert!(refused(&out), "the fence survived: {out:?}");
+    let (out, _) = restarted.on_msg(
+        1,
+        Msg::Propose {
+            key: "k",
+            ballot: Ballot {
+                counter: b.counter + 9,
+                origin: 1,
+            },
+            base: None,
+            value: 9,
+        },
+    );
+    assert!(refused(&out), "a stale base is refused: {out:?}");
+    // Its own next write builds on what it restored, above every fence it holds.
+    let (own, _) = restarted.write("k", 11).unwrap();
+    assert!(own.counter > fenced.counter);
+}

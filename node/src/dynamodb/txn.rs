@@ -29,6 +29,7 @@ pub fn dynamo_error(e: Error) -> DynamoError {
         Error::Unauthenticated | Error::PeerUnauthenticated => {
             DynamoError::new(ErrorKind::MissingAuthenticationToken, message)
         }
+        Error::WriteConflict(_) => DynamoError::new(ErrorKind::ReplicatedWriteConflict, message),
         Error::DataLoss(_) | Error::Internal(_) => {
             DynamoError::new(ErrorKind::InternalServerError, message)
         }

@@ -112,6 +112,12 @@ impl KvService {
             check_value(v)?;
         }
         let state = &self.node.state;
+        if state.strong.is_some() {
+            return state
+                .strong_write(&key, op, cond.as_ref(), id)
+                .await
+                .map(|c| self.reply(c));
+        }
         match state.commit(&key, op, cond.as_ref(), id).await {
             Ok(c) => Ok(self.reply(c)),
             Err(Error::NotPrimary { region, primary }) if meta.forward => {
@@ -174,8 +180,42 @@ impl KvService {
         Ok(reply)
     }
 
-    async fn read(&self, meta: RequestMeta, key: String) -> Result<pb::GetReply> {
+    async fn read(&self, meta: RequestMeta, key: String, strong: bool) -> Result<pb::GetReply> {
         check_key(&key)?;
+        let state = &self.node.state;
+        if let Some(s) = &state.strong
+            && s.witness
+        {
+            return Err(Error::FailedPrecondition(format!(
+                "region {} is the witness of this strong-consistency cluster: it stores writes and counts for quorum, but serves no reads or writes",
+                state.region_name()
+            )));
+        }
+        let current = if strong {
+            state.strong_read(&key).await?
+        } else {
+            self.local_read(meta, &key).await?
+        };
+        let regions = &state.regions;
+        Ok(match current {
+            None => pb::GetReply::default(),
+            Some(w) => pb::GetReply {
+                found: !w.is_tombstone(),
+                value: w.value.as_deref().map(<[u8]>::to_vec).unwrap_or_default(),
+                version: Some(version_to_pb(regions, &w.version)),
+                write_id: w.id.to_string(),
+                context: Some(context_to_pb(regions, &w.context)),
+                tombstone: w.is_tombstone(),
+            },
+        })
+    }
+
+    /// This region's copy of `key` (after the wait a `global` read pays in Aurora Global).
+    async fn local_read(
+        &self,
+        meta: RequestMeta,
+        key: &str,
+    ) -> Result<Option<Arc<meridian_core::store::Write>>> {
         let state = &self.node.state;
         if meta.consistency == Consistency::Global {
             let role = state.replica().role().clone();
@@ -198,19 +238,7 @@ impl KvService {
                 state.wait_applied(primary, head, CONSISTENCY_WAIT).await?;
             }
         }
-        let current = state.read_durable(&key).await?;
-        let regions = &state.regions;
-        Ok(match current {
-            None => pb::GetReply::default(),
-            Some(w) => pb::GetReply {
-                found: !w.is_tombstone(),
-                value: w.value.as_deref().map(<[u8]>::to_vec).unwrap_or_default(),
-                version: Some(version_to_pb(regions, &w.version)),
-                write_id: w.id.to_string(),
-                context: Some(context_to_pb(regions, &w.context)),
-                tombstone: w.is_tombstone(),
-            },
-        })
+        state.read_durable(key).await
     }
 }
 
@@ -249,9 +277,10 @@ impl Kv for KvService {
 
     async fn get(&self, req: Request<pb::GetRequest>) -> Result<Response<pb::GetReply>, Status> {
         let meta = RequestMeta::parse(&self.node.state, req.metadata()).to_status()?;
-        let key = req.into_inner().key;
+        let r = req.into_inner();
         Ok(Response::new(
-            self.around(1, meta, self.read(meta, key)).await?,
+            self.around(1, meta, self.read(meta, r.key, r.consistent_read))
+                .await?,
         ))
     }
 

@@ -147,6 +147,9 @@ impl Replication for ReplicationService {
         }
         let head = state.replica().log_head();
         let incarnation = state.incarnation.to_string();
+        if let Some(s) = &state.strong {
+            s.peer_knows(&open.origin_incarnation, &incarnation);
+        }
         // A position from another incarnation of this node (or past its head) means the log the
         // puller knew is gone: serve from the start and say so; the merge is idempotent.
         let reset = open.after_seq > head
@@ -221,7 +224,11 @@ impl Replication for ReplicationService {
                         state
                             .catch_up_writes
                             .fetch_add(catch_up.len() as u64, Ordering::Relaxed);
-                        debug!(peer = state.regions.name(peer), writes = catch_up.len(), "serving the truncated part of the log from the store");
+                        debug!(
+                            peer = state.regions.name(peer),
+                            writes = catch_up.len(),
+                            "serving the truncated part of the log from the store"
+                        );
                     }
                 }
                 let from_store = !catch_up.is_empty();
@@ -274,6 +281,36 @@ impl Replication for ReplicationService {
             debug!(peer = state.regions.name(peer), "pull stream closed");
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn strong(
+        &self,
+        req: Request<Streaming<pb::StrongBatch>>,
+    ) -> Result<Response<pb::StrongAck>, Status> {
+        self.node.check_peer(req.metadata()).to_status()?;
+        let state = self.node.state.clone();
+        if state.strong.is_none() {
+            return Err(Error::FailedPrecondition(
+                "this node runs eventual multi-Region consistency: it takes no strong-consistency messages".into(),
+            )
+            .to_status());
+        }
+        let mut inbound = req.into_inner();
+        let mut from = None;
+        while let Some(batch) = inbound.message().await? {
+            let sender = region_id(&state.regions, &batch.from, "sending region").to_status()?;
+            // One stream, one sender: a batch naming another region ends the stream.
+            if sender == state.region || from.is_some_and(|f| f != sender) {
+                return Err(Error::invalid(format!(
+                    "a strong stream carries one other region's messages; this batch names {}",
+                    crate::error::truncate(&batch.from)
+                ))
+                .to_status());
+            }
+            from = Some(sender);
+            state.strong_receive(sender, batch.msgs).to_status()?;
+        }
+        Ok(Response::new(pb::StrongAck {}))
     }
 
     async fn head(&self, req: Request<pb::HeadRequest>) -> Result<Response<pb::HeadReply>, Status> {

@@ -27,7 +27,7 @@ impl NodeState {
     /// Queue the state of `keys`, the loss events recorded after feed position `events_after`,
     /// and more `ops` for durability; call under the core lock. `logs_up_to`: the ops log own
     /// writes up to this seq, and the durable head advances to it once they are on disk.
-    pub(super) fn persist_keys<'a>(
+    pub(crate) fn persist_keys<'a>(
         &self,
         core: &Replica,
         keys: impl Iterator<Item = &'a str>,

@@ -37,6 +37,12 @@ impl Writer<'_> {
     /// Write `op` at `key` as a write of this region (the first write of a request checks the
     /// Aurora Global RPO bound).
     pub fn write(&mut self, key: &str, op: WriteOp) -> Result<Committed> {
+        if self.state.strong.is_some() {
+            return Err(Error::FailedPrecondition(format!(
+                "region {} runs multi-Region strong consistency, and Meridian's DynamoDB endpoint does not write to it yet (write through the gRPC API: its writes go through the quorum)",
+                self.state.region_name()
+            )));
+        }
         if self.written.is_empty() {
             self.state.check_rpo_bound(self.replica)?;
         }

@@ -76,7 +76,13 @@ enum CtlCommand {
         if_version: Option<String>,
     },
     /// Read a key in this region.
-    Get { key: String },
+    Get {
+        key: String,
+        /// A strongly consistent read (multi-Region strong consistency): the latest
+        /// acknowledged write, asked of another region.
+        #[arg(long)]
+        consistent: bool,
+    },
     /// Delete a key (writes a tombstone).
     Delete {
         key: String,
@@ -244,8 +250,8 @@ async fn execute(args: CtlArgs) -> anyhow::Result<(Value, String)> {
             let r = c.put(&key, value, condition, "").await?;
             (json::write_reply(&key, &r), show::write_text(&key, &r))
         }
-        CtlCommand::Get { key } => {
-            let r = c.get(&key).await?;
+        CtlCommand::Get { key, consistent } => {
+            let r = c.get_with(&key, consistent).await?;
             (json::get_reply(&key, &r), show::get_text(&key, &r))
         }
         CtlCommand::Delete { key, if_version } => {

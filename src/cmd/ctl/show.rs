@@ -226,6 +226,17 @@ pub(super) fn stats_text(s: &pb::NodeStatus) -> String {
             f.region, f.after_seq, f.epoch
         );
     }
+    if s.multi_region_consistency == "strong" {
+        t += &format!(
+            "multi-Region strong consistency{}: quorum {}; write conflicts (ReplicatedWriteConflict) {}, refused for want of a quorum {}, in doubt {}\n",
+            if s.witness { " (witness)" } else { "" },
+            s.quorum,
+            s.write_conflicts,
+            s.quorum_refusals,
+            s.in_doubt_writes
+        );
+    }
+    t += &format!("own log: entries {}..={} held\n", s.log_base + 1, s.log_head);
     if s.rpo_bound_ms > 0 {
         t += &format!(
             "RPO bound {} ms: {} commits refused\n",
