@@ -608,11 +608,7 @@ fn kind_of(m: &NodeMsg) -> String {
 
 /// A peer's message that cannot be taken: logged and counted (the protocol treats it as lost).
 fn refused(state: &NodeState, from: RegionId, why: &str) {
-    state
-        .inbound(from)
-        .stats
-        .locked()
-        .refused_writes += 1;
+    state.inbound(from).stats.locked().refused_writes += 1;
     tracing::warn!(
         peer = state.regions.name(from),
         reason = crate::error::truncate(why),

@@ -126,6 +126,8 @@ pub struct Spec {
     pub latency_ms: f64,
     pub extra: String,
     pub node_args: Vec<String>,
+    /// Extra TOML lines in one region's `[[region]]` table.
+    pub region_extra: Vec<(&'static str, String)>,
 }
 
 impl Spec {
@@ -137,6 +139,7 @@ impl Spec {
             latency_ms,
             extra: String::new(),
             node_args: vec![],
+            region_extra: vec![],
         }
     }
 
@@ -157,6 +160,12 @@ impl Spec {
     pub fn extra(mut self, toml: &str) -> Self {
         self.extra.push_str(toml);
         self.extra.push('\n');
+        self
+    }
+
+    /// Extra TOML in `region`'s table (e.g. `witness = true`).
+    pub fn region_extra(mut self, region: &'static str, toml: &str) -> Self {
+        self.region_extra.push((region, toml.to_owned()));
         self
     }
 
@@ -188,6 +197,10 @@ impl Cluster {
                 "\n[[region]]\nname = \"{r}\"\nlisten = \"127.0.0.1:{}\"\ndynamodb = \"127.0.0.1:{}\"\n",
                 p[0], p[1]
             );
+            for (_, extra) in spec.region_extra.iter().filter(|(name, _)| name == r) {
+                toml += extra;
+                toml.push('\n');
+            }
         }
         toml += &format!("\n[default_link]\nlatency_ms = {}\n", spec.latency_ms);
         let file = dir.join("cluster.toml");

@@ -236,7 +236,11 @@ pub(super) fn stats_text(s: &pb::NodeStatus) -> String {
             s.in_doubt_writes
         );
     }
-    t += &format!("own log: entries {}..={} held\n", s.log_base + 1, s.log_head);
+    t += &format!(
+        "own log: entries {}..={} held\n",
+        s.log_base + 1,
+        s.log_head
+    );
     if s.rpo_bound_ms > 0 {
         t += &format!(
             "RPO bound {} ms: {} commits refused\n",

@@ -1,0 +1,281 @@
+//! Multi-Region strong consistency with real processes: concurrent writes of one key from two
+//! regions (one fails with ReplicatedWriteConflict, or both succeed in some order; nothing
+//! acknowledged is lost), a strong read in the third region right after an acknowledged write,
+//! a killed replica, a partitioned witness, a region cut off from both others (UNAVAILABLE
+//! for writes and strong reads, eventual reads still served) that serves again on heal, and
+//! cluster files the mode cannot run with.
+
+use meridian_proto::v1::{self as pb, kv_client::KvClient};
+use tonic::{Code, transport::Channel};
+
+use crate::support::{Cluster, Spec, meridian, poll, runtime, scratch_dir};
+
+/// Strong consistency on three regions, `latency_ms` on every link.
+fn strong(regions: &[&'static str], latency_ms: f64) -> Spec {
+    Spec::new(regions, latency_ms).extra("multi_region_consistency = \"strong\"")
+}
+
+async fn kv(c: &Cluster, region: &str) -> KvClient<Channel> {
+    KvClient::new(
+        Channel::from_shared(c.url(region))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    )
+}
+
+fn put(key: &str, value: &str) -> pb::PutRequest {
+    pb::PutRequest {
+        key: key.into(),
+        value: value.as_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+fn strong_get(key: &str) -> pb::GetRequest {
+    pb::GetRequest {
+        key: key.into(),
+        consistent_read: true,
+    }
+}
+
+/// The value of a get reply, if found.
+fn value(r: &pb::GetReply) -> Option<String> {
+    r.found
+        .then(|| String::from_utf8_lossy(&r.value).into_owned())
+}
+
+#[test]
+fn concurrent_writes_of_one_key_never_both_win_and_nothing_acknowledged_is_lost() {
+    let c = Cluster::start("strong-race", strong(&["a", "b", "c"], 20.0));
+    let (acked, conflicts) = runtime().block_on(async {
+        let (mut a, mut b) = (kv(&c, "a").await, kv(&c, "b").await);
+        let mut acked: Vec<(String, String)> = Vec::new();
+        let mut conflicts = 0;
+        for round in 0..12 {
+            let key = format!("race-{round}");
+            let (va, vb) = (format!("a{round}"), format!("b{round}"));
+            let (ra, rb) = tokio::join!(a.put(put(&key, &va)), b.put(put(&key, &vb)));
+            for (r, v) in [(ra, va), (rb, vb)] {
+                match r {
+                    Ok(_) => acked.push((key.clone(), v)),
+                    Err(s) => {
+                        assert_eq!(s.code(), Code::Aborted, "{s:?}");
+                        assert!(s.message().starts_with("ReplicatedWriteConflict"), "{s:?}");
+                        conflicts += 1;
+                    }
+                }
+            }
+            let won: Vec<_> = acked.iter().filter(|(k, _)| *k == key).collect();
+            assert!(
+                !won.is_empty(),
+                "round {round}: at least one write succeeds"
+            );
+            // The key ends at an acknowledged write — the later one when both succeeded —
+            // in every region, read strongly anywhere.
+            let mut cc = kv(&c, "c").await;
+            let got = value(&cc.get(strong_get(&key)).await.unwrap().into_inner());
+            assert!(
+                won.iter().any(|(_, v)| Some(v.clone()) == got),
+                "round {round}: strong read at c gave {got:?}, acknowledged {won:?}"
+            );
+        }
+        (acked, conflicts)
+    });
+    assert!(
+        conflicts > 0,
+        "twelve simultaneous pairs 40 ms apart met at least once"
+    );
+    for r in ["a", "b", "c"] {
+        let s = c.stats(r);
+        assert_eq!(s["conflicts"], 0, "no LWW conflict in strong mode: {s}");
+        assert_eq!(s["lost_writes"], 0, "{s}");
+    }
+    let total_conflicts: u64 = ["a", "b"]
+        .iter()
+        .map(|r| c.stats(r)["write_conflicts"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        total_conflicts, conflicts,
+        "counted where they were refused"
+    );
+    // Every region converges to the strong state: for each key, an acknowledged write (the
+    // later one when both succeeded).
+    c.converged();
+    for round in 0..12 {
+        let key = format!("race-{round}");
+        let won: Vec<_> = acked
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+            .collect();
+        for r in ["a", "b", "c"] {
+            let held = c.value(r, &key);
+            assert!(
+                held.as_ref().is_some_and(|h| won.contains(h)),
+                "{key} at {r}: held {held:?}, acknowledged {won:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_strong_read_in_the_third_region_sees_the_write_just_acknowledged() {
+    // 200 ms links: replication to c takes 200 ms, so only a quorum read can see the write.
+    let c = Cluster::start("strong-read", strong(&["a", "b", "c"], 200.0));
+    runtime().block_on(async {
+        let (mut a, mut cc) = (kv(&c, "a").await, kv(&c, "c").await);
+        for i in 0..3 {
+            let v = format!("v{i}");
+            a.put(put("k", &v)).await.unwrap();
+            let got = cc.get(strong_get("k")).await.unwrap().into_inner();
+            assert_eq!(value(&got), Some(v), "write {i}");
+        }
+    });
+    let text = c.ctl("c", &["get", "k", "--consistent"]);
+    assert_eq!(text["value"], "v2", "{text}");
+}
+
+#[test]
+fn with_one_replica_killed_the_other_two_keep_writing_and_reading_strongly() {
+    let mut c = Cluster::start("strong-kill", strong(&["a", "b", "c"], 10.0));
+    c.ctl("a", &["put", "before", "1"]);
+    c.kill("c");
+    runtime().block_on(async {
+        let (mut a, mut b) = (kv(&c, "a").await, kv(&c, "b").await);
+        for i in 0..5 {
+            a.put(put("k", &format!("a{i}"))).await.unwrap();
+            let got = b.get(strong_get("k")).await.unwrap().into_inner();
+            assert_eq!(value(&got), Some(format!("a{i}")));
+            b.put(put("k2", &format!("b{i}"))).await.unwrap();
+        }
+    });
+    // c comes back with its data: it catches up and serves strongly again.
+    c.start_node("c");
+    poll("c serves a strong write", || {
+        c.ctl_json("c", &["put", "k3", "from-c"]).ok()
+    });
+    let got = c.ctl("a", &["get", "k3", "--consistent"]);
+    assert_eq!(got["value"], "from-c", "{got}");
+    assert_eq!(c.ctl("c", &["get", "k", "--consistent"])["value"], "a4");
+}
+
+#[test]
+fn with_the_witness_partitioned_the_replicas_write_through_each_other() {
+    let spec = strong(&["a", "b", "w"], 10.0).region_extra("w", "witness = true");
+    let c = Cluster::start("strong-witness", spec);
+    let w = c.stats("w");
+    assert_eq!(w["witness"], true, "{w}");
+    runtime().block_on(async {
+        let mut ww = kv(&c, "w").await;
+        let refused = ww.put(put("k", "v")).await.unwrap_err();
+        assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+        assert!(refused.message().contains("witness"), "{refused:?}");
+        let refused = ww.get(strong_get("k")).await.unwrap_err();
+        assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    });
+    c.ctl("a", &["put", "k", "1"]);
+    poll("the witness stores the write", || {
+        c.stats("w")["items"].as_u64().filter(|n| *n >= 1)
+    });
+    c.ctl("a", &["partition", "w"]);
+    runtime().block_on(async {
+        let (mut a, mut b) = (kv(&c, "a").await, kv(&c, "b").await);
+        for i in 0..5 {
+            a.put(put("k", &format!("a{i}"))).await.unwrap();
+            assert_eq!(
+                value(&b.get(strong_get("k")).await.unwrap().into_inner()),
+                Some(format!("a{i}"))
+            );
+        }
+    });
+    c.ctl("a", &["heal"]);
+}
+
+#[test]
+fn a_region_cut_off_from_both_refuses_strong_operations_serves_eventual_reads_and_recovers() {
+    let c = Cluster::start("strong-cut", strong(&["a", "b", "c"], 10.0));
+    c.ctl("a", &["put", "k", "before"]);
+    poll("c has the write", || c.value("c", "k"));
+    c.ctl("a", &["partition", "c"]);
+    let s = c.stats("c");
+    assert!(
+        s["quorum"].as_str().unwrap().starts_with("lost"),
+        "c says why: {s}"
+    );
+    runtime().block_on(async {
+        let mut cc = kv(&c, "c").await;
+        let w = cc.put(put("k", "cut-off")).await.unwrap_err();
+        assert_eq!(w.code(), Code::Unavailable, "{w:?}");
+        assert!(w.message().contains("no quorum"), "{w:?}");
+        let r = cc.get(strong_get("k")).await.unwrap_err();
+        assert_eq!(r.code(), Code::Unavailable, "{r:?}");
+        let eventual = cc
+            .get(pb::GetRequest {
+                key: "k".into(),
+                consistent_read: false,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            value(&eventual),
+            Some("before".into()),
+            "eventual reads stay local"
+        );
+        // The other two keep full service.
+        let mut a = kv(&c, "a").await;
+        a.put(put("k", "during")).await.unwrap();
+    });
+    c.ctl("a", &["heal"]);
+    // On heal c serves again, and its strong read is never older than what was acknowledged.
+    let got = poll("c serves strong reads again", || {
+        c.ctl_json("c", &["get", "k", "--consistent"]).ok()
+    });
+    assert_eq!(got["value"], "during", "{got}");
+    // Its first write may meet the write it missed (a retryable ReplicatedWriteConflict,
+    // which teaches it that write); a retry then goes through.
+    poll("c writes again", || {
+        c.ctl_json("c", &["put", "k", "after"]).ok()
+    });
+    assert_eq!(c.ctl("a", &["get", "k", "--consistent"])["value"], "after");
+    let refusals = c.stats("c")["quorum_refusals"].as_u64().unwrap();
+    assert!(refusals >= 2, "counted: {refusals}");
+}
+
+#[test]
+fn cluster_files_strong_consistency_cannot_run_with_are_refused_with_the_line() {
+    let dir = scratch_dir("strong-bad");
+    let file = dir.path().join("two.toml");
+    std::fs::write(
+        &file,
+        "multi_region_consistency = \"strong\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"b\"\nlisten = \"127.0.0.1:2\"\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let (ok, _, err) = meridian(&["node", "--region", "a", "--cluster", f], None);
+    assert!(!ok);
+    assert!(
+        err.contains("two.toml:1") && err.contains("exactly three regions"),
+        "{err}"
+    );
+    let three = dir.path().join("three.toml");
+    std::fs::write(
+        &three,
+        "mode = \"aurora-global\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n[[region]]\nname = \"b\"\nlisten = \"127.0.0.1:2\"\n[[region]]\nname = \"c\"\nlisten = \"127.0.0.1:3\"\n",
+    )
+    .unwrap();
+    let (ok2, _, err2) = meridian(
+        &[
+            "ctl",
+            "--cluster",
+            three.to_str().unwrap(),
+            "--multi-region-consistency",
+            "strong",
+            "stats",
+        ],
+        None,
+    );
+    assert!(!ok2 && err2.contains("Global Tables setting"), "{err2}");
+}
