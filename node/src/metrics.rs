@@ -268,7 +268,7 @@ impl Collector for Scrape {
         }
 
         let node = [("region", region)];
-        let counters: [(&str, &str, u64); 7] = [
+        let counters: [(&str, &str, u64); 9] = [
             (
                 "meridian_conflicts",
                 "Concurrent writes merged here (conflicts detected)",
@@ -298,6 +298,16 @@ impl Collector for Scrape {
                 "meridian_pull_stream_refusals",
                 "Pull streams refused because the peer had too many open",
                 s.pull_stream_refusals,
+            ),
+            (
+                "meridian_write_conflicts",
+                "Multi-Region strong consistency: writes refused with ReplicatedWriteConflict",
+                s.write_conflicts,
+            ),
+            (
+                "meridian_quorum_refusals",
+                "Multi-Region strong consistency: writes and strong reads refused for want of a quorum",
+                s.quorum_refusals,
             ),
             (
                 "meridian_catch_up_writes",
