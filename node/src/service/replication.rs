@@ -215,8 +215,13 @@ impl Replication for ReplicationService {
             loop {
                 // Only durable entries go out: the head watch is the durable head.
                 let head = *head_rx.borrow_and_update();
-                if catch_up.is_empty() {
+                let mut from_store = !catch_up.is_empty();
+                let writes: Vec<_> = if from_store {
+                    let n = max_batch.min(catch_up.len());
+                    catch_up.drain(..n).collect()
+                } else {
                     next = next.max(catch_up_upto);
+                    // One hold of the lock per batch: the base and the log read together.
                     let core = state.replica();
                     if next < core.log_base() {
                         catch_up_upto = core.log_base();
@@ -230,15 +235,13 @@ impl Replication for ReplicationService {
                             "serving the truncated part of the log from the store"
                         );
                     }
-                }
-                let from_store = !catch_up.is_empty();
-                let writes: Vec<_> = if !from_store {
-                    state
-                        .replica()
-                        .log_after(next, max_batch.min(head.saturating_sub(next) as usize))
-                } else {
-                    let n = max_batch.min(catch_up.len());
-                    catch_up.drain(..n).collect()
+                    if catch_up.is_empty() {
+                        core.log_after(next, max_batch.min(head.saturating_sub(next) as usize))
+                    } else {
+                        from_store = true;
+                        let n = max_batch.min(catch_up.len());
+                        catch_up.drain(..n).collect()
+                    }
                 };
                 if writes.is_empty() && !reset {
                     tokio::select! {
