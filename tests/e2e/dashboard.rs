@@ -132,6 +132,19 @@ impl Events {
         }
     }
 
+    /// The stream ends (the server closed it).
+    fn ends(&mut self) {
+        let mut line = String::new();
+        while self
+            .lines
+            .read_line(&mut line)
+            .expect("the stream ends within the deadline")
+            > 0
+        {
+            line.clear();
+        }
+    }
+
     /// Events until one satisfies `ok`; panics after the deadline, naming `what`.
     fn until(&mut self, what: &str, ok: impl Fn(&Snapshot) -> bool) -> Snapshot {
         let start = Instant::now();
@@ -181,27 +194,12 @@ const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-south-1"];
 #[test]
 fn the_feed_shows_a_lag_change_a_partition_and_a_conflict_within_two_updates() {
     let c = Cluster::start("dashboard-feed", Spec::new(&REGIONS, 10.0));
-    let cluster = ClusterConfig::load(&c.file).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dash = Dashboard::new(
-        Target::from_cluster(&cluster),
-        Options {
-            admin_token: Some("s3cret".into()),
-            ..Options::default()
-        },
-    );
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = rt.spawn(dashboard::serve(listener, dash.clone(), async {
-        let _ = stopped.await;
-    }));
+    let opts = Options {
+        admin_token: Some("s3cret".into()),
+        ..Options::default()
+    };
+    let d = InProcess::start(&c, opts);
+    let (addr, dash) = (d.addr, d.dash.clone());
     let mut events = Events::open(addr);
 
     // Every region up, every link streaming.
@@ -411,8 +409,142 @@ fn the_feed_shows_a_lag_change_a_partition_and_a_conflict_within_two_updates() {
     );
 
     // The stream ends when the dashboard stops, and the server returns.
-    let _ = stop.send(());
-    rt.block_on(server).unwrap().unwrap();
+    d.stop();
+    events.ends();
+}
+
+/// A dashboard served in this process on a port-0 listener: its address, the dashboard, and
+/// what stops it.
+struct InProcess {
+    addr: SocketAddr,
+    dash: Dashboard,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<meridian_client::Result<()>>>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl InProcess {
+    fn start(c: &Cluster, opts: Options) -> Self {
+        let cluster = ClusterConfig::load(&c.file).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dash = Dashboard::new(Target::from_cluster(&cluster), opts);
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = rt.spawn(dashboard::serve(listener, dash.clone(), async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            dash,
+            stop: Some(stop),
+            server: Some(server),
+            rt,
+        }
+    }
+
+    /// Stop it and wait until the server returned.
+    fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.rt
+            .block_on(self.server.take().unwrap())
+            .unwrap()
+            .unwrap();
+    }
+}
+
+#[test]
+fn aurora_role_changes_and_link_settings_made_from_the_dashboard_show_with_their_figures() {
+    let c = Cluster::start(
+        "dashboard-aurora",
+        Spec::aurora(&["a", "b", "c"], 10.0, "a"),
+    );
+    let d = InProcess::start(&c, Options::default());
+    let mut events = Events::open(d.addr);
+    events.until(
+        "an Aurora cluster with a as the primary, all links ok",
+        |s| {
+            s.cluster.primary.as_deref() == Some("a")
+                && s.links.iter().all(|l| l.state == "ok")
+                && region(s, "a").role.as_deref() == Some("primary")
+                && region(s, "b").role.as_deref() == Some("secondary")
+        },
+    );
+    c.ctl("a", &["put", "k", "v"]);
+
+    // A link setting from the page: one way, exactly as asked.
+    let (status, body) = action(
+        d.addr,
+        r#"{"action": "set-link", "from": "a", "to": "b", "latency_ms": 25, "jitter_ms": 1, "loss": 0.0, "one_way": true}"#,
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    let ab = c.link_from("b", "a");
+    assert_eq!(
+        (
+            ab["setting"]["latency_ms"].as_f64(),
+            ab["setting"]["jitter_ms"].as_f64()
+        ),
+        (Some(25.0), Some(1.0))
+    );
+    assert_eq!(
+        c.link_from("a", "b")["setting"]["latency_ms"].as_f64(),
+        Some(10.0)
+    );
+
+    // A switchover: its RPO and RTO in the answer and in the list; the new primary within two
+    // updates.
+    let (status, body) = action(d.addr, r#"{"action": "switchover", "to": "b"}"#, &[]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"]["rpo_writes"], 0);
+    assert!(body["result"]["rto_ms"].as_f64().is_some());
+    let n = d.dash.snapshot().seq;
+    let s = events.every_update_from(n + 2, "b the primary after the switchover", |s| {
+        s.cluster.primary.as_deref() == Some("b")
+            && region(s, "b").role.as_deref() == Some("primary")
+            && s.role_changes
+                .first()
+                .is_some_and(|r| r.kind == "switchover")
+    });
+    let change = &s.role_changes[0];
+    assert_eq!(
+        (change.from.as_str(), change.to.as_str(), change.by.as_str()),
+        ("a", "b", "dashboard")
+    );
+    assert_eq!(change.rpo_writes, Some(0));
+    assert!(change.rto_ms.is_some());
+
+    // A failover: the old primary is cut off and still believes it is the primary — in words.
+    let (status, body) = action(d.addr, r#"{"action": "failover", "to": "c"}"#, &[]);
+    assert_eq!(status, 200, "{body}");
+    let n = d.dash.snapshot().seq;
+    let s = events.every_update_from(n + 2, "c the primary, b cut off", |s| {
+        s.cluster.primary.as_deref() == Some("c")
+            && region(s, "b")
+                .health
+                .contains("cut off: still believes it is the primary")
+            && region(s, "b").partitioned
+    });
+    assert_eq!(s.role_changes[0].kind, "failover");
+    assert!(s.role_changes[0].rpo_writes.is_some() && s.role_changes[0].rto_ms.is_some());
+
+    // Rejoin: b is a secondary of c again.
+    let (status, body) = action(d.addr, r#"{"action": "rejoin", "region": "b"}"#, &[]);
+    assert_eq!(status, 200, "{body}");
+    let n = d.dash.snapshot().seq;
+    events.every_update_from(n + 2, "b a secondary of c again", |s| {
+        let b = region(s, "b");
+        b.role.as_deref() == Some("secondary")
+            && b.health == "up"
+            && b.primary.as_deref() == Some("c")
+    });
+    d.stop();
 }
 
 fn cluster_cmd(dir: &Path, args: &[&str]) -> Value {

@@ -2,8 +2,9 @@
 //! Against three real nodes and `meridian dashboard` started as a user starts it, the page
 //! must draw the three regions and their six links, keep a live number moving, cut a region
 //! off when its "partition" button is clicked (checked through `ctl stats`, not through the
-//! page), and leave nothing on the browser console at error level. A screenshot goes to
-//! `target/dashboard-screenshot.png`.
+//! page), and leave nothing on the browser console at error level; the static replay of a
+//! recording of that page must draw the same views, from a file. A screenshot of the live page
+//! goes to `target/dashboard-screenshot.png`.
 //!
 //! Without Chromium and chromedriver the test says so loudly and passes — unless
 //! `MERIDIAN_REQUIRE_BROWSER=1` (set by `.ci/run`, which installs both), where it fails.
@@ -14,6 +15,8 @@ use std::{
     path::Path,
     process::{Child, Command, Stdio},
 };
+
+use meridian_client::dashboard::{Recording, Snapshot, replay_page};
 
 use crate::{
     dashboard::get_json,
@@ -207,7 +210,44 @@ fn in_a_browser_the_page_draws_the_cluster_and_its_partition_button_cuts_a_regio
     );
     assert!(loaded.as_u64().unwrap_or(0) >= 5, "charts: {loaded}");
 
-    let png = d.screenshot();
+    // The static replay: the same page drawn from a recording, in a file of its own.
+    let first: Snapshot = serde_json::from_value(get_json(dash.addr(), "/api/snapshot")).unwrap();
+    let second: Snapshot = poll("a later update", || {
+        let s: Snapshot = serde_json::from_value(get_json(dash.addr(), "/api/snapshot")).unwrap();
+        (s.seq > first.seq).then_some(s)
+    });
+    let recorded = vec![first, second];
+    let recording = Recording {
+        snapshots: recorded,
+        ..Recording::default()
+    };
+    let replay_file = dir.join("replay.html");
+    std::fs::write(&replay_file, replay_page(&recording, "browser test replay")).unwrap();
+    let live_png = d.screenshot();
+    d.goto(&format!("file://{}", replay_file.display()));
+    poll_page(&d, "the replay draws the recorded regions", || {
+        let drawn = d.find_all("#topology g.region").len() == 3
+            && d.find_all("#regions .region-card").len() == 3
+            && d.find_all("#charts .uplot").len() >= 5;
+        drawn.then_some(())
+    });
+    let slider = &d.find_all("#replay-slider")[0];
+    assert_eq!(d.attribute(slider, "max").as_deref(), Some("1"));
+    assert!(
+        d.text(&d.find_all("#conn")[0]).contains("replay"),
+        "the page says it is a replay"
+    );
+    let replay_errors: Vec<_> = d
+        .console_log()
+        .into_iter()
+        .filter(|e| e["level"] == "SEVERE")
+        .collect();
+    assert!(
+        replay_errors.is_empty(),
+        "replay console errors: {replay_errors:#?}"
+    );
+
+    let png = live_png;
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     let target = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
