@@ -1,7 +1,9 @@
 //! `meridian`: the one user-facing binary of the Meridian replication playground.
 //!
-//! Subcommands: `node` (one region's node process), `ctl` (talk to a node: items, links,
-//! partitions, stats, conflicts, role changes), `load` (drive a cluster, check, report). Each lives in `cmd/`.
+//! Subcommands: `node` (one region's node process), `cluster` (a local multi-process
+//! cluster), `ctl` (talk to a node: items, links, partitions, stats, conflicts, role changes),
+//! `dashboard` (the live web page of a cluster), `demo`, `load` (drive a cluster, check,
+//! report), `check`. Each lives in `cmd/`.
 
 mod cmd;
 
@@ -26,6 +28,8 @@ enum Command {
     Cluster(cmd::cluster::ClusterCmdArgs),
     /// Talk to a region's node: put/get/delete, stats, conflicts, links, partitions.
     Ctl(cmd::ctl::CtlArgs),
+    /// Serve the live dashboard of a running cluster: topology, charts, conflicts, controls.
+    Dashboard(cmd::dashboard::DashboardArgs),
     /// Start a cluster, run Global Tables vs Aurora Global side by side, print the comparison.
     Demo(cmd::demo::DemoArgs),
     /// Drive a running cluster with load; report latency, conflicts, lag; check the outcome.
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         Command::Cluster(args) => cmd::cluster::run(args),
         Command::Ctl(args) => cmd::ctl::run(args),
         Command::Load(args) => cmd::load::run(args),
+        Command::Dashboard(args) => cmd::dashboard::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Check(args) => cmd::check::run(args),
     };

@@ -15,13 +15,18 @@
 //!   ([`check::checker`]) and the analytic model ([`check::model`]) — pure, no network;
 //! - [`report`]: JSON report, terminal summary, `.hgrm` files, HTML with SVG charts, and the
 //!   JSON shapes of node replies (`ctl --json`);
+//! - [`dashboard`]: the live web page of a running cluster (and the static replay of a run):
+//!   snapshots derived from every region's status, an HTTP server with server-sent events,
+//!   and controls that call the admin API;
 //! - [`error`]: the one error type of the library.
 //!
-//! Dependencies run one way: `report` → `load` → `control`, `check`, `workload`;
+//! Dependencies run one way: `dashboard` → `load`, `report`, `control`;
+//! `report` → `load` → `control`, `check`, `workload`;
 //! `control` → `check` (the set-aside writes it reports); `check` → `workload`.
 
 pub mod check;
 pub mod control;
+pub mod dashboard;
 pub mod error;
 pub mod load;
 pub mod report;

@@ -1,15 +1,19 @@
 //! `meridian cluster`: a multi-process local cluster — up, status, down, and kill / restart of
 //! one region for fault injection.
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use meridian_client::{
     control::{
         RegionClient, Session,
-        processes::{ClusterState, Launcher, NotOurs, alive, signal, stop_nodes, verify},
+        processes::{
+            ClusterState, Launcher, NotOurs, alive, free_port, start_dashboard, stop_dashboard,
+            stop_nodes, verify, verify_dashboard,
+        },
     },
+    dashboard::{Dashboard, Options, Target},
     report::replies as json,
 };
 use serde_json::{Value, json};
@@ -47,6 +51,13 @@ enum ClusterCommand {
         /// Do not serve Prometheus metrics.
         #[arg(long)]
         no_metrics: bool,
+        /// Also serve the live dashboard (its address is printed; `cluster down` stops it).
+        #[arg(long)]
+        dashboard: bool,
+        /// The dashboard's address (loopback; port 0: any free one). Default 127.0.0.1:7190,
+        /// or any free loopback port when that one is taken.
+        #[arg(long, value_name = "ADDR", requires = "dashboard")]
+        dashboard_listen: Option<SocketAddr>,
     },
     /// Per region: up or down, mode, primary, lag, pending writes, conflicts.
     Status,
@@ -79,8 +90,13 @@ pub fn run(args: ClusterCmdArgs) -> anyhow::Result<ExitCode> {
             foreground,
             workers,
             no_metrics,
+            dashboard,
+            dashboard_listen,
         } => {
             let cfg = cluster.load()?;
+            if let Some(addr) = dashboard_listen {
+                super::dashboard::check_listen(addr, false)?;
+            }
             let mut node_args = vec!["--workers".to_owned(), workers.max(1).to_string()];
             if let Some(t) = &args.admin_token {
                 node_args.extend(["--admin-token".to_owned(), t.clone()]);
@@ -90,7 +106,75 @@ pub fn run(args: ClusterCmdArgs) -> anyhow::Result<ExitCode> {
                 metrics: !no_metrics,
                 ..launcher
             };
-            let state = rt.block_on(launcher.up(cfg))?;
+            let before = Launcher::read_state(&launcher.dir).ok().flatten();
+            let mut state = rt.block_on(launcher.up(cfg))?;
+            let dir = std::fs::canonicalize(&launcher.dir)?;
+            // A dashboard left from an earlier cluster in this directory watches nothing now.
+            if let Some(old) = before.and_then(|b| b.dashboard) {
+                stop_dashboard(&old, &dir, Duration::from_secs(2));
+            }
+            if dashboard && foreground {
+                let listener = rt.block_on(super::dashboard::bind(dashboard_listen, false))?;
+                let url = super::dashboard::url(listener.local_addr()?);
+                let (v, t) = describe_up(&launcher, &state);
+                println!(
+                    "{}",
+                    if args.json {
+                        v.to_string()
+                    } else {
+                        format!(
+                            "{t}\ndashboard on {url}\nforeground: Ctrl-C stops the dashboard and every node"
+                        )
+                    }
+                );
+                let opts = Options {
+                    admin_token: args.admin_token.clone(),
+                    processes: Some(super::dashboard::process_control(
+                        &launcher.dir,
+                        args.admin_token.as_deref(),
+                    )?),
+                    ..Options::default()
+                };
+                let target = Target::from_state_dir(&launcher.dir)?;
+                let served = rt.block_on(super::dashboard::serve_until_signal(
+                    listener,
+                    Dashboard::new(target, opts),
+                ));
+                let forced = stop_nodes(&state.nodes, Duration::from_secs(5));
+                eprintln!(
+                    "stopped {} nodes ({} forced)",
+                    state.nodes.len(),
+                    forced.len()
+                );
+                served?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            if dashboard {
+                let addr = match dashboard_listen {
+                    Some(a) if a.port() == 0 => SocketAddr::new(a.ip(), free_port()?),
+                    Some(a) => a,
+                    None => super::dashboard::pick_address()?,
+                };
+                let started = rt.block_on(start_dashboard(
+                    &launcher.binary,
+                    &dir,
+                    addr,
+                    args.admin_token.as_deref(),
+                    Duration::from_secs(20),
+                ));
+                match started {
+                    Ok(rec) => {
+                        state.dashboard = Some(rec);
+                        launcher.write_state(&state)?;
+                    }
+                    Err(e) => {
+                        stop_nodes(&state.nodes, Duration::from_secs(3));
+                        return Err(anyhow::Error::from(e).context(
+                            "the dashboard did not start (the nodes were stopped again)",
+                        ));
+                    }
+                }
+            }
             let (v, t) = describe_up(&launcher, &state);
             if foreground {
                 println!(
@@ -141,6 +225,10 @@ pub fn run(args: ClusterCmdArgs) -> anyhow::Result<ExitCode> {
                 .map(|n| n.region.clone())
                 .collect();
             let forced = stop_nodes(&state.nodes, Duration::from_secs(grace));
+            let dashboard_stopped = match (&state.dashboard, std::fs::canonicalize(&launcher.dir)) {
+                (Some(d), Ok(dir)) => stop_dashboard(d, &dir, Duration::from_secs(grace)),
+                _ => false,
+            };
             let left: Vec<u32> = state
                 .nodes
                 .iter()
@@ -151,8 +239,13 @@ pub fn run(args: ClusterCmdArgs) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("could not stop pids {left:?}");
             }
             let text = format!(
-                "stopped {} node(s){}{}",
+                "stopped {} node(s){}{}{}",
                 was_up.len(),
+                if dashboard_stopped {
+                    " and the dashboard"
+                } else {
+                    ""
+                },
                 if forced.is_empty() {
                     String::new()
                 } else {
@@ -168,32 +261,12 @@ pub fn run(args: ClusterCmdArgs) -> anyhow::Result<ExitCode> {
                 }
             );
             (
-                json!({"stopped": was_up, "forced": forced, "refused": refused}),
+                json!({"stopped": was_up, "forced": forced, "refused": refused, "dashboard_stopped": dashboard_stopped}),
                 text,
             )
         }
         ClusterCommand::Kill { region } => {
-            let state = read(&launcher)?;
-            let n = state
-                .nodes
-                .iter()
-                .find(|n| n.region == region)
-                .with_context(|| format!("no region {region:?} in {}", args.dir.display()))?;
-            let pid = match verify(n) {
-                Ok(pid) => pid,
-                Err(NotOurs::Gone) => {
-                    anyhow::bail!("the node of {region} (pid {}) is not running", n.pid)
-                }
-                Err(why) => anyhow::bail!(
-                    "refusing to signal pid {} recorded for {region}: {why}",
-                    n.pid
-                ),
-            };
-            signal(pid, libc_sigkill());
-            let start = std::time::Instant::now();
-            while alive(n) && start.elapsed() < Duration::from_secs(5) {
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            let n = launcher.kill(&region)?;
             (
                 json!({"killed": region, "pid": n.pid}),
                 format!("killed {region} (pid {}) with SIGKILL", n.pid),
@@ -209,10 +282,6 @@ pub fn run(args: ClusterCmdArgs) -> anyhow::Result<ExitCode> {
     };
     println!("{}", if args.json { value.to_string() } else { text });
     Ok(ExitCode::SUCCESS)
-}
-
-fn libc_sigkill() -> i32 {
-    9
 }
 
 fn read(l: &Launcher) -> anyhow::Result<ClusterState> {
@@ -243,14 +312,22 @@ fn describe_up(l: &Launcher, s: &ClusterState) -> (Value, String) {
             n.log.display()
         );
     }
+    t += &format!("cluster file {}\n", s.cluster_file.display());
+    if let Some(d) = &s.dashboard {
+        t += &format!(
+            "dashboard on {} (pid {}, log {})\n",
+            d.url,
+            d.pid,
+            d.log.display()
+        );
+    }
     t += &format!(
-        "cluster file {}\nnext: meridian ctl --cluster {} --region {} stats",
-        s.cluster_file.display(),
+        "next: meridian ctl --cluster {} --region {} stats",
         s.cluster_file.display(),
         s.nodes[0].region
     );
     (
-        json!({"dir": l.dir, "cluster_file": s.cluster_file, "nodes": s.nodes}),
+        json!({"dir": l.dir, "cluster_file": s.cluster_file, "nodes": s.nodes, "dashboard": s.dashboard}),
         t,
     )
 }
@@ -307,8 +384,17 @@ async fn status(l: &Launcher) -> anyhow::Result<(Value, String)> {
             "status": status.as_ref().map(json::status),
         }));
     }
+    let mut dashboard = Value::Null;
+    if let Some(d) = &state.dashboard {
+        let running = std::fs::canonicalize(&l.dir)
+            .ok()
+            .is_some_and(|dir| verify_dashboard(d, &dir).is_ok());
+        let word = if running { "running" } else { "not running" };
+        text += &format!("dashboard {} (pid {}, {word})\n", d.url, d.pid);
+        dashboard = json!({"url": d.url, "pid": d.pid, "state": word});
+    }
     Ok((
-        json!({"dir": l.dir, "nodes": rows}),
+        json!({"dir": l.dir, "nodes": rows, "dashboard": dashboard}),
         text.trim_end().to_owned(),
     ))
 }

@@ -1,13 +1,15 @@
-//! `meridian load`: drive a running cluster, then check and report.
+//! `meridian load`: drive a running cluster, then check and report (with the HTML report, a
+//! replay of the run in the dashboard's views beside it).
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::Args;
 use meridian_client::{
     control::Consistency,
+    dashboard::{Dashboard, Options, Recording, Target, replay_page},
     load::{
-        self, Arrivals, AuroraWrites, LoadConfig, LoadResult,
+        self, Arrivals, AuroraWrites, LiveLoad, LoadConfig, LoadResult,
         config::{
             DEFAULT_CONCURRENCY, DEFAULT_CONVERGE_TIMEOUT_S, DEFAULT_DURATION_S,
             DEFAULT_PROBE_INTERVAL_MS, DEFAULT_RATE, DEFAULT_TIMEOUT_MS, MAX_CONCURRENCY,
@@ -136,11 +138,17 @@ impl LoadArgs {
             converge_timeout: Duration::from_secs(self.converge_timeout),
             progress: !self.quiet,
             admin_token: self.admin_token.clone(),
+            live: None,
         })
     }
 
-    /// Write the requested report files; returns what was written.
-    pub fn write_reports(&self, r: &LoadResult) -> anyhow::Result<Vec<PathBuf>> {
+    /// Write the requested report files (with the HTML report, the replay of the run beside
+    /// it, from `recording`); returns what was written.
+    pub fn write_reports(
+        &self,
+        r: &LoadResult,
+        recording: Option<&Recording>,
+    ) -> anyhow::Result<Vec<PathBuf>> {
         let mut written = Vec::new();
         if let Some(p) = &self.report_json {
             std::fs::write(p, serde_json::to_string_pretty(&report::to_json(r))?)
@@ -151,9 +159,22 @@ impl LoadArgs {
             written.extend(report::write_hgrm_files(r, d)?);
         }
         if let Some(p) = &self.report_html {
-            std::fs::write(p, html::load_report(r))
+            let replay = recording.map(|rec| {
+                let stem = p.file_stem().unwrap_or_default().to_string_lossy();
+                (p.with_file_name(format!("{stem}-replay.html")), rec)
+            });
+            let href = replay
+                .as_ref()
+                .and_then(|(path, _)| path.file_name())
+                .map(|n| n.to_string_lossy().into_owned());
+            std::fs::write(p, html::load_report(r, href.as_deref()))
                 .with_context(|| format!("cannot write {}", p.display()))?;
             written.push(p.clone());
+            if let Some((path, rec)) = replay {
+                std::fs::write(&path, replay_page(rec, "Meridian load — replay"))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                written.push(path);
+            }
         }
         Ok(written)
     }
@@ -161,11 +182,42 @@ impl LoadArgs {
 
 pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     super::init_logging("warn");
-    let cfg = args.config()?;
+    let mut cfg = args.config()?;
     let rt = super::runtime(args.workers)?;
+    // With an HTML report, the dashboard's update loop records the run for its replay.
+    let recorder = args.report_html.as_ref().map(|_| {
+        let live = Arc::new(LiveLoad::default());
+        cfg.live = Some(live.clone());
+        Dashboard::new(
+            Target::from_cluster(&cfg.cluster),
+            Options {
+                live: Some(live),
+                record: true,
+                admin_token: args.admin_token.clone(),
+                ..Options::default()
+            },
+        )
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let recording = recorder.clone().map(|d| {
+        rt.spawn(async move {
+            d.run(async {
+                let _ = stopped.await;
+            })
+            .await
+        })
+    });
     let result = rt.block_on(load::run(cfg))?;
+    let _ = stop.send(());
+    let recording = match (recording, recorder) {
+        (Some(task), Some(d)) => {
+            rt.block_on(task)??;
+            d.recording()
+        }
+        _ => None,
+    };
     print!("{}", report::summary(&result));
-    for p in args.write_reports(&result)? {
+    for p in args.write_reports(&result, recording.as_ref())? {
         println!("wrote {}", p.display());
     }
     Ok(if result.checker.ok {

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod cluster;
 pub mod ctl;
+pub mod dashboard;
 pub mod demo;
 pub mod load;
 pub mod node;

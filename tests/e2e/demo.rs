@@ -43,9 +43,44 @@ fn a_short_demo_completes_with_both_modes_in_its_table() {
         "demo.json",
         "global-tables.json",
         "aurora-primary.html",
+        "replay.html",
     ] {
         assert!(out_dir.join(file).exists(), "{file} written");
     }
+    // The reports link to the replay, which holds the run's updates across every phase.
+    let demo_html = std::fs::read_to_string(out_dir.join("demo.html")).unwrap();
+    assert!(demo_html.contains(r#"href="replay.html""#));
+    let replay = std::fs::read_to_string(out_dir.join("replay.html")).unwrap();
+    let data = replay
+        .split(r#"<script type="application/json" id="replay-data">"#)
+        .nth(1)
+        .and_then(|s| s.split("</script>").next())
+        .expect("the replay embeds its recording");
+    let rec: serde_json::Value = serde_json::from_str(data).unwrap();
+    let snapshots = rec["snapshots"].as_array().unwrap();
+    let phases: std::collections::BTreeSet<&str> = snapshots
+        .iter()
+        .filter_map(|s| s["phase"].as_str())
+        .collect();
+    assert!(
+        phases.iter().any(|p| p.starts_with("[1/6]"))
+            && phases.iter().any(|p| p.starts_with("[5/6]")),
+        "the recording covers the phases: {phases:?}"
+    );
+    let kinds: Vec<&str> = snapshots.last().unwrap()["role_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"switchover") && kinds.contains(&"failover"),
+        "the replay lists the role changes: {kinds:?}"
+    );
+    assert!(
+        !rec["conflicts"].as_array().unwrap().is_empty(),
+        "the Global Tables phase's conflicts are in the replay"
+    );
     assert!(stderr.contains("==> [6/6]"), "progress was shown");
     assert!(
         stderr.contains("acknowledged in split brain")

@@ -98,6 +98,34 @@ fn a_short_run_with_a_hot_key_reports_conflicts_the_model_and_a_passing_checker(
             && !page.contains("<script"),
         "self-contained HTML with charts"
     );
+    // It links to the run's replay in the dashboard's views, which the run recorded.
+    assert!(
+        page.contains(r#"href="report-replay.html""#),
+        "the report links to its replay"
+    );
+    let replay = std::fs::read_to_string(c.path("report-replay.html")).unwrap();
+    let data = replay
+        .split(r#"<script type="application/json" id="replay-data">"#)
+        .nth(1)
+        .and_then(|s| s.split("</script>").next())
+        .expect("the replay embeds its recording");
+    let rec: serde_json::Value = serde_json::from_str(data).unwrap();
+    let snapshots = rec["snapshots"].as_array().unwrap();
+    assert!(
+        snapshots.len() >= 4,
+        "about two updates a second for 3 s: {}",
+        snapshots.len()
+    );
+    assert!(
+        snapshots.iter().any(
+            |s| s["latency_source"] == "load" && s["regions"][0]["latency"]["source"] == "load"
+        ),
+        "client latency comes from the run itself"
+    );
+    assert!(
+        !rec["conflicts"].as_array().unwrap().is_empty(),
+        "the hot key's conflicts are in the replay"
+    );
     let hgrm_file = std::fs::read_to_string(hgrm.join("latency_a_put.hgrm")).unwrap();
     assert!(
         hgrm_file.starts_with("       Value     Percentile TotalCount"),

@@ -70,6 +70,7 @@ pub fn load_config(
         converge_timeout: Duration::from_secs(60),
         progress: false,
         admin_token: None,
+        live: None,
     })
 }
 

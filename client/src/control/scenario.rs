@@ -26,8 +26,29 @@ impl LocalCluster {
     pub async fn start(
         binary: PathBuf,
         dir: PathBuf,
+        cluster: ClusterConfig,
+        node_args: Vec<String>,
+    ) -> Result<Self> {
+        Self::start_with(binary, dir, cluster, node_args, false).await
+    }
+
+    /// The same, every node also serving Prometheus metrics on a free port (a dashboard
+    /// reads the request counters there).
+    pub async fn start_with_metrics(
+        binary: PathBuf,
+        dir: PathBuf,
+        cluster: ClusterConfig,
+        node_args: Vec<String>,
+    ) -> Result<Self> {
+        Self::start_with(binary, dir, cluster, node_args, true).await
+    }
+
+    async fn start_with(
+        binary: PathBuf,
+        dir: PathBuf,
         mut cluster: ClusterConfig,
         node_args: Vec<String>,
+        metrics: bool,
     ) -> Result<Self> {
         for r in &mut cluster.regions {
             r.listen.set_port(0);
@@ -39,7 +60,7 @@ impl LocalCluster {
             binary,
             dir,
             node_args,
-            metrics: false,
+            metrics,
             admin_token: None,
             detach: false,
         };

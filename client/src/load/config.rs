@@ -1,10 +1,11 @@
 //! What a load run needs, with the defaults `meridian load` documents, and the checks a
 //! configuration must pass before anything is sent.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use meridian_core::config::ClusterConfig;
 
+use super::live::LiveLoad;
 use crate::{
     control::session::Consistency,
     error::{Result, invalid},
@@ -79,6 +80,9 @@ pub struct LoadConfig {
     pub progress: bool,
     /// Admin token for the nodes.
     pub admin_token: Option<String>,
+    /// Where workers also record each operation as it completes (a dashboard beside the run
+    /// reads it); None: nowhere.
+    pub live: Option<Arc<LiveLoad>>,
 }
 
 /// The built-in cluster, every region sending, with the defaults of `meridian load`.
@@ -100,6 +104,7 @@ impl Default for LoadConfig {
             converge_timeout: Duration::from_secs(DEFAULT_CONVERGE_TIMEOUT_S),
             progress: true,
             admin_token: None,
+            live: None,
         }
     }
 }

@@ -19,12 +19,14 @@
 //! - [`worker`]: one simulated client's request loop;
 //! - [`staleness`]: the latest acknowledged versions, to tell stale reads;
 //! - [`probe`], [`progress`]: visibility probes and the live progress line;
+//! - [`live`]: what a dashboard beside the run reads as it goes (latency, counts per region);
 //! - [`collect`]: after the load: quiescence, final states, conflict feeds, `meridian check`;
 //! - [`resolve`]: unknown-outcome writes looked up in the regions' logs.
 
 pub mod clients;
 pub mod collect;
 pub mod config;
+pub mod live;
 pub mod probe;
 pub mod progress;
 pub mod resolve;
@@ -35,5 +37,6 @@ pub mod worker;
 
 pub use collect::{check_history, cluster_status, dump, events_since, wait_quiescent};
 pub use config::{Arrivals, AuroraWrites, LoadConfig};
+pub use live::LiveLoad;
 pub use result::{LoadResult, histogram};
 pub use run::run;

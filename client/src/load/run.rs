@@ -146,6 +146,7 @@ async fn send(cfg: &LoadConfig, base: &Baseline, clients: &[RegionClients]) -> R
         workload: Arc::new(cfg.workload.clone()),
         latest: Arc::new(Latest::default()),
         progress: Arc::new(Progress::default()),
+        live: cfg.live.clone(),
     };
     let done = Arc::new(AtomicBool::new(false));
     let begin = Instant::now();

@@ -16,6 +16,7 @@ use tonic::Code;
 use super::{
     clients::{FOLLOW_RETRY, RegionClients},
     config::Arrivals,
+    live::LiveLoad,
     progress::Progress,
     result::{histogram, record},
     staleness::Latest,
@@ -51,6 +52,8 @@ pub struct Shared {
     pub latest: Arc<Latest>,
     /// Counters for the progress line.
     pub progress: Arc<Progress>,
+    /// The live sink a dashboard reads, if any.
+    pub live: Option<Arc<LiveLoad>>,
 }
 
 /// What one worker hands back.
@@ -121,6 +124,7 @@ pub async fn worker(rc: RegionClients, stream: u64, when: Schedule, shared: Shar
         workload,
         latest,
         progress,
+        live,
     } = shared;
     let mut rng = Rng::stream(workload.seed, stream);
     let mut out = WorkerOut {
@@ -213,6 +217,9 @@ pub async fn worker(rc: RegionClients, stream: u64, when: Schedule, shared: Shar
         );
         out.ops += 1;
         progress.ops.fetch_add(1, Ordering::Relaxed);
+        if let Some(live) = &live {
+            live.record(&rc.region, kind, latency_us, result.is_ok());
+        }
         tally(&rc.region, &op, result, &latest, &progress, &mut out);
         if open_loop {
             let gap = match when.arrivals {

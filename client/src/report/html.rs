@@ -1,5 +1,5 @@
 //! The self-contained HTML report: inline SVG charts (no scripts, no network), readable in any
-//! browser offline. Charts: latency percentile curves (HdrHistogram style, x = percentile on a
+//! browser offline; it links to the run's replay (the dashboard's views) when there is one. Charts: latency percentile curves (HdrHistogram style, x = percentile on a
 //! log scale of 1/(1−p)), replication lag per link against the configured latency, visibility
 //! lag, and conflict / lost-write rates measured against the model.
 
@@ -249,9 +249,22 @@ pub fn page(title: &str, body: &str) -> String {
     )
 }
 
-/// The HTML report of one load run.
-pub fn load_report(r: &LoadResult) -> String {
+/// A paragraph linking to the replay of the run (the dashboard's views, drawn from the run's
+/// time series), when there is one.
+pub fn replay_link(href: Option<&str>) -> String {
+    match href {
+        Some(h) => format!(
+            r#"<p><a href="{}">Replay this run in the dashboard's views</a>: topology, charts over time, conflict feed and failovers, update by update (a page of its own; it runs a script, this report does not).</p>"#,
+            esc(h)
+        ),
+        None => String::new(),
+    }
+}
+
+/// The HTML report of one load run; `replay`: the address of its replay page, if any.
+pub fn load_report(r: &LoadResult, replay: Option<&str>) -> String {
     let mut b = format!("<h1>Meridian load report — {}</h1>", esc(r.mode.name()));
+    b += &replay_link(replay);
     let _ = write!(b, "<pre>{}</pre>", esc(&report::summary(r)));
     b += &load_charts(r, "");
     page("Meridian load report", &b)

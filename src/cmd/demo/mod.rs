@@ -2,9 +2,13 @@
 //! chosen at run time), run the same workload in Global Tables mode and in Aurora Global mode
 //! (writes sent to the primary, then through write forwarding), then a switchover and a
 //! failover under writes, and print one side-by-side table. Everything is stopped at the end,
-//! also on error or Ctrl-C (the nodes share the demo's process group).
+//! also on error or Ctrl-C (the nodes share the demo's process group). The dashboard's update
+//! loop follows the clusters all along (each phase's step is its phase text); with
+//! `--dashboard` its page is served live, and in any case its recording becomes the run's
+//! replay (`replay.html`, linked from the reports).
 
 use std::{
+    net::SocketAddr,
     path::PathBuf,
     process::ExitCode,
     sync::{
@@ -24,7 +28,8 @@ use meridian_client::{
         aurora::{self, FailoverReport, Fleet},
         scenario::{LocalCluster, scale_lag},
     },
-    load::{self, AuroraWrites, LoadConfig, LoadResult},
+    dashboard::{self, Dashboard, Options, RoleChange, Target},
+    load::{self, AuroraWrites, LiveLoad, LoadConfig, LoadResult},
     workload::{KeyDist, Mix, Workload, unique_prefix},
 };
 use meridian_core::{ClusterConfig, Mode};
@@ -50,6 +55,13 @@ pub struct DemoArgs {
     /// Where reports and node logs go.
     #[arg(long, default_value = "meridian-demo")]
     dir: PathBuf,
+    /// Serve the live dashboard while the demo runs (its address is printed first).
+    #[arg(long)]
+    dashboard: bool,
+    /// The dashboard's address (loopback; port 0: any free one). Default 127.0.0.1:7190, or
+    /// any free loopback port when that one is taken.
+    #[arg(long, value_name = "ADDR", requires = "dashboard")]
+    dashboard_listen: Option<SocketAddr>,
 }
 
 /// One phase's outcome.
@@ -73,8 +85,66 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     rt.block_on(demo(args))
 }
 
-fn step(n: usize, text: &str) {
+fn step(dash: &Dashboard, n: usize, text: &str) {
     eprintln!("\n==> [{n}/6] {text}");
+    dash.set_phase(Some(&format!("[{n}/6] {text}")));
+}
+
+/// What the dashboard watches in a phase: the cluster's regions, with their metrics.
+fn target_of(cluster: &LocalCluster) -> Target {
+    let mut t = Target::from_cluster(&cluster.cluster);
+    t.apply_state(&cluster.state);
+    t
+}
+
+/// The dashboard beside the demo: live on a port with `--dashboard`, else only recording.
+struct Beside {
+    dash: Dashboard,
+    live: Arc<LiveLoad>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<meridian_client::Result<()>>,
+}
+
+impl Beside {
+    async fn start(args: &DemoArgs) -> anyhow::Result<Self> {
+        let live = Arc::new(LiveLoad::default());
+        let dash = Dashboard::new(
+            Target::default(),
+            Options {
+                live: Some(live.clone()),
+                record: true,
+                ..Options::default()
+            },
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        let task = if args.dashboard {
+            let listener = super::dashboard::bind(args.dashboard_listen, false).await?;
+            eprintln!(
+                "==> dashboard on {} (open it now: the phases start in a moment)",
+                super::dashboard::url(listener.local_addr()?)
+            );
+            tokio::spawn(dashboard::serve(listener, dash.clone(), stopped))
+        } else {
+            let d = dash.clone();
+            tokio::spawn(async move { d.run(stopped).await })
+        };
+        Ok(Self {
+            dash,
+            live,
+            stop,
+            task,
+        })
+    }
+
+    /// Stop serving and updating; the run's recording.
+    async fn finish(self) -> anyhow::Result<meridian_client::dashboard::Recording> {
+        let _ = self.stop.send(());
+        self.task.await??;
+        Ok(self.dash.recording().unwrap_or_default())
+    }
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -82,9 +152,13 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let base = scale_lag(ClusterConfig::builtin(), args.lag_scale);
     let node_args = vec!["--workers".to_owned(), "1".to_owned()];
     let mut phases = Vec::new();
+    let beside = Beside::start(&args).await?;
+    let dash = beside.dash.clone();
+    let live = beside.live.clone();
 
     // 1. Global Tables.
     step(
+        &dash,
         1,
         &format!(
             "Global Tables: 3 regions (lag ×{}), {} ops/s for {} s from every region",
@@ -93,18 +167,19 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     let mut gt = base.clone();
     gt.mode = Mode::GlobalTables;
-    let mut cluster = LocalCluster::start(
+    let mut cluster = LocalCluster::start_with_metrics(
         binary.clone(),
         args.dir.join("cluster"),
         gt,
         node_args.clone(),
     )
     .await?;
+    dash.set_target(target_of(&cluster));
     print_endpoints(&cluster);
     phases.push(Phase {
         name: "Global Tables",
         slug: "global-tables",
-        result: run_load(&args, &cluster.cluster, AuroraWrites::Primary, None).await?,
+        result: run_load(&args, &cluster.cluster, AuroraWrites::Primary, None, &live).await?,
     });
     cluster.stop();
 
@@ -116,25 +191,28 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     // Aurora's rds.global_db_rpo: the failover below shows it bounding the split brain.
     ag.rpo_bound_ms = DEMO_RPO_BOUND_MS;
     step(
+        &dash,
         2,
         "Aurora Global, primary us-east-1: clients everywhere write to the primary (paying the round trip)",
     );
-    let mut cluster = LocalCluster::start(
+    let mut cluster = LocalCluster::start_with_metrics(
         binary.clone(),
         args.dir.join("cluster"),
         ag.clone(),
         node_args.clone(),
     )
     .await?;
+    dash.set_target(target_of(&cluster));
     print_endpoints(&cluster);
     phases.push(Phase {
         name: "Aurora (to primary)",
         slug: "aurora-primary",
-        result: run_load(&args, &cluster.cluster, AuroraWrites::Primary, None).await?,
+        result: run_load(&args, &cluster.cluster, AuroraWrites::Primary, None, &live).await?,
     });
 
     // 3. Aurora Global with write forwarding.
     step(
+        &dash,
         3,
         "Aurora Global: secondaries forward writes (session consistency: read-your-writes)",
     );
@@ -146,14 +224,16 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             &cluster.cluster,
             AuroraWrites::Forward,
             Some(Consistency::Session),
+            &live,
         )
         .await?,
     });
 
     // 4. Switchover.
-    step(4, "planned switchover us-east-1 → eu-west-1");
+    step(&dash, 4, "planned switchover us-east-1 → eu-west-1");
     let fleet = Fleet::new(cluster.clients()?, aurora::Options::default());
     let switchover = aurora::switchover(&fleet, "eu-west-1").await?;
+    dash.record_role_change(RoleChange::of_switchover(&switchover, "demo"));
     eprintln!(
         "    RPO {} writes, RTO {:.1} ms",
         switchover.rpo_writes, switchover.rto_ms
@@ -161,15 +241,18 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     // 5. Failover under a stream of writes.
     step(
+        &dash,
         5,
         "unplanned failover: eu-west-1 is lost while clients write to it; us-east-1 takes over",
     );
     let (failover, acked_at_lost) = failover_under_writes(&cluster, &fleet).await?;
+    dash.record_role_change(RoleChange::of_failover(&failover, "demo"));
     eprintln!(
         "    RPO {} acknowledged writes ({:.1} ms of commits) never reached us-east-1; RTO {:.1} ms; {} writes acknowledged at eu-west-1 in all",
         failover.rpo_writes, failover.rpo_ms, failover.rto_ms, acked_at_lost
     );
     let rejoin = aurora::rejoin(&fleet, "eu-west-1").await?;
+    dash.record_role_change(RoleChange::of_rejoin(&rejoin, "demo"));
     eprintln!(
         "    eu-west-1 rejoined as a secondary; {} divergent writes set aside (listed by `ctl divergent`)",
         rejoin.divergent_writes.len()
@@ -183,13 +266,19 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         DEMO_RPO_BOUND_MS
     );
 
-    step(6, "stopping the cluster and writing reports");
+    step(&dash, 6, "stopping the cluster and writing reports");
+    // The recording's last update sees the cluster as the demo leaves it, before it stops.
+    let recording = beside.finish().await?;
     cluster.stop();
     drop(cluster);
+    if args.dashboard {
+        eprintln!("    the dashboard stopped with the demo; replay.html below replays the run");
+    }
 
     let table = table::comparison(&phases, &switchover, &failover, &rejoin);
     println!("\n{}", table.0);
-    let reports = table::write_reports(&args, &phases, &table.1, &switchover, &failover)?;
+    let reports =
+        table::write_reports(&args, &phases, &table.1, &switchover, &failover, &recording)?;
     println!("\nreports:");
     for p in reports {
         println!("  {}", p.display());
@@ -207,6 +296,7 @@ async fn run_load(
     cluster: &ClusterConfig,
     writes: AuroraWrites,
     consistency: Option<Consistency>,
+    live: &Arc<LiveLoad>,
 ) -> anyhow::Result<LoadResult> {
     let workload = Workload::new(
         args.keys,
@@ -224,6 +314,7 @@ async fn run_load(
         workload,
         aurora_writes: writes,
         consistency,
+        live: Some(live.clone()),
         ..LoadConfig::for_cluster(cluster.clone())
     };
     let result = load::run(cfg).await?;

@@ -1,10 +1,12 @@
-//! The demo's side-by-side table (text and JSON rows) and the report files it writes.
+//! The demo's side-by-side table (text and JSON rows) and the report files it writes,
+//! the replay of the run among them.
 
 use std::path::PathBuf;
 
 use hdrhistogram::Histogram;
 use meridian_client::{
     control::aurora::{self, FailoverReport, RejoinReport, SwitchoverReport},
+    dashboard::{self, Recording},
     load::{LoadResult, histogram},
     report::{self, html},
     workload::OpKind,
@@ -13,6 +15,9 @@ use meridian_core::Mode;
 use serde_json::{Value, json};
 
 use super::{DemoArgs, Phase};
+
+/// The demo's replay page (the dashboard's views of the whole run), beside its reports.
+const REPLAY_FILE: &str = "replay.html";
 
 fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
@@ -198,9 +203,16 @@ pub(super) fn write_reports(
     table: &Value,
     so: &SwitchoverReport,
     fo: &FailoverReport,
+    recording: &Recording,
 ) -> anyhow::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
+    let replay_path = args.dir.join(REPLAY_FILE);
+    std::fs::write(
+        &replay_path,
+        dashboard::replay_page(recording, "Meridian demo — replay"),
+    )?;
     let mut body = String::from("<h1>Meridian demo: Global Tables vs Aurora Global</h1>");
+    body += &html::replay_link(Some(REPLAY_FILE));
     body += "<table><tr><th></th>";
     for c in table["columns"].as_array().into_iter().flatten() {
         body += &format!("<th>{}</th>", c.as_str().unwrap_or(""));
@@ -227,7 +239,7 @@ pub(super) fn write_reports(
             &args.dir.join("hgrm").join(p.slug),
         )?);
         let html_path = args.dir.join(format!("{}.html", p.slug));
-        std::fs::write(&html_path, html::load_report(&p.result))?;
+        std::fs::write(&html_path, html::load_report(&p.result, Some(REPLAY_FILE)))?;
         written.push(html_path);
         body += &format!("<h2>{}</h2>", p.name);
         body += &html::load_charts(&p.result, &format!("{}: ", p.name));
@@ -240,6 +252,7 @@ pub(super) fn write_reports(
     let path = args.dir.join("demo.html");
     std::fs::write(&path, html::page("Meridian demo", &body))?;
     written.push(path);
+    written.push(replay_path);
     // Only the summary files, not every .hgrm, are listed to the user.
     written.retain(|p| p.extension().is_some_and(|e| e != "hgrm"));
     written.push(args.dir.join("hgrm"));

@@ -74,7 +74,8 @@ impl Launcher {
         })?))
     }
 
-    fn write_state(&self, state: &ClusterState) -> Result<()> {
+    /// Write the state file (atomically: a reader sees the old one or the new one).
+    pub fn write_state(&self, state: &ClusterState) -> Result<()> {
         let p = Self::state_path(&self.dir);
         let tmp = p.with_extension("json.tmp");
         std::fs::write(&tmp, serde_json::to_string_pretty(state)?)?;
@@ -144,6 +145,7 @@ impl Launcher {
             cluster_file,
             node_args: self.node_args.clone(),
             nodes: vec![],
+            dashboard: None,
         };
         for r in &cluster.regions {
             let metrics = if self.metrics {
@@ -294,6 +296,36 @@ impl Launcher {
         };
         self.wait_healthy(&one, Duration::from_secs(20)).await?;
         Ok(rec)
+    }
+}
+
+impl Launcher {
+    /// SIGKILL the node of `region` (fault injection) — the recorded process only, after
+    /// [`verify`] — and wait up to 5 s until it is gone. Returns its record.
+    pub fn kill(&self, region: &str) -> Result<NodeRecord> {
+        let state = Self::read_state(&self.dir)?
+            .with_context(|| format!("no cluster in {}", self.dir.display()))?;
+        let n = state
+            .nodes
+            .iter()
+            .find(|n| n.region == region)
+            .with_context(|| format!("no region {region:?} in {}", self.dir.display()))?;
+        let pid = match verify(n) {
+            Ok(pid) => pid,
+            Err(super::pids::NotOurs::Gone) => {
+                bail!("the node of {region} (pid {}) is not running", n.pid)
+            }
+            Err(why) => bail!(
+                "refusing to signal pid {} recorded for {region}: {why}",
+                n.pid
+            ),
+        };
+        signal(pid, libc::SIGKILL);
+        let start = Instant::now();
+        while alive(n) && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(n.clone())
     }
 }
 

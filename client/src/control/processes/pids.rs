@@ -1,5 +1,5 @@
-//! Signalling only our own nodes: a recorded pid is checked (start time, command line) to
-//! still be the node that was recorded before anything is sent to it.
+//! Signalling only our own processes: a recorded pid is checked (start time, command line) to
+//! still be the node (or dashboard) that was recorded before anything is sent to it.
 
 use super::record::{MAX_PID, NodeRecord};
 
@@ -64,31 +64,49 @@ pub(super) fn cmdline_names_node(cmdline: &[u8], region: &str) -> bool {
 
 /// Check that `rec` names a live process that is the node it recorded.
 pub fn verify(rec: &NodeRecord) -> Result<VerifiedPid, NotOurs> {
-    if !(1..=MAX_PID).contains(&u64::from(rec.pid)) {
+    verify_process(
+        rec.pid,
+        rec.start_time,
+        |cmdline| cmdline_names_node(cmdline, &rec.region),
+        &format!(
+            "meridian node --region {}",
+            meridian_core::error::truncate_to(&rec.region, 64)
+        ),
+    )
+}
+
+/// Check that `pid` is a live process started at `start_time` (when recorded) whose command
+/// line passes `names_it` (`expected` says in words what it should be).
+pub(super) fn verify_process(
+    pid: u32,
+    start_time: Option<u64>,
+    names_it: impl Fn(&[u8]) -> bool,
+    expected: &str,
+) -> Result<VerifiedPid, NotOurs> {
+    if !(1..=MAX_PID).contains(&u64::from(pid)) {
         return Err(NotOurs::BadPid);
     }
-    let (start, zombie) = proc_stat(rec.pid).ok_or(NotOurs::Gone)?;
+    let (start, zombie) = proc_stat(pid).ok_or(NotOurs::Gone)?;
     if zombie {
         return Err(NotOurs::Gone);
     }
-    if let Some(recorded) = rec.start_time
+    if let Some(recorded) = start_time
         && recorded != start
     {
         return Err(NotOurs::Other(format!(
-            "started at tick {start}, the node at tick {recorded}"
+            "started at tick {start}, the recorded process at tick {recorded}"
         )));
     }
-    let cmdline = std::fs::read(format!("/proc/{}/cmdline", rec.pid)).unwrap_or_default();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     // An empty command line is a process caught mid-exec (seen right after spawn): only a
     // matching start time can vouch for it.
-    let mid_exec = cmdline.is_empty() && rec.start_time.is_some();
-    if !mid_exec && !cmdline_names_node(&cmdline, &rec.region) {
+    let mid_exec = cmdline.is_empty() && start_time.is_some();
+    if !mid_exec && !names_it(&cmdline) {
         return Err(NotOurs::Other(format!(
-            "its command line is not `meridian node --region {}`",
-            meridian_core::error::truncate_to(&rec.region, 64)
+            "its command line is not `{expected}`"
         )));
     }
-    Ok(VerifiedPid(rec.pid as libc::pid_t))
+    Ok(VerifiedPid(pid as libc::pid_t))
 }
 
 /// Is the recorded node process alive (and still the process that was recorded)?

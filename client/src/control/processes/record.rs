@@ -1,6 +1,6 @@
-//! What a state directory's `state.json` records: the nodes (pid, start time, addresses, log)
-//! and the cluster file they were started with. Pids are read strictly: a value `kill(2)`
-//! would take as a process group is refused.
+//! What a state directory's `state.json` records: the nodes (pid, start time, addresses, log),
+//! the cluster file they were started with, and the dashboard started beside them, if any.
+//! Pids are read strictly: a value `kill(2)` would take as a process group is refused.
 
 use std::{net::SocketAddr, path::PathBuf};
 
@@ -55,4 +55,24 @@ pub struct ClusterState {
     pub node_args: Vec<String>,
     /// The nodes.
     pub nodes: Vec<NodeRecord>,
+    /// The dashboard `cluster up --dashboard` started beside them (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard: Option<DashboardRecord>,
+}
+
+/// The dashboard process of a cluster (`cluster up --dashboard`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DashboardRecord {
+    /// Process id, strictly in `1..=i32::MAX` (as a node's).
+    #[serde(deserialize_with = "strict_pid")]
+    pub pid: u32,
+    /// Its start time (clock ticks since boot), read when it was spawned.
+    #[serde(default)]
+    pub start_time: Option<u64>,
+    /// The address it serves on.
+    pub addr: SocketAddr,
+    /// Its page, `http://ADDR/`.
+    pub url: String,
+    /// Log file.
+    pub log: PathBuf,
 }

@@ -67,3 +67,41 @@ fn command_lines_name_the_node_of_one_region() {
     ));
     assert!(!cmdline_names_node(b"", "a"));
 }
+
+#[test]
+fn command_lines_name_the_dashboard_of_one_state_directory() {
+    use super::dashboard::cmdline_names_dashboard;
+    let dir = std::path::Path::new("/tmp/c");
+    let ok = b"/x/meridian\0dashboard\0--dir\0/tmp/c\0--listen\x00127.0.0.1:7190\0";
+    assert!(cmdline_names_dashboard(ok, dir));
+    assert!(!cmdline_names_dashboard(
+        ok,
+        std::path::Path::new("/tmp/other")
+    ));
+    assert!(!cmdline_names_dashboard(
+        b"/x/meridian\0node\0--dir\0/tmp/c\0",
+        dir
+    ));
+    assert!(!cmdline_names_dashboard(
+        b"/bin/sh\0dashboard\0--dir\0/tmp/c\0",
+        dir
+    ));
+}
+
+#[test]
+fn this_process_is_never_taken_for_a_dashboard() {
+    use super::{dashboard::verify_dashboard, record::DashboardRecord};
+    let me = std::process::id();
+    let (start, _) = proc_stat(me).unwrap();
+    let rec = DashboardRecord {
+        pid: me,
+        start_time: Some(start),
+        addr: "127.0.0.1:1".parse().unwrap(),
+        url: "http://127.0.0.1:1/".into(),
+        log: "d.log".into(),
+    };
+    assert!(matches!(
+        verify_dashboard(&rec, std::path::Path::new("/tmp/c")),
+        Err(NotOurs::Other(_))
+    ));
+}
