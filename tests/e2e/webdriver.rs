@@ -98,7 +98,8 @@ impl Driver {
     /// One command: its `value`, or the WebDriver error.
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
         let mut s = TcpStream::connect(self.addr).map_err(|e| e.to_string())?;
-        s.set_read_timeout(Some(DEADLINE))
+        // Starting a browser on a loaded 2-core machine can take a while: be generous.
+        s.set_read_timeout(Some(DEADLINE * 4))
             .map_err(|e| e.to_string())?;
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let req = format!(
