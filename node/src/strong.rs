@@ -150,6 +150,11 @@ impl Strong {
         self.participating.store(!fresh, Ordering::Relaxed);
     }
 
+    /// Did a peer say this region lost its state?
+    pub fn lost_state(&self) -> bool {
+        self.lost_state.load(Ordering::Relaxed)
+    }
+
     /// Does this region take part in the protocol?
     pub fn participating(&self) -> bool {
         self.participating.load(Ordering::Relaxed)

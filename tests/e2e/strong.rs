@@ -15,6 +15,22 @@ fn strong(regions: &[&'static str], latency_ms: f64) -> Spec {
     Spec::new(regions, latency_ms).extra("multi_region_consistency = \"strong\"")
 }
 
+/// Start a strong cluster and wait until every region takes part (a new region does once a
+/// peer has said the cluster is new to it).
+fn start(name: &str, spec: Spec) -> Cluster {
+    let c = Cluster::start(name, spec);
+    ready(&c);
+    c
+}
+
+fn ready(c: &Cluster) {
+    for r in &c.regions {
+        poll(&format!("{r} takes part"), || {
+            (c.stats(r)["quorum"] == "ok").then_some(())
+        });
+    }
+}
+
 async fn kv(c: &Cluster, region: &str) -> KvClient<Channel> {
     KvClient::new(
         Channel::from_shared(c.url(region))
@@ -48,7 +64,7 @@ fn value(r: &pb::GetReply) -> Option<String> {
 
 #[test]
 fn concurrent_writes_of_one_key_never_both_win_and_nothing_acknowledged_is_lost() {
-    let c = Cluster::start("strong-race", strong(&["a", "b", "c"], 20.0));
+    let c = start("strong-race", strong(&["a", "b", "c"], 20.0));
     let (acked, conflicts) = runtime().block_on(async {
         let (mut a, mut b) = (kv(&c, "a").await, kv(&c, "b").await);
         let mut acked: Vec<(String, String)> = Vec::new();
@@ -123,7 +139,7 @@ fn concurrent_writes_of_one_key_never_both_win_and_nothing_acknowledged_is_lost(
 #[test]
 fn a_strong_read_in_the_third_region_sees_the_write_just_acknowledged() {
     // 200 ms links: replication to c takes 200 ms, so only a quorum read can see the write.
-    let c = Cluster::start("strong-read", strong(&["a", "b", "c"], 200.0));
+    let c = start("strong-read", strong(&["a", "b", "c"], 200.0));
     runtime().block_on(async {
         let (mut a, mut cc) = (kv(&c, "a").await, kv(&c, "c").await);
         for i in 0..3 {
@@ -139,7 +155,7 @@ fn a_strong_read_in_the_third_region_sees_the_write_just_acknowledged() {
 
 #[test]
 fn with_one_replica_killed_the_other_two_keep_writing_and_reading_strongly() {
-    let mut c = Cluster::start("strong-kill", strong(&["a", "b", "c"], 10.0));
+    let mut c = start("strong-kill", strong(&["a", "b", "c"], 10.0));
     c.ctl("a", &["put", "before", "1"]);
     c.kill("c");
     runtime().block_on(async {
@@ -164,7 +180,7 @@ fn with_one_replica_killed_the_other_two_keep_writing_and_reading_strongly() {
 #[test]
 fn with_the_witness_partitioned_the_replicas_write_through_each_other() {
     let spec = strong(&["a", "b", "w"], 10.0).region_extra("w", "witness = true");
-    let c = Cluster::start("strong-witness", spec);
+    let c = start("strong-witness", spec);
     let w = c.stats("w");
     assert_eq!(w["witness"], true, "{w}");
     runtime().block_on(async {
@@ -195,7 +211,7 @@ fn with_the_witness_partitioned_the_replicas_write_through_each_other() {
 
 #[test]
 fn a_region_cut_off_from_both_refuses_strong_operations_serves_eventual_reads_and_recovers() {
-    let c = Cluster::start("strong-cut", strong(&["a", "b", "c"], 10.0));
+    let c = start("strong-cut", strong(&["a", "b", "c"], 10.0));
     c.ctl("a", &["put", "k", "before"]);
     poll("c has the write", || c.value("c", "k"));
     c.ctl("a", &["partition", "c"]);

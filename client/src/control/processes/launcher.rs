@@ -217,7 +217,9 @@ impl Launcher {
         })
     }
 
-    /// Poll every node's status until all answer.
+    /// Poll every node's status until all answer (and, with strong consistency, take part in
+    /// the quorum — a new region does once a peer has heard from it; at most a few seconds are
+    /// spent waiting for that, since a region whose peers are all down never hears).
     pub async fn wait_healthy(&self, state: &ClusterState, timeout: Duration) -> Result<()> {
         let start = Instant::now();
         for n in &state.nodes {
@@ -225,7 +227,9 @@ impl Launcher {
             loop {
                 if let Ok(s) = c.status().await {
                     // Answered by the right node (not by another one on the same address).
-                    if s.region == n.region && alive(n) {
+                    let starting = s.quorum.starts_with("starting")
+                        && start.elapsed() < Duration::from_secs(5);
+                    if s.region == n.region && alive(n) && !starting {
                         break;
                     }
                     if s.region != n.region {
