@@ -37,6 +37,9 @@ pub struct Driver {
     addr: SocketAddr,
     child: Child,
     session: Option<String>,
+    /// `--user-data-dir=…` of the browser this driver starts: unique to the test, it names the
+    /// browser processes that are ours when a session never came up to be closed.
+    profile_arg: String,
 }
 
 /// An element of the page.
@@ -60,6 +63,7 @@ impl Driver {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             child,
             session: None,
+            profile_arg: format!("--user-data-dir={}", profile.display()),
         };
         let start = Instant::now();
         while d.call("GET", "/status", None).map(|v| v["ready"] == true) != Ok(true) {
@@ -70,6 +74,7 @@ impl Driver {
             std::thread::sleep(Duration::from_millis(50));
         }
         // The flags Chromium needs on a closed machine as root (see the machine notes).
+        let profile_arg = d.profile_arg.clone();
         let args = [
             "--headless=new",
             "--no-sandbox",
@@ -81,7 +86,7 @@ impl Driver {
             "--disable-component-update",
             "--disable-sync",
             "--window-size=1400,2400",
-            &format!("--user-data-dir={}", profile.display()),
+            &profile_arg,
         ];
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
@@ -215,5 +220,25 @@ impl Drop for Driver {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A browser whose session never came up outlives its driver: end the processes whose
+        // command line carries this test's own profile directory (and only those).
+        for pid in processes_with_arg(&self.profile_arg) {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
     }
+}
+
+/// Pids (never 0 or negative) of the processes whose command line has exactly `arg`.
+fn processes_with_arg(arg: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid > 1 && *pid != std::process::id())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+        })
+        .collect()
 }
