@@ -164,6 +164,8 @@ pub struct Node<K: Ord, V> {
     items: BTreeMap<K, Item<V>>,
     /// Open strong reads: the best committed write seen so far, and how many answered busy.
     reads: BTreeMap<u64, (Option<(Ballot, V)>, usize)>,
+    /// The lowest counter this incarnation proposes at (see [`Node::set_ballot_floor`]).
+    ballot_floor: u64,
 }
 
 /// Messages to send: `(destination, message)`.
@@ -177,6 +179,7 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
             peers: all.iter().copied().filter(|p| *p != me).collect(),
             items: BTreeMap::new(),
             reads: BTreeMap::new(),
+            ballot_floor: 0,
         }
     }
 
@@ -240,14 +243,26 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
             .map(|p| p.ballot)
     }
 
+    /// The lowest ballot counter this incarnation proposes at. A participant restarted with
+    /// its committed state and fences, but not the counters of proposals it had in flight,
+    /// would otherwise reuse one: its next write could get the ballot of a write the others
+    /// committed while it was down, and be taken for it. The shell sets the floor to the
+    /// machine time (µs) at which the node started — above every counter an earlier
+    /// incarnation can have used, since no item sees more than one write per microsecond —
+    /// as it does for causal dots.
+    pub fn set_ballot_floor(&mut self, floor: u64) {
+        self.ballot_floor = floor;
+    }
+
     /// A client writes `value` to `key` here.
     pub fn write(&mut self, key: K, value: V) -> Result<(Ballot, Out<K, V>), Refusal> {
         let me = self.me;
+        let floor = self.ballot_floor;
         let item = self.item(&key);
         if let Some(p) = &item.pending {
             return Err(p.refusal());
         }
-        item.counter += 1;
+        item.counter = (item.counter + 1).max(floor);
         let ballot = Ballot {
             counter: item.counter,
             origin: me,
@@ -342,9 +357,16 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
             } => {
                 let item = self.item(&key);
                 let committed = item.committed_ballot();
+                // The same proposal again is accepted again; another write under a ballot
+                // already committed here never is.
+                let same = item
+                    .committed
+                    .as_ref()
+                    .is_some_and(|(c, v)| *c == ballot && *v == value);
                 let accept = item.pending.is_none()
                     && !item.fenced(ballot)
-                    && committed.is_none_or(|c| c == ballot || base.is_some_and(|b| c <= b));
+                    && (same
+                        || committed.is_none_or(|c| c != ballot && base.is_some_and(|b| c <= b)));
                 if accept {
                     item.learn(ballot, value);
                     out.push((from, Msg::Accepted { key, ballot }));

@@ -114,9 +114,12 @@ impl Strong {
         let all: Vec<Participant> = (0..n)
             .map(|i| participant(RegionId::from_index(i)))
             .collect();
+        let mut protocol = Protocol::new(participant(me), &all);
+        // Above every ballot an earlier incarnation proposed (see the core's doc).
+        protocol.set_ballot_floor(now_us());
         Self {
             inner: Mutex::new(Inner {
-                protocol: Protocol::new(participant(me), &all),
+                protocol,
                 writes: HashMap::new(),
                 reads: HashMap::new(),
             }),

@@ -384,3 +384,50 @@ fn a_participant_restored_from_its_durable_state_refuses_as_before() {
     let (own, _) = restarted.write("k", 11).unwrap();
     assert!(own.counter > fenced.counter);
 }
+
+/// A participant restarted without the counter of a write it had in flight (the others
+/// committed it meanwhile) proposes above its ballot floor, so its next write is never taken
+/// for that one; and a different write under an already committed ballot is refused.
+#[test]
+fn a_restarted_origin_never_reuses_the_ballot_of_its_orphaned_write() {
+    let mut n = Net::new();
+    let orphan = n.write(2, 5).unwrap();
+    n.deliver_where(propose_to(0));
+    n.deliver_where(propose_to(1));
+    assert_eq!(n.committed(0), Some((orphan, 5)));
+    // 2 restarts with what it made durable (nothing for this item) and a floor.
+    let mut restarted = N::new(2, &[0, 1, 2]);
+    restarted.set_ballot_floor(1_000);
+    n.nodes[2] = restarted;
+    n.inflight.clear();
+    let next = n.write(2, 6).unwrap();
+    assert!(next.counter >= 1_000 && next != orphan, "{next:?}");
+    // Without the floor the same ballot comes back: the others refuse a different value at it.
+    let (out, _) = n.nodes[0].on_msg(
+        2,
+        Msg::Propose {
+            key: "k",
+            ballot: orphan,
+            base: None,
+            value: 6,
+        },
+    );
+    assert!(
+        matches!(out.as_slice(), [(_, Msg::Refused { .. })]),
+        "{out:?}"
+    );
+    // The same proposal delivered twice is still accepted.
+    let (out, _) = n.nodes[0].on_msg(
+        2,
+        Msg::Propose {
+            key: "k",
+            ballot: orphan,
+            base: None,
+            value: 5,
+        },
+    );
+    assert!(
+        matches!(out.as_slice(), [(_, Msg::Accepted { .. })]),
+        "{out:?}"
+    );
+}
