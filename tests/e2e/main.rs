@@ -14,4 +14,5 @@ mod ecosystem;
 mod global_tables;
 mod hostile;
 mod load;
+mod strong_load;
 mod truncation;

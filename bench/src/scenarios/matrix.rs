@@ -70,6 +70,8 @@ pub fn load_config(
         converge_timeout: Duration::from_secs(60),
         progress: false,
         admin_token: None,
+        retry_conflicts: 0,
+        consistent_reads: None,
     })
 }
 

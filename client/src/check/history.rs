@@ -189,6 +189,10 @@ pub struct ReadRec {
     pub write_id: String,
     /// That write's version (the zero version when none).
     pub version: Ver,
+    /// That write's causal context.
+    pub context: Ctx,
+    /// That write is a delete.
+    pub tombstone: bool,
 }
 
 /// A key's current write in one region at the end of a run.

@@ -57,6 +57,9 @@ pub struct StrongCheck {
     pub histories_incomplete: u64,
     /// (region, key) pairs skipped: the final write's context is unknown to the client.
     pub histories_skipped: u64,
+    /// Unknown-outcome writes found in no log but committed (a region's current write, or
+    /// returned by a strong read): their origin died before it logged them.
+    pub writes_resolved_unlogged: u64,
 }
 
 /// An operation placed in a key's order.

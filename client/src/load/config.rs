@@ -25,6 +25,8 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_CONVERGE_TIMEOUT_S: u64 = 60;
 /// Most workers per region.
 pub const MAX_CONCURRENCY: usize = 10_000;
+/// Most retries of a conflicted write.
+pub const MAX_RETRY_CONFLICTS: u32 = 100;
 
 /// How requests are spaced in open-loop mode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,6 +81,12 @@ pub struct LoadConfig {
     pub progress: bool,
     /// Admin token for the nodes.
     pub admin_token: Option<String>,
+    /// Multi-Region strong consistency: retry a write refused with `ReplicatedWriteConflict`
+    /// up to this many times (0: report it as the application would see it).
+    pub retry_conflicts: u32,
+    /// Multi-Region strong consistency: strongly consistent reads (`None`: yes in a strong
+    /// cluster). Eventual clusters have only local reads.
+    pub consistent_reads: Option<bool>,
 }
 
 /// The built-in cluster, every region sending, with the defaults of `meridian load`.
@@ -100,6 +108,8 @@ impl Default for LoadConfig {
             converge_timeout: Duration::from_secs(DEFAULT_CONVERGE_TIMEOUT_S),
             progress: true,
             admin_token: None,
+            retry_conflicts: 0,
+            consistent_reads: None,
         }
     }
 }
@@ -133,6 +143,9 @@ impl LoadConfig {
         }
         if !(self.rate >= 0.0 && self.rate.is_finite()) {
             invalid!("--rate must be a non-negative number (0: closed loop)");
+        }
+        if self.retry_conflicts > MAX_RETRY_CONFLICTS {
+            invalid!("--retry-conflicts must be at most {MAX_RETRY_CONFLICTS}");
         }
         Ok(())
     }

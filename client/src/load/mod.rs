@@ -20,7 +20,9 @@
 //! - [`staleness`]: the latest acknowledged versions, to tell stale reads;
 //! - [`probe`], [`progress`]: visibility probes and the live progress line;
 //! - [`collect`]: after the load: quiescence, final states, conflict feeds, `meridian check`;
-//! - [`resolve`]: unknown-outcome writes looked up in the regions' logs.
+//! - [`resolve`]: unknown-outcome writes looked up in the regions' logs;
+//! - [`strong`]: multi-Region strong consistency — the witness, nearest participants,
+//!   conflict and no-quorum refusals, retries; [`strong_steps`]: its steps of a run.
 
 pub mod clients;
 pub mod collect;
@@ -31,9 +33,12 @@ pub mod resolve;
 pub mod result;
 pub mod run;
 pub mod staleness;
+pub mod strong;
+pub mod strong_steps;
 pub mod worker;
 
 pub use collect::{check_history, cluster_status, dump, events_since, wait_quiescent};
 pub use config::{Arrivals, AuroraWrites, LoadConfig};
 pub use result::{LoadResult, histogram};
 pub use run::run;
+pub use strong::{StrongResult, StrongSetup, StrongTally};

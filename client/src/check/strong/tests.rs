@@ -56,6 +56,8 @@ fn read(key: &str, region: &str, (start, end): (u64, u64), w: Option<&WriteRec>)
         end_us: end,
         write_id: w.map(|w| w.write_id.clone()).unwrap_or_default(),
         version: w.and_then(|w| w.version.clone()).unwrap_or_else(zero),
+        context: w.map(|w| w.context.clone()).unwrap_or_default(),
+        tombstone: false,
     }
 }
 
