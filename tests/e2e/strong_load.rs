@@ -168,7 +168,7 @@ fn with_a_witness_the_replicas_take_the_load_and_retried_conflicts_mostly_succee
     assert!(u(&s["conflict_retries"]) > 0, "{s}");
     assert_conflicts_accounted(s);
     assert!(
-        u(&s["conflict_failed"]) < u(&s["conflict_errors"]),
+        u(&s["conflict_recovered"]) > 0,
         "retries turned some conflicts into acknowledged writes: {s}"
     );
     assert_eq!(u(&r["lost_writes"]), 0);

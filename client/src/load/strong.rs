@@ -160,6 +160,8 @@ pub struct StrongTally {
     pub conflict_retries: u64,
     /// Writes that still ended in a conflict (no retry left): what the application sees.
     pub conflict_failed: u64,
+    /// Writes acknowledged after one or more retries of a conflict.
+    pub conflict_recovered: u64,
     /// Writes refused for want of a quorum (outcome unknown, resolved after the run).
     pub no_quorum_writes: u64,
     /// Strong reads refused for want of a quorum.
@@ -174,6 +176,7 @@ impl StrongTally {
         self.conflict_errors_in_region += o.conflict_errors_in_region;
         self.conflict_retries += o.conflict_retries;
         self.conflict_failed += o.conflict_failed;
+        self.conflict_recovered += o.conflict_recovered;
         self.no_quorum_writes += o.no_quorum_writes;
         self.no_quorum_reads += o.no_quorum_reads;
     }

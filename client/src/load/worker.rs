@@ -255,6 +255,7 @@ pub async fn worker(rc: RegionClients, stream: u64, when: Schedule, shared: Shar
         );
         if matches!(result, Ok(Some(_))) {
             record(&mut out.acked_write_latency, latency_us);
+            out.strong.conflict_recovered += u64::from(attempt > 0);
         }
         out.ops += 1;
         progress.ops.fetch_add(1, Ordering::Relaxed);

@@ -48,6 +48,7 @@ pub fn json(r: &LoadResult) -> Value {
         "conflict_errors_in_region": total.conflict_errors_in_region,
         "conflict_retries": total.conflict_retries,
         "conflict_failed": total.conflict_failed,
+        "conflict_recovered": total.conflict_recovered,
         "no_quorum_writes": total.no_quorum_writes,
         "no_quorum_reads": total.no_quorum_reads,
         "conflict_error_rate": total.conflict_error_rate(),
@@ -121,8 +122,9 @@ pub fn section(r: &LoadResult) -> String {
     );
     let _ = writeln!(
         out,
-        "retries {}; writes that still failed with a conflict {}; no quorum: {} writes (outcome unknown, resolved after the run), {} strong reads refused",
+        "retries {}: {} writes acknowledged after retrying, {} still failed with a conflict; no quorum: {} writes (outcome unknown, resolved after the run), {} strong reads refused",
         total.conflict_retries,
+        total.conflict_recovered,
         total.conflict_failed,
         total.no_quorum_writes,
         total.no_quorum_reads
