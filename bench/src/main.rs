@@ -13,7 +13,8 @@ use meridian_bench::{
 };
 use meridian_core::Mode;
 
-/// Meridian's benchmark: echo baseline, single-region and three-region throughput, catch-up,
+/// Meridian's benchmark: echo baseline, single-region and three-region throughput, strong
+/// against eventual multi-Region consistency, catch-up,
 /// lag fidelity, memory, and a mode × lag × key skew × rate matrix, against real node
 /// processes.
 #[derive(Parser, Debug)]
@@ -112,7 +113,7 @@ struct RunArgs {
     /// regions kept up in the global scenario of this run, or a quarter of a short flat-out run).
     #[arg(long)]
     soak_rate: Option<f64>,
-    /// Run only these scenarios: echo, single, global, catchup, fidelity, memory, matrix, dynamodb, soak.
+    /// Run only these scenarios: echo, single, global, strong, catchup, fidelity, memory, matrix, dynamodb, soak.
     #[arg(long, value_delimiter = ',')]
     only: Vec<Scenario>,
 }

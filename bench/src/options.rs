@@ -20,6 +20,8 @@ pub enum Scenario {
     Single,
     /// Three-region Global Tables aggregate throughput and per-link lag.
     Global,
+    /// Multi-Region strong consistency: throughput against eventual, latency over the round trip.
+    Strong,
     /// Catch-up speed of a region returning from a partition.
     Catchup,
     /// Configured vs observed replication lag at a moderate rate.
@@ -36,10 +38,11 @@ pub enum Scenario {
 
 impl Scenario {
     /// Every scenario, in run order.
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::Echo,
         Scenario::Single,
         Scenario::Global,
+        Scenario::Strong,
         Scenario::Catchup,
         Scenario::Fidelity,
         Scenario::Memory,
@@ -54,6 +57,7 @@ impl Scenario {
             Scenario::Echo => "echo",
             Scenario::Single => "single",
             Scenario::Global => "global",
+            Scenario::Strong => "strong",
             Scenario::Catchup => "catchup",
             Scenario::Fidelity => "fidelity",
             Scenario::Memory => "memory",

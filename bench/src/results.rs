@@ -22,6 +22,62 @@ pub struct LinkLag {
     pub pending: u64,
 }
 
+/// One region's write latency on the strong cluster at a moderate paced rate.
+#[derive(Clone, Debug)]
+pub struct StrongRegion {
+    /// The region.
+    pub region: String,
+    /// Its nearest participant.
+    pub nearest: String,
+    /// Configured round trip to it (one-way latencies there and back), ms.
+    pub rtt_ms: f64,
+    /// The region's puts (latency from the intended start).
+    pub puts: Outcome,
+}
+
+impl StrongRegion {
+    /// p50 minus the configured round trip, ms: what the node adds to the physics.
+    pub fn p50_over_rtt_ms(&self) -> f64 {
+        self.puts.quantile_ms(0.5) - self.rtt_ms
+    }
+}
+
+/// Multi-Region strong consistency against eventual, in the same run.
+#[derive(Clone, Debug)]
+pub struct StrongResult {
+    /// Node storage mode.
+    pub storage: String,
+    /// Flat out, every region: the eventual cluster, then the strong one.
+    pub eventual: Outcome,
+    /// See above (errors: ReplicatedWriteConflict refusals, mostly).
+    pub strong: Outcome,
+    /// Little's-law bound of the strong flat-out run: Σ regions in-flight / round trip, ops/s.
+    pub strong_bound: f64,
+    /// The moderate rate, ops/s over all regions.
+    pub paced_rate: f64,
+    /// Per region at that rate.
+    pub paced: Vec<StrongRegion>,
+}
+
+impl StrongResult {
+    /// Acknowledged writes per second of a run (errors left out).
+    pub fn acked_rate(o: &Outcome) -> f64 {
+        o.calls.saturating_sub(o.errors) as f64 / o.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Strong acknowledged-write throughput as a fraction of eventual's.
+    pub fn ratio(&self) -> f64 {
+        Self::acked_rate(&self.strong) / Self::acked_rate(&self.eventual).max(1e-9)
+    }
+
+    /// The region whose p50 exceeds its round trip the most.
+    pub fn worst(&self) -> Option<&StrongRegion> {
+        self.paced
+            .iter()
+            .max_by(|a, b| a.p50_over_rtt_ms().total_cmp(&b.p50_over_rtt_ms()))
+    }
+}
+
 /// One load level of the three-region run.
 #[derive(Clone, Debug)]
 pub struct GlobalStep {
@@ -352,6 +408,8 @@ pub struct Results {
     pub single: Vec<SingleResult>,
     /// Three-region Global Tables, per storage mode.
     pub global: Vec<GlobalResult>,
+    /// Multi-Region strong consistency against eventual, per storage mode.
+    pub strong: Vec<StrongResult>,
     /// Catch-up, per storage mode.
     pub catchup: Vec<CatchupResult>,
     /// Lag fidelity, per storage mode.

@@ -13,6 +13,7 @@ use meridian_client::{
         config::{
             DEFAULT_CONCURRENCY, DEFAULT_CONVERGE_TIMEOUT_S, DEFAULT_DURATION_S,
             DEFAULT_PROBE_INTERVAL_MS, DEFAULT_RATE, DEFAULT_TIMEOUT_MS, MAX_CONCURRENCY,
+            MAX_RETRY_CONFLICTS,
         },
     },
     report::{self, html},
@@ -99,6 +100,16 @@ pub struct LoadArgs {
     /// Admin token of the nodes.
     #[arg(long, env = "MERIDIAN_ADMIN_TOKEN")]
     pub admin_token: Option<String>,
+    /// Multi-Region strong consistency: retry a write refused with ReplicatedWriteConflict up
+    /// to N times (after a full-jitter backoff that starts at the round trip to the nearest
+    /// participant and doubles). Every refusal and retry is counted per region.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=MAX_RETRY_CONFLICTS as i64))]
+    pub retry_conflicts: u32,
+    /// Multi-Region strong consistency: strongly consistent reads (`GetRequest.consistent_read`,
+    /// checked for linearizability). On by default in a strong cluster; `--consistent-reads
+    /// false` reads each region's local copy instead. Refused for an eventual cluster.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub consistent_reads: Option<bool>,
 }
 
 impl LoadArgs {
@@ -139,6 +150,8 @@ impl LoadArgs {
             progress: !self.quiet,
             admin_token: self.admin_token.clone(),
             live: None,
+            retry_conflicts: self.retry_conflicts,
+            consistent_reads: self.consistent_reads,
         })
     }
 

@@ -1,10 +1,25 @@
 //! `meridian demo` with a short duration: it runs to the end on its own cluster, prints the
-//! side-by-side table with both modes, writes its reports, and leaves nothing running.
+//! side-by-side table with the three designs (Global Tables eventual and strong, Aurora
+//! Global), writes its reports, and leaves nothing running.
 
 use crate::support::{meridian, scratch_dir};
 
+/// Column `col` (0: the first design) of the table row starting with `label`: the table is a
+/// 42-character label then 26-character right-aligned cells.
+fn cell(stdout: &str, label: &str, col: usize) -> String {
+    let line: Vec<char> = stdout
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no row {label}:\n{stdout}"))
+        .chars()
+        .collect();
+    let from = (42 + 26 * col).min(line.len());
+    let to = (from + 26).min(line.len());
+    line[from..to].iter().collect::<String>().trim().to_owned()
+}
+
 #[test]
-fn a_short_demo_completes_with_both_modes_in_its_table() {
+fn a_short_demo_completes_with_the_three_designs_in_its_table() {
     let dir = scratch_dir("demo");
     let out_dir = dir.join("out");
     let (ok, stdout, stderr) = meridian(
@@ -21,7 +36,8 @@ fn a_short_demo_completes_with_both_modes_in_its_table() {
     );
     assert!(ok, "demo failed:\n{stdout}\n{stderr}");
     for column in [
-        "Global Tables",
+        "Global Tables (eventual)",
+        "Global Tables (strong)",
         "Aurora (to primary)",
         "Aurora (forwarding)",
     ] {
@@ -32,12 +48,34 @@ fn a_short_demo_completes_with_both_modes_in_its_table() {
         "RPO on failover",
         "split-brain writes lost / ms",
         "RTO switchover / failover",
+        "ReplicatedWriteConflict errors / model",
+        "stale strong reads (checker)",
+        "write p50 − nearest RTT",
+        "partition: ap-south-1 writes acked",
         "checker",
     ] {
         assert!(stdout.contains(row), "table lacks {row}:\n{stdout}");
     }
     let table_line = stdout.lines().find(|l| l.starts_with("checker")).unwrap();
-    assert_eq!(table_line.matches("OK").count(), 3, "{table_line}");
+    assert_eq!(table_line.matches("OK").count(), 4, "{table_line}");
+    // The strong column: nothing lost, no stale strong read; cut off, ap-south-1 refuses
+    // every write with UNAVAILABLE while the others keep going.
+    let strong = |label: &str| cell(&stdout, label, 1);
+    assert_eq!(strong("lost writes (rate)"), "0 (0.00%)");
+    assert!(strong("stale strong reads (checker)").starts_with("0 of "));
+    let cut = strong("partition: ap-south-1 writes acked");
+    assert!(
+        cut.starts_with("0/") && cut.ends_with("(Unavailable)"),
+        "{cut}"
+    );
+    let others = strong("partition: other regions' writes acked");
+    let (ok, sent) = others.split_once('/').unwrap();
+    assert!(ok == sent && ok != "0", "{others}");
+    // The eventual column: the cut-off region keeps writing.
+    let eventual = cell(&stdout, "partition: ap-south-1 writes acked", 0);
+    let (ok, sent) = eventual.split_once('/').unwrap();
+    assert!(ok == sent && ok != "0", "{eventual}");
+    assert!(stderr.contains("==> [7/7]"), "progress was shown");
     for file in [
         "demo.html",
         "demo.json",
@@ -63,8 +101,8 @@ fn a_short_demo_completes_with_both_modes_in_its_table() {
         .filter_map(|s| s["phase"].as_str())
         .collect();
     assert!(
-        phases.iter().any(|p| p.starts_with("[1/6]"))
-            && phases.iter().any(|p| p.starts_with("[5/6]")),
+        phases.iter().any(|p| p.starts_with("[1/7]"))
+            && phases.iter().any(|p| p.starts_with("[6/7]")),
         "the recording covers the phases: {phases:?}"
     );
     let kinds: Vec<&str> = snapshots.last().unwrap()["role_changes"]
@@ -81,7 +119,6 @@ fn a_short_demo_completes_with_both_modes_in_its_table() {
         !rec["conflicts"].as_array().unwrap().is_empty(),
         "the Global Tables phase's conflicts are in the replay"
     );
-    assert!(stderr.contains("==> [6/6]"), "progress was shown");
     assert!(
         stderr.contains("acknowledged in split brain")
             && stderr.contains("bounded by rpo_bound_ms"),

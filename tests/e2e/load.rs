@@ -131,6 +131,18 @@ fn a_short_run_with_a_hot_key_reports_conflicts_the_model_and_a_passing_checker(
         hgrm_file.starts_with("       Value     Percentile TotalCount"),
         "{hgrm_file}"
     );
+    // Eventual consistency: no strong section, no conflict errors.
+    assert_eq!(r["strong"], Value::Null);
+    assert_eq!(r["writes"]["conflict_errors"], 0);
+    // Strong reads need a strong cluster: refused before anything is sent.
+    let out = load_cmd(&c, &["--duration", "1", "--consistent-reads"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("--consistent-reads needs a cluster"),
+        "{stderr}"
+    );
 }
 
 /// SIGSTOP / SIGCONT a process.

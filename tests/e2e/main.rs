@@ -17,5 +17,6 @@ mod global_tables;
 mod hostile;
 mod load;
 mod strong;
+mod strong_load;
 mod truncation;
 mod webdriver;

@@ -173,6 +173,7 @@ pub fn headline(r: &Results) -> Table {
             ]);
         }
     }
+    super::strong::headline_rows(&mut t, r);
     for c in &r.catchup {
         t.row(vec![
             "catch-up after a partition (writes/s applied)".into(),

@@ -5,6 +5,7 @@
 
 pub mod charts;
 pub mod headline;
+pub mod strong;
 pub mod tables;
 
 use std::{fmt::Write as _, path::PathBuf};
@@ -30,6 +31,8 @@ pub mod targets {
     pub const LAG_P50_MS: f64 = 2.0;
     /// Resident memory per key, as a multiple of raw key + value bytes.
     pub const MEMORY_RATIO: f64 = 3.0;
+    /// Issue 17: strong-mode p50 write latency over the nearest round trip at moderate load, ms.
+    pub const STRONG_OVER_RTT_MS: f64 = 2.0;
 }
 
 /// How the run was set up (machine, processes, worker counts), as markdown bullet lines.

@@ -38,6 +38,9 @@ pub fn all(r: &Results, opts: &Options) -> Vec<Table> {
     for g in &r.global {
         out.extend(global(r, g, opts));
     }
+    if !r.strong.is_empty() {
+        out.push(super::strong::table(r, opts));
+    }
     if !r.catchup.is_empty() {
         out.push(catchup(r));
     }

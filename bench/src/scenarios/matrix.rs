@@ -71,6 +71,8 @@ pub fn load_config(
         progress: false,
         admin_token: None,
         live: None,
+        retry_conflicts: 0,
+        consistent_reads: None,
     })
 }
 

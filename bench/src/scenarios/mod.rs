@@ -12,6 +12,7 @@ pub mod global;
 pub mod matrix;
 pub mod memory;
 pub mod soak;
+pub mod strong;
 
 use std::time::Instant;
 
@@ -73,6 +74,14 @@ pub async fn run_all(opts: &Options) -> Results {
             let name = format!("three regions ({storage} storage)");
             if let Some(x) = attempt(f, &name, global::run(opts, storage)).await {
                 r.global.push(x);
+            }
+        }
+    }
+    if opts.runs(Scenario::Strong) {
+        for storage in &opts.storages {
+            let name = format!("strong vs eventual ({storage} storage)");
+            if let Some(x) = attempt(f, &name, strong::run(opts, storage)).await {
+                r.strong.push(x);
             }
         }
     }

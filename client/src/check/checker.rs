@@ -22,7 +22,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::history::{Ctx, FinalStates, LossEvent, WriteRec, WriteStatus, ctx_concurrent, ctx_le};
+use super::{
+    history::{Ctx, FinalStates, LossEvent, WriteRec, WriteStatus, ctx_concurrent, ctx_le},
+    strong::StrongCheck,
+};
 
 /// Largest share of keys the unreported-loss check may skip before the run fails.
 pub const MAX_SKIPPED_SHARE: f64 = 0.05;
@@ -82,6 +85,23 @@ pub struct CheckReport {
     pub causal_inversions: u64,
     /// Aurora Global: surviving / lost at the cut / lost in split brain.
     pub accounting: Accounting,
+    /// Multi-Region strong consistency: the checks of [`super::strong`] (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strong: Option<StrongCheck>,
+}
+
+impl CheckReport {
+    /// Count a violation of `kind` on `key`, listing it while fewer than [`MAX_LISTED`] are.
+    pub fn violation(&mut self, kind: &str, key: &str, detail: String) {
+        *self.violation_counts.entry(kind.to_owned()).or_default() += 1;
+        if self.violations.len() < MAX_LISTED {
+            self.violations.push(Violation {
+                kind: kind.to_owned(),
+                key: key.to_owned(),
+                detail,
+            });
+        }
+    }
 }
 
 /// Aurora Global: an acknowledged write a failover set aside (in the old primary's divergent
@@ -163,14 +183,7 @@ pub fn check_with_set_aside(
     }
     let writes = &kept[..];
     let push = |r: &mut CheckReport, kind: &str, key: &str, detail: String| {
-        *r.violation_counts.entry(kind.to_owned()).or_default() += 1;
-        if r.violations.len() < MAX_LISTED {
-            r.violations.push(Violation {
-                kind: kind.to_owned(),
-                key: key.to_owned(),
-                detail,
-            });
-        }
+        r.violation(kind, key, detail);
     };
 
     // Group the writes by key.

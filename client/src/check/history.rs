@@ -1,5 +1,6 @@
 //! What the load client saw: every write it made, with its outcome, version and causal
-//! context; what the regions hold at the end; and the loss events the nodes reported. Plain
+//! context; the strong reads it made (multi-Region strong consistency); what the regions hold
+//! at the end; and the loss events the nodes reported. Plain
 //! data, independent of the wire types, so the checker can be tested with hand-made histories.
 
 use std::collections::{BTreeMap, HashMap};
@@ -170,6 +171,28 @@ impl WriteRec {
             ack_us: 0,
         })
     }
+}
+
+/// One strongly consistent read the client made (multi-Region strong consistency), with the
+/// client's clock around it: the checker places it among the key's writes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReadRec {
+    /// The key.
+    pub key: String,
+    /// Region of the client (and of the node it asked).
+    pub region: String,
+    /// When the request was sent, µs since the Unix epoch.
+    pub start_us: u64,
+    /// When the reply came back, µs since the Unix epoch.
+    pub end_us: u64,
+    /// The write it returned (empty: the key had never been written).
+    pub write_id: String,
+    /// That write's version (the zero version when none).
+    pub version: Ver,
+    /// That write's causal context.
+    pub context: Ctx,
+    /// That write is a delete.
+    pub tombstone: bool,
 }
 
 /// A key's current write in one region at the end of a run.

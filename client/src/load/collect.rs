@@ -125,9 +125,17 @@ pub async fn dump(
     c: &RegionClient,
     counter_prefix: &str,
 ) -> Result<(HashMap<String, FinalItem>, i64)> {
+    Ok(final_items(&c.dump().await?, counter_prefix))
+}
+
+/// A dumped state as final items, and the sum of the counters under `counter_prefix`.
+pub fn final_items(
+    records: &[pb::WriteRecord],
+    counter_prefix: &str,
+) -> (HashMap<String, FinalItem>, i64) {
     let mut state = HashMap::new();
     let mut sum = 0i64;
-    for w in c.dump().await? {
+    for w in records {
         if w.key.starts_with(counter_prefix) && !w.tombstone {
             sum += std::str::from_utf8(&w.value)
                 .ok()
@@ -137,13 +145,13 @@ pub async fn dump(
         state.insert(
             w.key.clone(),
             FinalItem {
-                write_id: w.write_id,
+                write_id: w.write_id.clone(),
                 version: Ver::from_pb(w.version.as_ref()),
                 tombstone: w.tombstone,
             },
         );
     }
-    Ok((state, sum))
+    (state, sum)
 }
 
 /// Every loss event a node has after `after` (a position in its feed of `incarnation`; empty:

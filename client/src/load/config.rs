@@ -26,6 +26,8 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_CONVERGE_TIMEOUT_S: u64 = 60;
 /// Most workers per region.
 pub const MAX_CONCURRENCY: usize = 10_000;
+/// Most retries of a conflicted write.
+pub const MAX_RETRY_CONFLICTS: u32 = 100;
 
 /// How requests are spaced in open-loop mode.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -83,6 +85,12 @@ pub struct LoadConfig {
     /// Where workers also record each operation as it completes (a dashboard beside the run
     /// reads it); None: nowhere.
     pub live: Option<Arc<LiveLoad>>,
+    /// Multi-Region strong consistency: retry a write refused with `ReplicatedWriteConflict`
+    /// up to this many times (0: report it as the application would see it).
+    pub retry_conflicts: u32,
+    /// Multi-Region strong consistency: strongly consistent reads (`None`: yes in a strong
+    /// cluster). Eventual clusters have only local reads.
+    pub consistent_reads: Option<bool>,
 }
 
 /// The built-in cluster, every region sending, with the defaults of `meridian load`.
@@ -105,6 +113,8 @@ impl Default for LoadConfig {
             progress: true,
             admin_token: None,
             live: None,
+            retry_conflicts: 0,
+            consistent_reads: None,
         }
     }
 }
@@ -138,6 +148,9 @@ impl LoadConfig {
         }
         if !(self.rate >= 0.0 && self.rate.is_finite()) {
             invalid!("--rate must be a non-negative number (0: closed loop)");
+        }
+        if self.retry_conflicts > MAX_RETRY_CONFLICTS {
+            invalid!("--retry-conflicts must be at most {MAX_RETRY_CONFLICTS}");
         }
         Ok(())
     }

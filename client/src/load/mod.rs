@@ -21,7 +21,9 @@
 //! - [`probe`], [`progress`]: visibility probes and the live progress line;
 //! - [`live`]: what a dashboard beside the run reads as it goes (latency, counts per region);
 //! - [`collect`]: after the load: quiescence, final states, conflict feeds, `meridian check`;
-//! - [`resolve`]: unknown-outcome writes looked up in the regions' logs.
+//! - [`resolve`]: unknown-outcome writes looked up in the regions' logs;
+//! - [`strong`]: multi-Region strong consistency — the witness, nearest participants,
+//!   conflict and no-quorum refusals, retries; [`strong_steps`]: its steps of a run.
 
 pub mod clients;
 pub mod collect;
@@ -33,6 +35,8 @@ pub mod resolve;
 pub mod result;
 pub mod run;
 pub mod staleness;
+pub mod strong;
+pub mod strong_steps;
 pub mod worker;
 
 pub use collect::{check_history, cluster_status, dump, events_since, wait_quiescent};
@@ -40,3 +44,4 @@ pub use config::{Arrivals, AuroraWrites, LoadConfig};
 pub use live::LiveLoad;
 pub use result::{LoadResult, histogram};
 pub use run::run;
+pub use strong::{StrongResult, StrongSetup, StrongTally};

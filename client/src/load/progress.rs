@@ -19,6 +19,8 @@ pub struct Progress {
     pub ops: AtomicU64,
     /// Operations that failed.
     pub errors: AtomicU64,
+    /// `ReplicatedWriteConflict` answers (strong mode; not among `errors`).
+    pub conflict_errors: AtomicU64,
 }
 
 /// Print a live progress line every second until `done`.
@@ -44,12 +46,18 @@ pub async fn progress_loop(
                 conflicts += s.conflicts;
             }
         }
+        let conflict_errors = progress.conflict_errors.load(Ordering::Relaxed);
         let line = format!(
-            "[{:>5.1}s/{:.0}s] {ops} ops, {rate:.0} ops/s, {} errors, {} conflicts so far",
+            "[{:>5.1}s/{:.0}s] {ops} ops, {rate:.0} ops/s, {} errors, {} conflicts{} so far",
             begin.elapsed().as_secs_f64().min(total.as_secs_f64()),
             total.as_secs_f64(),
             progress.errors.load(Ordering::Relaxed),
-            conflicts.saturating_sub(base_conflicts)
+            conflicts.saturating_sub(base_conflicts),
+            if conflict_errors > 0 {
+                format!(", {conflict_errors} conflict errors")
+            } else {
+                String::new()
+            }
         );
         let mut err = std::io::stderr();
         if tty {

@@ -6,6 +6,14 @@
 //! holds; one found in no log was not committed. Only writes whose origin could not be asked
 //! (or whose log was truncated past the run's start: see `log_retention_ms`) stay unknown, and
 //! the checker skips (and counts) their keys.
+//!
+//! Multi-Region strong consistency adds a case: a write is committed once a second participant
+//! has it, and its origin logs it only when it learns that — an origin killed in between never
+//! logs it (until a later write of the key teaches it), yet the write is committed, visible to
+//! strong reads and possibly a key's final value. So there, a write found in no log but seen
+//! elsewhere — as a region's current write, or returned by a strong read — is committed too
+//! ([`Seen`]); one seen nowhere is counted as not applied, though it may have been committed
+//! and overwritten before anyone looked (harmless to the checks: a write no one saw).
 
 use std::collections::HashMap;
 
@@ -13,15 +21,29 @@ use meridian_proto::v1 as pb;
 use serde::Serialize;
 
 use crate::{
-    check::history::{Ver, WriteRec, WriteStatus, ctx_from_pb},
+    check::history::{Ctx, Ver, WriteRec, WriteStatus, ctx_from_pb},
     control::client::RegionClient,
 };
+
+/// A committed write seen somewhere other than its origin's log (strong mode).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seen {
+    /// Its version.
+    pub version: Ver,
+    /// Its causal context.
+    pub context: Ctx,
+    /// A delete?
+    pub tombstone: bool,
+}
 
 /// What resolution found.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Resolution {
-    /// Unknown-outcome writes found in a region's log: committed.
+    /// Unknown-outcome writes found in a region's log (or, in strong mode, seen elsewhere):
+    /// committed.
     pub applied: u64,
+    /// Of those: found in no log, seen as a region's current write or by a strong read.
+    pub applied_unlogged: u64,
     /// Unknown-outcome writes found in no log: not committed.
     pub not_applied: u64,
     /// Unknown-outcome writes left unknown (a region's log could not be read).
@@ -75,9 +97,14 @@ pub struct RunStart {
     pub incarnation: String,
 }
 
-/// Resolve the unknown-outcome writes of `writes` against the logs of `nodes`. Call once the
-/// cluster is quiet.
-pub async fn resolve_unknown(nodes: &[RunStart], writes: &mut [WriteRec]) -> Resolution {
+/// Resolve the unknown-outcome writes of `writes` against the logs of `nodes` (and, for one in
+/// no log, against `seen`: committed writes seen elsewhere, by write id). Call once the cluster
+/// is quiet.
+pub async fn resolve_unknown(
+    nodes: &[RunStart],
+    writes: &mut [WriteRec],
+    seen: &HashMap<String, Seen>,
+) -> Resolution {
     let mut r = Resolution::default();
     if !writes.iter().any(|w| w.status == WriteStatus::Unknown) {
         return r;
@@ -94,6 +121,15 @@ pub async fn resolve_unknown(nodes: &[RunStart], writes: &mut [WriteRec]) -> Res
                 w.context = ctx_from_pb(rec.context.as_ref());
                 w.tombstone = rec.tombstone;
                 r.applied += 1;
+            }
+            None if seen.contains_key(&w.write_id) => {
+                let s = &seen[&w.write_id];
+                w.status = WriteStatus::Acked;
+                w.version = Some(s.version.clone());
+                w.context = s.context.clone();
+                w.tombstone = s.tombstone;
+                r.applied += 1;
+                r.applied_unlogged += 1;
             }
             // Only "in no log" when every log could be read.
             None if complete => {

@@ -6,7 +6,7 @@ use hdrhistogram::Histogram;
 use meridian_core::replica::Mode;
 use meridian_proto::v1 as pb;
 
-use super::config::LoadConfig;
+use super::{config::LoadConfig, strong::StrongResult};
 use crate::{check::checker::CheckReport, check::history::WriteRec, workload::OpKind};
 
 /// What a run measured.
@@ -58,6 +58,8 @@ pub struct LoadResult {
     pub lost_increments: i64,
     /// Configured one-way latency per "from>to", ms (the model's input).
     pub link_latency_ms: BTreeMap<String, f64>,
+    /// Multi-Region strong consistency: what the run saw of it (None in an eventual cluster).
+    pub strong: Option<StrongResult>,
 }
 
 /// A µs histogram (1 µs .. 1 h, 3 significant digits).

@@ -1,7 +1,8 @@
 //! A load run as named steps: check the configuration, read where the cluster stands
-//! ([`Baseline`]), start the clients and send ([`send`]), merge what the workers saw
-//! ([`Merged`]), settle, collect and check ([`settle_and_check`]), and set the measured
-//! rates against the model ([`predict_rates`]).
+//! ([`Baseline`]; in a strong cluster the witness is no target), start the clients and send
+//! ([`send`]), merge what the workers saw ([`Merged`]), settle, collect and check
+//! ([`settle_and_check`]), and set the measured rates against the model ([`predict_rates`],
+//! [`predict_conflict_errors`]).
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -18,20 +19,23 @@ use meridian_proto::v1 as pb;
 
 use super::{
     clients::RegionClients,
-    collect::{cluster_status, dump, events_since, wait_quiescent},
+    collect::{cluster_status, events_since, final_items, wait_quiescent},
     config::LoadConfig,
     probe::probe_loop,
     progress::{Progress, progress_loop},
-    resolve::{RunStart, resolve_unknown},
+    resolve::{RunStart, Seen, resolve_unknown},
     result::{LoadResult, histogram},
     staleness::Latest,
+    strong::{StrongResult, StrongSetup, StrongTally},
+    strong_steps::{predict_conflict_errors, seen_by_reads, seen_in_store, skip_witness},
     worker::{Schedule, Shared, WorkerOut, worker},
 };
 use crate::{
     check::{
         checker::{CheckReport, check_with_set_aside},
-        history::{FinalStates, WriteRec, WriteStatus},
+        history::{FinalStates, ReadRec, WriteRec, WriteStatus},
         model::{ModelInput, predict},
+        strong::check_strong,
     },
     control::{aurora::set_aside, client::RegionClient},
     error::{Result, ResultExt},
@@ -39,16 +43,33 @@ use crate::{
 };
 
 /// Run the load, wait for quiescence, check, and gather everything.
-pub async fn run(cfg: LoadConfig) -> Result<LoadResult> {
+pub async fn run(mut cfg: LoadConfig) -> Result<LoadResult> {
     cfg.validate()?;
     let base = Baseline::read(&cfg).await?;
+    let skipped = skip_witness(&mut cfg, base.strong.as_ref())?;
     let clients = RegionClients::for_run(&cfg, base.primary.as_deref())?;
     let sent = send(&cfg, &base, &clients).await?;
     let merged = Merged::from(sent.outs);
     let mut writes = merged.writes;
-    let settled = settle_and_check(&cfg, &base, &mut writes).await?;
-    let (predicted_conflict_rate, predicted_lost_rate) =
-        predict_rates(&cfg, &base.link_latency_ms, &writes, sent.elapsed_s);
+    let settled = settle_and_check(&cfg, &base, &mut writes, &merged.strong_reads).await?;
+    let (predicted_conflict_rate, predicted_lost_rate) = if base.strong.is_some() {
+        // No write is concurrent with another in strong mode: the LWW model does not apply.
+        (0.0, 0.0)
+    } else {
+        predict_rates(&cfg, &base.link_latency_ms, &writes, sent.elapsed_s)
+    };
+    let strong = base.strong.clone().map(|setup| {
+        let predicted_conflict_error_rate =
+            predict_conflict_errors(&cfg, &setup, &merged.strong, sent.elapsed_s);
+        StrongResult {
+            setup,
+            skipped,
+            by_region: merged.strong,
+            acked_write_latency: merged.acked_write_latency,
+            reads: merged.strong_reads,
+            predicted_conflict_error_rate,
+        }
+    });
     let node_conflicts = settled
         .nodes
         .iter()
@@ -85,6 +106,7 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadResult> {
         predicted_lost_rate,
         lost_increments: merged.increments - settled.counter_sum,
         link_latency_ms: base.link_latency_ms,
+        strong,
     })
 }
 
@@ -100,6 +122,8 @@ struct Baseline {
     lost: u64,
     /// Configured one-way latency per "from>to", ms.
     link_latency_ms: BTreeMap<String, f64>,
+    /// Multi-Region strong consistency (None: eventual).
+    strong: Option<StrongSetup>,
 }
 
 impl Baseline {
@@ -118,7 +142,15 @@ impl Baseline {
             .iter()
             .map(|l| (format!("{}>{}", l.from, l.to), l.latency_ms))
             .collect();
+        let statuses: Vec<pb::NodeStatus> = nodes.iter().map(|(_, s)| s.clone()).collect();
+        let strong = StrongSetup::from_status(
+            &statuses,
+            &link_latency_ms,
+            cfg.consistent_reads,
+            cfg.retry_conflicts,
+        );
         Ok(Self {
+            strong,
             conflicts: nodes.iter().map(|(_, s)| s.conflicts).sum(),
             lost: nodes.iter().map(|(_, s)| s.lost_writes).sum(),
             nodes,
@@ -147,6 +179,7 @@ async fn send(cfg: &LoadConfig, base: &Baseline, clients: &[RegionClients]) -> R
         latest: Arc::new(Latest::default()),
         progress: Arc::new(Progress::default()),
         live: cfg.live.clone(),
+        strong: base.strong.clone().map(Arc::new),
     };
     let done = Arc::new(AtomicBool::new(false));
     let begin = Instant::now();
@@ -166,9 +199,11 @@ async fn send(cfg: &LoadConfig, base: &Baseline, clients: &[RegionClients]) -> R
         }
     }
     let probes = cfg.probe_interval.map(|interval| {
+        // The witness serves no reads: probes are not read there.
         let all: Vec<(String, RegionClient)> = base
             .nodes
             .iter()
+            .filter(|(_, s)| !s.witness)
             .map(|(c, s)| (s.region.clone(), c.clone()))
             .collect();
         let writable: Vec<String> = match &base.primary {
@@ -227,6 +262,9 @@ struct Merged {
     stale: u64,
     staleness: Histogram<u64>,
     increments: i64,
+    strong: BTreeMap<String, StrongTally>,
+    acked_write_latency: BTreeMap<String, Histogram<u64>>,
+    strong_reads: Vec<ReadRec>,
 }
 
 impl From<Vec<WorkerOut>> for Merged {
@@ -241,8 +279,18 @@ impl From<Vec<WorkerOut>> for Merged {
             stale: 0,
             staleness: histogram(),
             increments: 0,
+            strong: BTreeMap::new(),
+            acked_write_latency: BTreeMap::new(),
+            strong_reads: Vec::new(),
         };
         for o in outs {
+            m.strong.entry(o.region.clone()).or_default().add(&o.strong);
+            m.acked_write_latency
+                .entry(o.region.clone())
+                .or_insert_with(histogram)
+                .add(&o.acked_write_latency)
+                .expect("same bounds");
+            m.strong_reads.extend(o.strong_reads);
             for (k, h) in o.latency {
                 m.latency
                     .entry((o.region.clone(), k))
@@ -276,11 +324,12 @@ struct Settled {
 }
 
 /// Wait for quiescence; read every region's final state and this run's loss events; resolve
-/// the unknown-outcome `writes`; check.
+/// the unknown-outcome `writes`; check (in strong mode with the strong `reads` too).
 async fn settle_and_check(
     cfg: &LoadConfig,
     base: &Baseline,
     writes: &mut [WriteRec],
+    reads: &[ReadRec],
 ) -> Result<Settled> {
     let load_end = Instant::now();
     let converge_ms = wait_quiescent(&base.nodes, cfg.converge_timeout)
@@ -291,8 +340,13 @@ async fn settle_and_check(
     let mut events = Vec::new();
     let mut feed_complete = true;
     let mut nodes = Vec::new();
+    let mut seen: HashMap<String, Seen> = HashMap::new();
     for (c, s) in &base.nodes {
-        let (state, counters) = dump(c, &cfg.workload.counter_prefix()).await?;
+        let records = c.dump().await?;
+        let (state, counters) = final_items(&records, &cfg.workload.counter_prefix());
+        if base.strong.is_some() {
+            seen.extend(seen_in_store(&records));
+        }
         finals.insert(s.region.clone(), state);
         counter_sums.push(counters);
         // From where the feed stood when the run started: events that fell out of a long-lived
@@ -318,13 +372,23 @@ async fn settle_and_check(
             incarnation: s.incarnation.clone(),
         })
         .collect();
-    let resolution = resolve_unknown(&heads, writes).await;
+    // Strong mode: what strong reads returned was committed too.
+    if base.strong.is_some() {
+        seen.extend(seen_by_reads(reads));
+    }
+    let resolution = resolve_unknown(&heads, writes, &seen).await;
     let set_aside = if base.mode == Mode::AuroraGlobal {
         set_aside(&base.clients()).await
     } else {
         HashMap::new()
     };
     let mut checker = check_with_set_aside(writes, &finals, &events, feed_complete, &set_aside);
+    if base.strong.is_some() {
+        check_strong(writes, reads, &finals, &events, &mut checker);
+    }
+    if let Some(s) = checker.strong.as_mut() {
+        s.writes_resolved_unlogged = resolution.applied_unlogged;
+    }
     checker.writes_resolved_applied = resolution.applied;
     checker.writes_resolved_not_applied = resolution.not_applied;
     Ok(Settled {

@@ -1,6 +1,9 @@
 //! One simulated client: draws operations from the workload, sends them on its schedule
 //! (open loop, coordinated omission corrected) or back to back (closed loop), follows a
-//! moving Aurora writer, and records latencies, writes and read staleness of its own.
+//! moving Aurora writer, and records latencies, writes and read staleness of its own. In a
+//! strong cluster it reads strongly (unless told not to), records each strong read for the
+//! checker, counts `ReplicatedWriteConflict` answers apart from other errors and retries them
+//! when asked (after a backoff), and counts no-quorum refusals (unknown outcomes).
 
 use std::{
     collections::HashMap,
@@ -20,9 +23,10 @@ use super::{
     progress::Progress,
     result::{histogram, record},
     staleness::Latest,
+    strong::{Refusal, StrongSetup, StrongTally, backoff, classify, is_conflict},
 };
 use crate::{
-    check::history::{Ver, WriteRec, WriteStatus, ctx_from_pb},
+    check::history::{ReadRec, Ver, WriteRec, WriteStatus, ctx_from_pb},
     control::client::Condition,
     error::Error,
     workload::{OpKind, Rng, Workload},
@@ -54,7 +58,13 @@ pub struct Shared {
     pub progress: Arc<Progress>,
     /// The live sink a dashboard reads, if any.
     pub live: Option<Arc<LiveLoad>>,
+    /// Multi-Region strong consistency: how reads and conflicts are handled (None: eventual).
+    pub strong: Option<Arc<StrongSetup>>,
 }
+
+/// Mixed into the workload's seed for the backoff draws (so retries never shift the
+/// operations a seed means).
+const BACKOFF_SEED: u64 = 0xbac0_ff5e_ed00_0017;
 
 /// What one worker hands back.
 pub struct WorkerOut {
@@ -78,6 +88,12 @@ pub struct WorkerOut {
     pub staleness: Histogram<u64>,
     /// Increments acknowledged.
     pub increments: i64,
+    /// Strong-mode figures (zero in an eventual cluster).
+    pub strong: StrongTally,
+    /// Latency of acknowledged writes, µs (from the intended start, retries included).
+    pub acked_write_latency: Histogram<u64>,
+    /// Strong reads, for the checker.
+    pub strong_reads: Vec<ReadRec>,
 }
 
 /// Is a failed write's outcome unknown (it may have been committed)?
@@ -125,8 +141,15 @@ pub async fn worker(rc: RegionClients, stream: u64, when: Schedule, shared: Shar
         latest,
         progress,
         live,
+        strong,
     } = shared;
     let mut rng = Rng::stream(workload.seed, stream);
+    let mut backoff_rng = Rng::stream(workload.seed ^ BACKOFF_SEED, stream);
+    let consistent = strong.as_ref().is_some_and(|s| s.consistent_reads);
+    let retries = strong.as_ref().map_or(0, |s| s.retry_conflicts);
+    let backoff_base = strong
+        .as_ref()
+        .map_or(Duration::ZERO, |s| s.rtt(&rc.region));
     let mut out = WorkerOut {
         region: rc.region.clone(),
         latency: HashMap::new(),
@@ -138,6 +161,9 @@ pub async fn worker(rc: RegionClients, stream: u64, when: Schedule, shared: Shar
         stale: 0,
         staleness: histogram(),
         increments: 0,
+        strong: StrongTally::default(),
+        acked_write_latency: histogram(),
+        strong_reads: Vec::new(),
     };
     let mut writer = Writer {
         client: rc.writer.clone(),
@@ -187,27 +213,43 @@ pub async fn worker(rc: RegionClients, stream: u64, when: Schedule, shared: Shar
             start_us: now_us().saturating_sub(intended.elapsed().as_micros() as u64),
         };
         let give_up = Instant::now() + when.timeout;
+        let mut attempt = 0;
         let result = loop {
-            let result = send(&rc, &writer, &op, &workload, &latest, &mut out).await;
-            // Follow the writer (Aurora Global): the refused write was not committed.
-            let next = match (&result, &rc.follow) {
-                (Err(s), Some(f)) if kind.is_write() && Instant::now() < give_up => {
-                    f.after(s, &writer.region)
-                }
-                _ => None,
-            };
-            match next {
-                Some(Some(primary)) => match rc.follow.as_ref().and_then(|f| f.client(&primary)) {
-                    Some(c) => {
-                        writer = Writer {
-                            client: c,
-                            region: primary,
-                        };
+            let result = send_following(
+                &rc,
+                &mut writer,
+                &op,
+                &workload,
+                &latest,
+                &mut out,
+                give_up,
+                consistent,
+            )
+            .await;
+            if !kind.is_write() {
+                break result;
+            }
+            out.strong.write_attempts += 1;
+            let Err(status) = &result else { break result };
+            match classify(status) {
+                Refusal::Conflict { in_region } => {
+                    out.strong.conflict_errors += 1;
+                    out.strong.conflict_errors_in_region += u64::from(in_region);
+                    progress.conflict_errors.fetch_add(1, Ordering::Relaxed);
+                    // Nothing was written anywhere: the same write (same id) may go again.
+                    if attempt < retries && Instant::now() < give_up {
+                        attempt += 1;
+                        out.strong.conflict_retries += 1;
+                        tokio::time::sleep(backoff(backoff_base, attempt, backoff_rng.f64())).await;
+                        continue;
                     }
-                    None => break result,
-                },
-                Some(None) => tokio::time::sleep(FOLLOW_RETRY).await,
-                None => break result,
+                    break result;
+                }
+                Refusal::NoQuorum => {
+                    out.strong.no_quorum_writes += 1;
+                    break result;
+                }
+                Refusal::Other => break result,
             }
         };
         let latency_us = intended.elapsed().as_micros() as u64;
@@ -215,6 +257,10 @@ pub async fn worker(rc: RegionClients, stream: u64, when: Schedule, shared: Shar
             out.latency.entry(kind).or_insert_with(histogram),
             latency_us,
         );
+        if matches!(result, Ok(Some(_))) {
+            record(&mut out.acked_write_latency, latency_us);
+            out.strong.conflict_recovered += u64::from(attempt > 0);
+        }
         out.ops += 1;
         progress.ops.fetch_add(1, Ordering::Relaxed);
         if let Some(live) = &live {
@@ -232,7 +278,46 @@ pub async fn worker(rc: RegionClients, stream: u64, when: Schedule, shared: Shar
     out
 }
 
-/// Send `op` once: reads to the region's own node (noting a stale one), writes to `writer`.
+/// Send `op`, following the writer (Aurora Global: a write refused because the writer moved
+/// goes again to the new one, until `give_up`).
+#[allow(clippy::too_many_arguments)]
+async fn send_following(
+    rc: &RegionClients,
+    writer: &mut Writer,
+    op: &Operation,
+    workload: &Workload,
+    latest: &Latest,
+    out: &mut WorkerOut,
+    give_up: Instant,
+    consistent: bool,
+) -> Result<Option<pb::WriteReply>, tonic::Status> {
+    loop {
+        let result = send(rc, writer, op, workload, latest, out, consistent).await;
+        // Follow the writer (Aurora Global): the refused write was not committed.
+        let next = match (&result, &rc.follow) {
+            (Err(s), Some(f)) if op.kind.is_write() && Instant::now() < give_up => {
+                f.after(s, &writer.region)
+            }
+            _ => None,
+        };
+        match next {
+            Some(Some(primary)) => match rc.follow.as_ref().and_then(|f| f.client(&primary)) {
+                Some(c) => {
+                    *writer = Writer {
+                        client: c,
+                        region: primary,
+                    };
+                }
+                None => return result,
+            },
+            Some(None) => tokio::time::sleep(FOLLOW_RETRY).await,
+            None => return result,
+        }
+    }
+}
+
+/// Send `op` once: reads to the region's own node (noting a stale one; `consistent`: a strong
+/// read, recorded for the checker), writes to `writer`.
 async fn send(
     rc: &RegionClients,
     writer: &Writer,
@@ -240,14 +325,37 @@ async fn send(
     workload: &Workload,
     latest: &Latest,
     out: &mut WorkerOut,
+    consistent: bool,
 ) -> Result<Option<pb::WriteReply>, tonic::Status> {
     let (key, id, w) = (op.key.as_str(), op.write_id.as_str(), &writer.client);
     let reply = match op.kind {
         OpKind::Get => {
             let read_start = now_us();
-            let r = rc.local.get(key).await.map_err(status_of)?;
+            let r = match rc.local.get_with(key, consistent).await {
+                Ok(r) => r,
+                Err(e) => {
+                    let s = status_of(e);
+                    if consistent && classify(&s) == Refusal::NoQuorum {
+                        out.strong.no_quorum_reads += 1;
+                    }
+                    return Err(s);
+                }
+            };
+            let read_end = now_us();
             out.reads += 1;
             let seen = Ver::from_pb(r.version.as_ref());
+            if consistent {
+                out.strong_reads.push(ReadRec {
+                    key: key.to_owned(),
+                    region: rc.region.clone(),
+                    start_us: read_start,
+                    end_us: read_end,
+                    write_id: r.write_id.clone(),
+                    version: seen.clone(),
+                    context: ctx_from_pb(r.context.as_ref()),
+                    tombstone: r.tombstone,
+                });
+            }
             if let Some(age) = latest.staleness(key, &seen, read_start) {
                 out.stale += 1;
                 record(&mut out.staleness, age);
@@ -301,6 +409,11 @@ fn tally(
             }
         }
         Ok(None) => {}
+        // Applied nowhere: a failed write, not an error of the run (counted apart).
+        Err(status) if is_conflict(&status) => {
+            out.strong.conflict_failed += 1;
+            rec(WriteStatus::Failed, None);
+        }
         Err(status)
             if status.code() == Code::FailedPrecondition
                 && matches!(kind, OpKind::CondPut | OpKind::Incr)

@@ -359,6 +359,7 @@ pub fn load_charts(r: &LoadResult, label: &str) -> String {
             )],
         );
     }
+    b += &super::strong::charts(r, label);
     let verdict = if k.ok {
         r#"<p class="ok">checker: OK</p>"#.to_owned()
     } else {

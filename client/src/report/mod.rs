@@ -4,10 +4,12 @@
 //!
 //! - [`summary`]: the run's JSON report, terminal summary and `.hgrm` percentile files;
 //! - [`html`]: the HTML report with inline SVG charts;
-//! - [`replies`]: JSON renderings of node replies (`ctl --json`, embedded in reports).
+//! - [`replies`]: JSON renderings of node replies (`ctl --json`, embedded in reports);
+//! - [`strong`]: multi-Region strong consistency's part of all three.
 
 pub mod html;
 pub mod replies;
+pub mod strong;
 pub mod summary;
 
 pub use summary::{

@@ -69,6 +69,13 @@ pub fn to_json(r: &LoadResult) -> Value {
         }
     }
     let count = |s: WriteStatus| r.writes.iter().filter(|w| w.status == s).count();
+    let strong_total = r.strong.as_ref().map(|s| s.total()).unwrap_or_default();
+    let conflict_errors_by_region: serde_json::Map<String, Value> = r
+        .strong
+        .iter()
+        .flat_map(|s| s.by_region.iter())
+        .map(|(region, t)| (region.clone(), json!(t.conflict_errors)))
+        .collect();
     json!({
         "mode": r.mode.name(),
         "primary": r.primary,
@@ -92,7 +99,15 @@ pub fn to_json(r: &LoadResult) -> Value {
         "latency_us": latency,
         "errors": r.errors,
         "condition_failed": r.condition_failed,
-        "writes": {"acked": count(WriteStatus::Acked), "unknown": count(WriteStatus::Unknown), "failed": count(WriteStatus::Failed)},
+        "writes": {
+            "acked": count(WriteStatus::Acked),
+            "unknown": count(WriteStatus::Unknown),
+            "failed": count(WriteStatus::Failed),
+            "conflict_errors": strong_total.conflict_errors,
+            "conflict_retries": strong_total.conflict_retries,
+            "conflict_failed": strong_total.conflict_failed,
+            "conflict_errors_by_region": conflict_errors_by_region,
+        },
         "conflicts": r.node_conflicts,
         "conflict_pairs": r.checker.conflict_pairs,
         "conflicts_by_pair": r.checker.conflicts_by_pair,
@@ -116,6 +131,7 @@ pub fn to_json(r: &LoadResult) -> Value {
         },
         "converge_ms": r.converge_ms,
         "checker": r.checker,
+        "strong": super::strong::json(r),
     })
 }
 
@@ -157,7 +173,7 @@ pub fn summary(r: &LoadResult) -> String {
     let errors: u64 = r.errors.values().sum();
     let _ = writeln!(
         s,
-        "throughput {:.0} ops/s ({} ops in {:.1} s); errors {errors}{}; conditions failed {}",
+        "throughput {:.0} ops/s ({} ops in {:.1} s); errors {errors}{}; conditions failed {}{}",
         r.ops as f64 / r.elapsed_s,
         r.ops,
         r.elapsed_s,
@@ -166,7 +182,11 @@ pub fn summary(r: &LoadResult) -> String {
         } else {
             String::new()
         },
-        r.condition_failed
+        r.condition_failed,
+        r.strong.as_ref().map_or(String::new(), |x| format!(
+            "; ReplicatedWriteConflict errors {}",
+            x.total().conflict_errors
+        ))
     );
     let _ = writeln!(
         s,
@@ -263,6 +283,7 @@ pub fn summary(r: &LoadResult) -> String {
             ms(r.staleness.value_at_quantile(0.99))
         );
     }
+    s += &super::strong::section(r);
     let _ = match r.converge_ms {
         Some(ms) => writeln!(s, "converged {ms} ms after the load stopped"),
         None => writeln!(
@@ -271,7 +292,18 @@ pub fn summary(r: &LoadResult) -> String {
             c.converge_timeout
         ),
     };
-    if k.ok {
+    if k.ok && k.strong.is_some() {
+        let _ = writeln!(
+            s,
+            "checker: OK — {} acknowledged writes over {} keys: all regions identical, no LWW loser, every acknowledged write in every region's history, writes and {} strong reads linearizable per key (keys_checked {}, keys_skipped {}{})",
+            k.writes_acked,
+            k.keys_checked,
+            k.strong.as_ref().map_or(0, |x| x.strong_reads),
+            k.keys_checked,
+            k.keys_skipped,
+            resolved(k)
+        );
+    } else if k.ok {
         let _ = writeln!(
             s,
             "checker: OK — {} acknowledged writes over {} keys: all regions identical, LWW winners, every conflict genuine, every lost write reported (keys_checked {}, keys_skipped {}{})",
@@ -279,14 +311,7 @@ pub fn summary(r: &LoadResult) -> String {
             k.keys_checked,
             k.keys_checked,
             k.keys_skipped,
-            if k.writes_resolved_applied + k.writes_resolved_not_applied > 0 {
-                format!(
-                    "; unknown outcomes resolved from the logs: {} committed, {} not",
-                    k.writes_resolved_applied, k.writes_resolved_not_applied
-                )
-            } else {
-                String::new()
-            }
+            resolved(k)
         );
     } else {
         let _ = writeln!(s, "checker: FAILED — {:?}", k.violation_counts);
@@ -295,6 +320,18 @@ pub fn summary(r: &LoadResult) -> String {
         }
     }
     s
+}
+
+/// "; unknown outcomes resolved …" when some were.
+fn resolved(k: &crate::check::CheckReport) -> String {
+    if k.writes_resolved_applied + k.writes_resolved_not_applied > 0 {
+        format!(
+            "; unknown outcomes resolved from the logs: {} committed, {} not",
+            k.writes_resolved_applied, k.writes_resolved_not_applied
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// Render a µs histogram as an `.hgrm` percentile distribution (values in ms).

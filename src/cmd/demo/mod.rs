@@ -1,11 +1,13 @@
 //! `meridian demo`: the playground in one command. On the built-in three-region cluster (ports
-//! chosen at run time), run the same workload in Global Tables mode and in Aurora Global mode
-//! (writes sent to the primary, then through write forwarding), then a switchover and a
-//! failover under writes, and print one side-by-side table. Everything is stopped at the end,
-//! also on error or Ctrl-C (the nodes share the demo's process group). The dashboard's update
-//! loop follows the clusters all along (each phase's step is its phase text); with
-//! `--dashboard` its page is served live, and in any case its recording becomes the run's
-//! replay (`replay.html`, linked from the reports).
+//! chosen at run time), run the same workload in the three designs — Global Tables with
+//! multi-Region eventual consistency (LWW), Global Tables with multi-Region strong consistency
+//! (a write waits for a second region; a racing one gets ReplicatedWriteConflict), and Aurora
+//! Global (writes sent to the primary, then through write forwarding) — cut one region off in
+//! each to show what a partition does, then a switchover and a failover under writes, and print
+//! one side-by-side table. Everything is stopped at the end, also on error or Ctrl-C (the nodes
+//! share the demo's process group). The dashboard's update loop follows the clusters all along
+//! (each phase's step is its phase text); with `--dashboard` its page is served live, and in
+//! any case its recording becomes the run's replay (`replay.html`, linked from the reports).
 
 use std::{
     net::SocketAddr,
@@ -18,6 +20,7 @@ use std::{
     time::Duration,
 };
 
+mod partition;
 mod table;
 
 use anyhow::Context;
@@ -32,7 +35,8 @@ use meridian_client::{
     load::{self, AuroraWrites, LiveLoad, LoadConfig, LoadResult},
     workload::{KeyDist, Mix, Workload, unique_prefix},
 };
-use meridian_core::{ClusterConfig, Mode};
+use meridian_core::{ClusterConfig, Consistency as MultiRegion, Mode};
+use partition::PartitionReport;
 
 /// Options of `meridian demo`.
 #[derive(Args, Debug)]
@@ -69,7 +73,12 @@ struct Phase {
     name: &'static str,
     slug: &'static str,
     result: LoadResult,
+    /// What cutting [`CUT`] off did to the design (measured once per cluster).
+    partition: Option<PartitionReport>,
 }
+
+/// The region every partition probe cuts off (the farthest of the built-in cluster).
+const CUT: &str = "ap-south-1";
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     super::init_logging("warn");
@@ -86,8 +95,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn step(dash: &Dashboard, n: usize, text: &str) {
-    eprintln!("\n==> [{n}/6] {text}");
-    dash.set_phase(Some(&format!("[{n}/6] {text}")));
+    eprintln!("\n==> [{n}/{STEPS}] {text}");
+    dash.set_phase(Some(&format!("[{n}/{STEPS}] {text}")));
 }
 
 /// What the dashboard watches in a phase: the cluster's regions, with their metrics.
@@ -147,6 +156,29 @@ impl Beside {
     }
 }
 
+/// Steps of the demo.
+const STEPS: usize = 7;
+
+/// How long a partition probe holds the partition: the phases' duration, at most 3 s.
+fn hold(args: &DemoArgs) -> Duration {
+    Duration::from_secs_f64(args.duration.min(3.0))
+}
+
+/// Cut [`CUT`] off in `cluster` and say what happened.
+async fn partition_probe(
+    args: &DemoArgs,
+    cluster: &LocalCluster,
+    forward: bool,
+) -> anyhow::Result<PartitionReport> {
+    eprintln!(
+        "    cutting {CUT} off from both other regions for {:.1} s, clients writing and reading in every region",
+        hold(args).as_secs_f64()
+    );
+    let p = partition::probe(cluster, CUT, hold(args), forward).await?;
+    eprintln!("    {}", table::partition_line(&p));
+    Ok(p)
+}
+
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let binary = std::env::current_exe().context("cannot find the meridian binary")?;
     let base = scale_lag(ClusterConfig::builtin(), args.lag_scale);
@@ -156,12 +188,12 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let dash = beside.dash.clone();
     let live = beside.live.clone();
 
-    // 1. Global Tables.
+    // 1. Global Tables, multi-Region eventual consistency.
     step(
         &dash,
         1,
         &format!(
-            "Global Tables: 3 regions (lag ×{}), {} ops/s for {} s from every region",
+            "Global Tables, eventual (LWW): 3 regions (lag ×{}), {} ops/s for {} s from every region",
             args.lag_scale, args.rate, args.duration
         ),
     );
@@ -170,16 +202,44 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut cluster = LocalCluster::start_with_metrics(
         binary.clone(),
         args.dir.join("cluster"),
-        gt,
+        gt.clone(),
         node_args.clone(),
     )
     .await?;
     dash.set_target(target_of(&cluster));
     print_endpoints(&cluster);
+    let result = run_load(&args, &cluster.cluster, AuroraWrites::Primary, None, &live).await?;
     phases.push(Phase {
-        name: "Global Tables",
+        name: "Global Tables (eventual)",
         slug: "global-tables",
-        result: run_load(&args, &cluster.cluster, AuroraWrites::Primary, None, &live).await?,
+        result,
+        partition: Some(partition_probe(&args, &cluster, false).await?),
+    });
+    cluster.stop();
+
+    // 2. Global Tables, multi-Region strong consistency.
+    step(
+        &dash,
+        2,
+        "Global Tables, strong (MRSC): the same workload; a write waits for a second region, a racing one gets ReplicatedWriteConflict, reads are strongly consistent",
+    );
+    let mut strong = gt;
+    strong.multi_region_consistency = MultiRegion::Strong;
+    let mut cluster = LocalCluster::start_with_metrics(
+        binary.clone(),
+        args.dir.join("cluster"),
+        strong,
+        node_args.clone(),
+    )
+    .await?;
+    dash.set_target(target_of(&cluster));
+    print_endpoints(&cluster);
+    let result = run_load(&args, &cluster.cluster, AuroraWrites::Primary, None, &live).await?;
+    phases.push(Phase {
+        name: "Global Tables (strong)",
+        slug: "global-tables-strong",
+        result,
+        partition: Some(partition_probe(&args, &cluster, false).await?),
     });
     cluster.stop();
 
@@ -192,7 +252,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     ag.rpo_bound_ms = DEMO_RPO_BOUND_MS;
     step(
         &dash,
-        2,
+        3,
         "Aurora Global, primary us-east-1: clients everywhere write to the primary (paying the round trip)",
     );
     let mut cluster = LocalCluster::start_with_metrics(
@@ -208,29 +268,32 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         name: "Aurora (to primary)",
         slug: "aurora-primary",
         result: run_load(&args, &cluster.cluster, AuroraWrites::Primary, None, &live).await?,
+        partition: None,
     });
 
-    // 3. Aurora Global with write forwarding.
+    // 4. Aurora Global with write forwarding.
     step(
         &dash,
-        3,
+        4,
         "Aurora Global: secondaries forward writes (session consistency: read-your-writes)",
     );
+    let result = run_load(
+        &args,
+        &cluster.cluster,
+        AuroraWrites::Forward,
+        Some(Consistency::Session),
+        &live,
+    )
+    .await?;
     phases.push(Phase {
         name: "Aurora (forwarding)",
         slug: "aurora-forward",
-        result: run_load(
-            &args,
-            &cluster.cluster,
-            AuroraWrites::Forward,
-            Some(Consistency::Session),
-            &live,
-        )
-        .await?,
+        result,
+        partition: Some(partition_probe(&args, &cluster, true).await?),
     });
 
-    // 4. Switchover.
-    step(&dash, 4, "planned switchover us-east-1 → eu-west-1");
+    // 5. Switchover.
+    step(&dash, 5, "planned switchover us-east-1 → eu-west-1");
     let fleet = Fleet::new(cluster.clients()?, aurora::Options::default());
     let switchover = aurora::switchover(&fleet, "eu-west-1").await?;
     dash.record_role_change(RoleChange::of_switchover(&switchover, "demo"));
@@ -239,10 +302,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         switchover.rpo_writes, switchover.rto_ms
     );
 
-    // 5. Failover under a stream of writes.
+    // 6. Failover under a stream of writes.
     step(
         &dash,
-        5,
+        6,
         "unplanned failover: eu-west-1 is lost while clients write to it; us-east-1 takes over",
     );
     let (failover, acked_at_lost) = failover_under_writes(&cluster, &fleet).await?;
@@ -266,7 +329,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         DEMO_RPO_BOUND_MS
     );
 
-    step(&dash, 6, "stopping the cluster and writing reports");
+    step(&dash, STEPS, "stopping the cluster and writing reports");
     // The recording's last update sees the cluster as the demo leaves it, before it stops.
     let recording = beside.finish().await?;
     cluster.stop();
@@ -319,11 +382,21 @@ async fn run_load(
     };
     let result = load::run(cfg).await?;
     let k = &result.checker;
+    let conflicts = match &result.strong {
+        Some(s) => format!(
+            "ReplicatedWriteConflict errors {:.2}% of write attempts (model {:.2}%)",
+            s.total().conflict_error_rate() * 100.0,
+            s.predicted_conflict_error_rate * 100.0
+        ),
+        None => format!(
+            "conflict rate {:.2}% (model {:.2}%)",
+            k.conflict_rate * 100.0,
+            result.predicted_conflict_rate * 100.0
+        ),
+    };
     eprintln!(
-        "    {:.0} ops/s, conflict rate {:.2}% (model {:.2}%), {} lost writes, checker {}",
+        "    {:.0} ops/s, {conflicts}, {} lost writes, checker {}",
         result.ops as f64 / result.elapsed_s,
-        k.conflict_rate * 100.0,
-        result.predicted_conflict_rate * 100.0,
         k.lost_writes,
         if k.ok { "OK" } else { "FAILED" }
     );

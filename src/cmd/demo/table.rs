@@ -14,7 +14,7 @@ use meridian_client::{
 use meridian_core::Mode;
 use serde_json::{Value, json};
 
-use super::{DemoArgs, Phase};
+use super::{DemoArgs, Phase, partition::PartitionReport};
 
 /// The demo's replay page (the dashboard's views of the whole run), beside its reports.
 const REPLAY_FILE: &str = "replay.html";
@@ -76,6 +76,49 @@ fn lag(r: &LoadResult) -> String {
     format!("{p50:.1} / {p99:.1}")
 }
 
+/// `n/m` with the refusals' codes, e.g. `0/35 (Unavailable)`.
+fn acked(sent: u64, acked: u64, refused: &std::collections::BTreeMap<String, u64>) -> String {
+    let codes: Vec<&str> = refused.keys().map(String::as_str).collect();
+    if codes.is_empty() {
+        format!("{acked}/{sent}")
+    } else {
+        format!("{acked}/{sent} ({})", codes.join(", "))
+    }
+}
+
+/// One line on what a partition did, for the demo's progress output.
+pub(super) fn partition_line(p: &PartitionReport) -> String {
+    let (sent, ok) = p.others_writes();
+    let cut = p.cut_off();
+    format!(
+        "{} cut off: its writes acknowledged {}, its strong reads served {}, its eventual reads served {}; the other regions' writes acknowledged {ok}/{sent}; after the heal {} wrote again in {}",
+        p.cut,
+        cut.map_or("—".into(), |t| acked(t.writes, t.acked, &t.refused)),
+        cut.filter(|t| t.strong_reads > 0)
+            .map_or("— (none)".into(), |t| format!(
+                "{}/{}",
+                t.strong_served, t.strong_reads
+            )),
+        cut.map_or("—".into(), |t| format!(
+            "{}/{}",
+            t.eventual_served, t.eventual_reads
+        )),
+        p.cut,
+        p.back_ms
+            .map_or("— (not within 30 s)".into(), |ms| format!("{ms:.0} ms")),
+    )
+}
+
+/// The worst region's p50 of acknowledged writes minus its round trip to the nearest
+/// participant, ms (strong mode).
+fn p50_over_rtt(r: &LoadResult) -> Option<f64> {
+    let s = r.strong.as_ref()?;
+    s.by_region
+        .keys()
+        .filter_map(|region| s.p50_over_rtt_ms(region))
+        .max_by(f64::total_cmp)
+}
+
 /// The side-by-side table, as text and as JSON rows.
 pub(super) fn comparison(
     phases: &[Phase],
@@ -121,6 +164,33 @@ pub(super) fn comparison(
             )
         }),
     ));
+    let strong = |p: &Phase, f: &dyn Fn(&meridian_client::load::StrongResult) -> String| {
+        p.result.strong.as_ref().map_or_else(|| "—".into(), f)
+    };
+    rows.push((
+        "write p50 − nearest RTT, worst region (ms)".into(),
+        col(&|p| p50_over_rtt(&p.result).map_or("—".into(), |d| format!("{d:+.1}"))),
+    ));
+    rows.push((
+        "ReplicatedWriteConflict errors / model".into(),
+        col(&|p| {
+            strong(p, &|s| {
+                format!(
+                    "{} ({:.1}% / {:.1}%)",
+                    s.total().conflict_errors,
+                    s.total().conflict_error_rate() * 100.0,
+                    s.predicted_conflict_error_rate * 100.0
+                )
+            })
+        }),
+    ));
+    rows.push((
+        "stale strong reads (checker)".into(),
+        col(&|p| match &p.result.checker.strong {
+            Some(c) => format!("{} of {}", c.stale_reads, c.strong_reads),
+            None => "— (no strong reads)".into(),
+        }),
+    ));
     rows.push((
         "replication lag p50 / p99 (ms)".into(),
         col(&|p| lag(&p.result)),
@@ -162,6 +232,50 @@ pub(super) fn comparison(
         "RTO switchover / failover (ms)".into(),
         col(&|p| aurora(p, format!("{:.1} / {:.1}", so.rto_ms, fo.rto_ms))),
     ));
+    let part = |p: &Phase, f: &dyn Fn(&PartitionReport) -> String| {
+        p.partition.as_ref().map_or_else(|| "—".into(), f)
+    };
+    rows.push((
+        format!("partition: {} writes acked", super::CUT),
+        col(&|p| {
+            part(p, &|x| {
+                x.cut_off()
+                    .map_or("—".into(), |t| acked(t.writes, t.acked, &t.refused))
+            })
+        }),
+    ));
+    rows.push((
+        "partition: other regions' writes acked".into(),
+        col(&|p| {
+            part(p, &|x| {
+                let (sent, ok) = x.others_writes();
+                format!("{ok}/{sent}")
+            })
+        }),
+    ));
+    rows.push((
+        format!("partition: {} strong / eventual reads", super::CUT),
+        col(&|p| {
+            part(p, &|x| {
+                x.cut_off().map_or("—".into(), |t| {
+                    let strong = if t.strong_reads > 0 {
+                        format!("{}/{}", t.strong_served, t.strong_reads)
+                    } else {
+                        "—".into()
+                    };
+                    format!("{strong} · {}/{}", t.eventual_served, t.eventual_reads)
+                })
+            })
+        }),
+    ));
+    rows.push((
+        format!("after heal: {} writes again (ms)", super::CUT),
+        col(&|p| {
+            part(p, &|x| {
+                x.back_ms.map_or("—".into(), |ms| format!("{ms:.0}"))
+            })
+        }),
+    ));
     rows.push((
         "checker".into(),
         col(&|p| {
@@ -173,8 +287,8 @@ pub(super) fn comparison(
         }),
     ));
 
-    let width = 32;
-    let colw = 22;
+    let width = 42;
+    let colw = 26;
     let mut t = format!("{:<width$}", "");
     for p in phases {
         t += &format!("{:>colw$}", p.name);
@@ -211,7 +325,9 @@ pub(super) fn write_reports(
         &replay_path,
         dashboard::replay_page(recording, "Meridian demo — replay"),
     )?;
-    let mut body = String::from("<h1>Meridian demo: Global Tables vs Aurora Global</h1>");
+    let mut body = String::from(
+        "<h1>Meridian demo: Global Tables (eventual and strong) vs Aurora Global</h1>",
+    );
     body += &html::replay_link(Some(REPLAY_FILE));
     body += "<table><tr><th></th>";
     for c in table["columns"].as_array().into_iter().flatten() {
@@ -245,7 +361,11 @@ pub(super) fn write_reports(
         body += &html::load_charts(&p.result, &format!("{}: ", p.name));
         phase_json.insert(p.slug.into(), report::to_json(&p.result));
     }
-    let demo_json = json!({"table": table, "switchover": aurora::to_json(so), "failover": aurora::to_json(fo), "phases": phase_json});
+    let partitions: serde_json::Map<String, Value> = phases
+        .iter()
+        .filter_map(|p| Some((p.slug.to_owned(), p.partition.as_ref()?.to_json())))
+        .collect();
+    let demo_json = json!({"table": table, "switchover": aurora::to_json(so), "failover": aurora::to_json(fo), "phases": phase_json, "partitions": partitions});
     let path = args.dir.join("demo.json");
     std::fs::write(&path, serde_json::to_string_pretty(&demo_json)?)?;
     written.push(path);
