@@ -129,18 +129,27 @@ fn in_a_browser_the_page_draws_the_cluster_and_its_partition_button_cuts_a_regio
             && d.find_all("#links tbody tr").len() == 6;
         drawn.then_some(())
     });
-    let names: Vec<String> = d
-        .find_all("#regions .region-card .rname")
-        .iter()
-        .map(|e| d.text(e))
-        .collect();
+    // The page redraws on every update: read in one script, never through element
+    // references kept across an update (they go stale).
+    let names = texts(&d, "#regions .region-card .rname");
     assert_eq!(names, REGIONS);
-    for e in d.find_all("#topology g.link") {
-        assert_eq!(d.attribute(&e, "data-state").as_deref(), Some("ok"));
-    }
+    let states = d.execute(
+        "return [...document.querySelectorAll('#topology g.link')].map(e => e.getAttribute('data-state'))",
+    );
+    assert!(
+        states
+            .as_array()
+            .is_some_and(|a| a.len() == 6 && a.iter().all(|s| s == "ok")),
+        "{states}"
+    );
     let health = |region: &str| {
-        let e = d.find_all(&format!(r#".region-card[data-region="{region}"] .health"#));
-        e.first().map(|e| d.text(e)).unwrap_or_default()
+        texts(
+            &d,
+            &format!(r#".region-card[data-region="{region}"] .health"#),
+        )
+        .into_iter()
+        .next()
+        .unwrap_or_default()
     };
     assert_eq!(health("ap-south-1"), "up");
     assert!(
@@ -150,8 +159,9 @@ fn in_a_browser_the_page_draws_the_cluster_and_its_partition_button_cuts_a_regio
 
     // Live numbers: the update counter moves; writes made with `ctl` show up in the card.
     let seq = |d: &Driver| {
-        d.text(&d.find_all("#update-seq")[0])
-            .parse::<u64>()
+        texts(d, "#update-seq")
+            .first()
+            .and_then(|t| t.parse::<u64>().ok())
             .unwrap_or(0)
     };
     let first = seq(&d);
@@ -162,17 +172,22 @@ fn in_a_browser_the_page_draws_the_cluster_and_its_partition_button_cuts_a_regio
         c.ctl("us-east-1", &["put", &format!("browser-{i}"), "v"]);
     }
     poll_page(&d, "the card counts the three writes", || {
-        let e = d.find_all(r#".region-card[data-region="us-east-1"] dd[data-field="write_rate"]"#);
-        e.first()
-            .is_some_and(|e| d.text(e).contains("(3 since start)"))
-            .then_some(())
+        texts(
+            &d,
+            r#".region-card[data-region="us-east-1"] dd[data-field="write_rate"]"#,
+        )
+        .first()
+        .is_some_and(|t| t.contains("(3 since start)"))
+        .then_some(())
     });
 
     // Click "partition" on ap-south-1: the nodes cut it off (ctl stats says so)...
-    let button =
-        d.find_all(r#".region-card[data-region="ap-south-1"] button[data-action="partition"]"#);
-    assert_eq!(d.text(&button[0]), "partition");
-    d.click(&button[0]);
+    let button = r#".region-card[data-region="ap-south-1"] button[data-action="partition"]"#;
+    assert_eq!(texts(&d, button), ["partition"]);
+    // Found and clicked at once (a reference kept across an update would go stale).
+    poll_page(&d, "the partition button takes the click", || {
+        d.find_all(button).first().and_then(|b| d.try_click(b).ok())
+    });
     poll("ctl stats shows ap-south-1 cut off", || {
         let us = c.link_from("us-east-1", "ap-south-1");
         let eu = c.link_from("eu-west-1", "ap-south-1");
@@ -194,7 +209,7 @@ fn in_a_browser_the_page_draws_the_cluster_and_its_partition_button_cuts_a_regio
             .len();
         (health("ap-south-1") == "partitioned" && cut == 4).then_some(())
     });
-    let result = d.text(&d.find_all("#action-result")[0]);
+    let result = texts(&d, "#action-result").join(" ");
     assert!(result.contains("partition ap-south-1 done"), "{result}");
 
     // Nothing at error level on the console (a failed request, a script error, a blocked
@@ -255,4 +270,20 @@ fn in_a_browser_the_page_draws_the_cluster_and_its_partition_button_cuts_a_regio
         .join("dashboard-screenshot.png");
     std::fs::write(&target, png).unwrap();
     eprintln!("screenshot: {}", target.display());
+}
+
+/// The rendered text of every element matching `css`, read in one script.
+fn texts(d: &Driver, css: &str) -> Vec<String> {
+    let script = format!(
+        "return [...document.querySelectorAll({})].map(e => e.innerText.trim())",
+        serde_json::to_string(css).unwrap()
+    );
+    d.execute(&script)
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -183,8 +183,15 @@ impl Driver {
     }
 
     /// Click an element (scrolled into view first, as a user would).
-    pub fn click(&self, e: &Element) {
-        self.session_call("POST", &format!("/element/{}/click", e.0), Some(json!({})));
+    /// Click `e`; `Err` when it went stale meanwhile (the page redrew it).
+    pub fn try_click(&self, e: &Element) -> Result<(), String> {
+        let id = self.session.as_deref().expect("a session");
+        self.call(
+            "POST",
+            &format!("/session/{id}/element/{}/click", e.0),
+            Some(json!({})),
+        )
+        .map(drop)
     }
 
     /// Run a script in the page; its return value.
