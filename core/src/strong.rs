@@ -47,11 +47,14 @@
 //! The shell makes committed writes and fences durable before it answers, carries the messages
 //! over the links (with their lag and faults), and turns the events into replies.
 
+mod item;
 mod msg;
 
 pub use msg::{Event, Msg, Refusal};
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use item::{Item, Pending};
 
 /// A participant: a region's index among the three.
 pub type Participant = u16;
@@ -63,75 +66,6 @@ pub struct Ballot {
     pub counter: u64,
     /// The participant that proposed it (breaks ties).
     pub origin: Participant,
-}
-
-/// An unfinished write originated here.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Pending<V> {
-    ballot: Ballot,
-    base: Option<Ballot>,
-    value: V,
-    refused: BTreeSet<Participant>,
-    /// No quorum answered in time: the outcome is unknown until a `Fate` settles it.
-    in_doubt: bool,
-    /// Participants that answered a `Query` with "not committed here" (and fenced it).
-    not_here: BTreeSet<Participant>,
-}
-
-impl<V> Pending<V> {
-    /// Why a new request on the item is refused while this write is unfinished.
-    fn refusal(&self) -> Refusal {
-        if self.in_doubt {
-            Refusal::InDoubt
-        } else {
-            Refusal::Busy
-        }
-    }
-}
-
-/// One item at one participant.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Item<V> {
-    committed: Option<(Ballot, V)>,
-    /// Proposals at or below this ballot *from its origin* are refused here.
-    fences: BTreeMap<Participant, u64>,
-    pending: Option<Pending<V>>,
-    /// The greatest counter used or seen for the item.
-    counter: u64,
-}
-
-impl<V> Default for Item<V> {
-    fn default() -> Self {
-        Self {
-            committed: None,
-            fences: BTreeMap::new(),
-            pending: None,
-            counter: 0,
-        }
-    }
-}
-
-impl<V: Clone> Item<V> {
-    fn committed_ballot(&self) -> Option<Ballot> {
-        self.committed.as_ref().map(|(b, _)| *b)
-    }
-
-    /// Take `(b, v)` if it is newer than what is committed.
-    fn learn(&mut self, b: Ballot, v: V) {
-        self.counter = self.counter.max(b.counter);
-        if self.committed_ballot().is_none_or(|c| b > c) {
-            self.committed = Some((b, v));
-        }
-    }
-
-    fn fenced(&self, b: Ballot) -> bool {
-        self.fences.get(&b.origin).is_some_and(|f| b.counter <= *f)
-    }
-
-    fn fence(&mut self, b: Ballot) {
-        let f = self.fences.entry(b.origin).or_insert(0);
-        *f = (*f).max(b.counter);
-    }
 }
 
 /// `Learn` of a committed write, to every one of `peers`.

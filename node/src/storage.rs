@@ -12,8 +12,14 @@
 //! the core's lock, so the queue order is the commit order.
 
 mod group_commit;
+mod records;
 
 pub use group_commit::{Persister, durable};
+
+use records::{
+    StoredEvent, StoredFeedTotals, StoredFence, StoredItem, StoredPosition, StoredRole,
+    StoredStrong, StoredTruncation,
+};
 
 use std::{path::Path, sync::Arc};
 
@@ -36,99 +42,6 @@ use meridian_core::{
     strong::Ballot,
     version_vector::VersionVector,
 };
-
-/// A key's persisted state.
-#[derive(Clone, PartialEq, Message)]
-struct StoredItem {
-    #[prost(message, optional, tag = "1")]
-    current: Option<pb::WriteRecord>,
-    #[prost(message, optional, tag = "2")]
-    seen: Option<pb::CausalContext>,
-}
-
-/// A persisted loss event of the conflict feed.
-#[derive(Clone, PartialEq, Message)]
-struct StoredEvent {
-    #[prost(bool, tag = "1")]
-    causal_inversion: bool,
-    #[prost(message, optional, tag = "2")]
-    winner: Option<pb::WriteRecord>,
-    #[prost(message, optional, tag = "3")]
-    loser: Option<pb::WriteRecord>,
-    #[prost(uint64, tag = "4")]
-    detected_at_us: u64,
-}
-
-/// The feed's totals (they count events no longer kept too).
-#[derive(Clone, PartialEq, Message)]
-struct StoredFeedTotals {
-    #[prost(uint64, tag = "1")]
-    recorded: u64,
-    #[prost(uint64, tag = "2")]
-    conflicts: u64,
-}
-
-/// An origin's persisted applied position.
-#[derive(Clone, PartialEq, Message)]
-struct StoredPosition {
-    #[prost(uint64, tag = "1")]
-    applied_seq: u64,
-    #[prost(string, tag = "2")]
-    incarnation: String,
-}
-
-/// A persisted fence.
-#[derive(Clone, PartialEq, Message)]
-struct StoredFence {
-    #[prost(string, tag = "1")]
-    region: String,
-    #[prost(uint64, tag = "2")]
-    after_seq: u64,
-    #[prost(uint64, tag = "3")]
-    epoch: u64,
-    #[prost(uint64, tag = "4")]
-    cut_at_us: u64,
-}
-
-/// What is kept of the own log's truncated front (see `meridian_core::replica::Truncated`).
-#[derive(Clone, PartialEq, Message)]
-struct StoredTruncation {
-    #[prost(uint64, tag = "1")]
-    base: u64,
-    #[prost(uint64, tag = "2")]
-    base_physical_us: u64,
-    #[prost(uint32, tag = "3")]
-    base_logical: u32,
-    #[prost(uint64, tag = "4")]
-    first_commit_us: u64,
-}
-
-/// One item's multi-Region strong-consistency state: its committed write with the ballot, and
-/// its fences.
-#[derive(Clone, PartialEq, Message)]
-struct StoredStrong {
-    #[prost(message, optional, tag = "1")]
-    ballot: Option<pb::Ballot>,
-    #[prost(message, optional, tag = "2")]
-    committed: Option<pb::WriteRecord>,
-    /// (origin, counter) pairs, flattened.
-    #[prost(uint64, repeated, tag = "3")]
-    fences: Vec<u64>,
-}
-
-/// The persisted Aurora Global role (the mode itself comes from the cluster file).
-#[derive(Clone, PartialEq, Message)]
-struct StoredRole {
-    #[prost(string, tag = "1")]
-    primary: String,
-    #[prost(uint64, tag = "2")]
-    epoch: u64,
-    #[prost(message, repeated, tag = "3")]
-    fences: Vec<StoredFence>,
-    /// Writes paused (a switchover was draining this primary).
-    #[prost(bool, tag = "4")]
-    frozen: bool,
-}
 
 /// One thing to make durable.
 #[derive(Clone, Debug)]

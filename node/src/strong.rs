@@ -20,6 +20,7 @@
 //! Lock order: the protocol's mutex, then the replica's. Nothing waits while holding either.
 
 mod links;
+mod receive;
 mod wire;
 
 pub use links::{Outbox, spawn_senders};
@@ -36,9 +37,9 @@ use std::{
 use meridian_core::{
     clock::now_us,
     region::RegionId,
-    replica::{Committed, Condition, Replica, WriteOp},
+    replica::{Committed, Condition, WriteOp},
     store::Write,
-    strong::{self, Ballot, Event, Msg, Participant, Refusal},
+    strong::{self, Ballot, Participant, Refusal},
 };
 use meridian_proto::v1 as pb;
 use tokio::sync::oneshot;
@@ -48,7 +49,6 @@ use crate::{
     error::{Error, Result},
     lock::Unpoisoned,
     state::{Durable, NodeState},
-    storage::Op,
 };
 use wire::NodeMsg;
 
@@ -212,12 +212,7 @@ impl NodeState {
     /// Why this region cannot serve a strong operation now, if it cannot: it is the witness,
     /// it lost its state, or every link to the other participants is cut.
     fn check_strong_service(&self, s: &Strong) -> Result<()> {
-        if s.witness {
-            return Err(Error::FailedPrecondition(format!(
-                "region {} is the witness of this strong-consistency cluster: it stores writes and counts for quorum, but serves no reads or writes",
-                self.region_name()
-            )));
-        }
+        self.refuse_if_witness()?;
         if !s.participating() {
             s.quorum_refusals.fetch_add(1, Ordering::Relaxed);
             return Err(Error::Unavailable(format!(
@@ -228,6 +223,17 @@ impl NodeState {
         if let Some(why) = self.quorum_lost() {
             s.quorum_refusals.fetch_add(1, Ordering::Relaxed);
             return Err(Error::Unavailable(format!("no quorum: {why}")));
+        }
+        Ok(())
+    }
+
+    /// The witness of a strong cluster serves no client call: `Err` saying so there.
+    pub fn refuse_if_witness(&self) -> Result<()> {
+        if self.strong.as_ref().is_some_and(|s| s.witness) {
+            return Err(Error::FailedPrecondition(format!(
+                "region {} is the witness of this strong-consistency cluster: it stores writes and counts for quorum, but serves no reads or writes",
+                self.region_name()
+            )));
         }
         Ok(())
     }
@@ -411,224 +417,6 @@ impl NodeState {
             }
         }
     }
-
-    /// Messages from `from`: run them through the protocol, apply what it committed or
-    /// learnt, answer (after what was applied is durable), and wake the waiting requests.
-    pub fn strong_receive(
-        self: &Arc<Self>,
-        from: RegionId,
-        msgs: Vec<pb::StrongMsg>,
-    ) -> Result<()> {
-        let s = self.strong_state()?;
-        let now = now_us();
-        let mut out = Vec::new();
-        let mut queued = false;
-        {
-            let mut inner = s.inner.locked();
-            for m in msgs {
-                let msg = match wire::from_pb(&self.regions, m) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        refused(self, from, &e.to_string());
-                        continue;
-                    }
-                };
-                if let Err(why) = self.check_strong_value(&inner.protocol, &msg, now) {
-                    refused(self, from, &why);
-                    continue;
-                }
-                // A region that lost its state refuses every proposal and counts as busy.
-                let msg = match msg {
-                    Msg::Propose { key, ballot, .. } if !s.participating() => {
-                        out.push((
-                            participant(from),
-                            Msg::Refused {
-                                key,
-                                ballot,
-                                committed: None,
-                            },
-                        ));
-                        continue;
-                    }
-                    Msg::Read { key, id } if !s.participating() => {
-                        out.push((
-                            participant(from),
-                            Msg::ReadReply {
-                                key,
-                                id,
-                                committed: None,
-                                busy: true,
-                            },
-                        ));
-                        continue;
-                    }
-                    m => m,
-                };
-                let key = wire::key_of(&msg).clone();
-                tracing::debug!(from = self.regions.name(from), msg = ?kind_of(&msg), key = &*key, "strong message");
-                let before = inner.protocol.durable_state(&key);
-                let (o, events) = inner.protocol.on_msg(participant(from), msg);
-                out.extend(o);
-                let settled = self.settle_item(&mut inner, &key, before);
-                queued |= settled.is_some();
-                let mut settled = settled.flatten();
-                for e in events {
-                    self.on_event(&mut inner, e, &mut settled);
-                }
-            }
-        }
-        // Answers go out once what they promise is on disk.
-        let ticket = if queued {
-            self.durability_ticket()
-        } else {
-            None
-        };
-        self.strong_send(out, ticket);
-        Ok(())
-    }
-
-    /// After the protocol handled a message about `key`: merge a newly committed write into
-    /// the replica (logging it when it is this region's own), and queue the item's protocol
-    /// state for disk. `None` when the item's state did not change; `Some(logged)` otherwise,
-    /// with the own write logged (and the wait for it to be durable), if one was.
-    fn settle_item(
-        &self,
-        inner: &mut Inner,
-        key: &Key,
-        before: (Option<Ballot>, Vec<(u16, u64)>),
-    ) -> Option<Option<(Committed, Option<Durable>)>> {
-        let after = inner.protocol.durable_state(key);
-        if after == before {
-            return None;
-        }
-        let committed = inner.protocol.committed(key).cloned();
-        let mut core = self.replica();
-        let events = core.feed().lost();
-        let mut logged = None;
-        let mut ops = vec![Op::Strong {
-            key: key.clone(),
-            committed: committed.clone(),
-            fences: after.1.clone(),
-        }];
-        if after.0 != before.0
-            && let Some((_, w)) = &committed
-            && !holds(&core, w)
-        {
-            if w.origin() == self.region {
-                let c = core.commit_prepared((**w).clone());
-                ops.push(Op::Log(c.write.clone()));
-                logged = Some(c);
-            } else {
-                core.apply_remote(w.clone(), now_us());
-            }
-        }
-        let seq = logged.as_ref().map(|c: &Committed| c.write.seq);
-        let durable = self.persist_keys(&core, std::iter::once(&**key), events, ops, seq);
-        if durable.is_none()
-            && let Some(seq) = seq
-        {
-            // Memory mode: peers may pull it now.
-            self.advance_head(seq);
-        }
-        Some(logged.map(|c| (c, durable)))
-    }
-
-    fn on_event(
-        &self,
-        inner: &mut Inner,
-        e: Event<Key, Arc<Write>>,
-        logged: &mut Option<(Committed, Option<Durable>)>,
-    ) {
-        match e {
-            Event::Committed(key, ballot) => {
-                if let Some(tx) = inner.writes.remove(&(key, ballot))
-                    && let Some((c, durable)) = logged.take()
-                {
-                    let _ = tx.send(WriteFate::Committed(c, durable));
-                }
-            }
-            Event::Conflict(key, ballot) => {
-                if let Some(tx) = inner.writes.remove(&(key, ballot)) {
-                    let _ = tx.send(WriteFate::Conflict);
-                }
-            }
-            Event::Resolved(..) => {}
-            Event::ReadDone(id, w) => {
-                if let Some(tx) = inner.reads.remove(&id) {
-                    let _ = tx.send(ReadFate::Done(w));
-                }
-            }
-            Event::ReadBusy(id) => {
-                if let Some(tx) = inner.reads.remove(&id) {
-                    let _ = tx.send(ReadFate::Busy);
-                }
-            }
-        }
-    }
-
-    /// A write a peer sends in a protocol message must be one some region can have made
-    /// (the checks replicated writes pass); one claiming this region as origin only if it is
-    /// this region's unfinished write of the key, one it holds, or one of an earlier
-    /// incarnation.
-    fn check_strong_value(
-        &self,
-        protocol: &Protocol,
-        msg: &NodeMsg,
-        now: u64,
-    ) -> std::result::Result<(), String> {
-        let writes: Vec<&Arc<Write>> = match msg {
-            Msg::Propose { value, .. } | Msg::Learn { value, .. } => vec![value],
-            Msg::Refused { committed, .. }
-            | Msg::Fate { committed, .. }
-            | Msg::ReadReply { committed, .. } => committed.iter().map(|(_, w)| w).collect(),
-            _ => vec![],
-        };
-        let core = self.replica();
-        for w in writes {
-            if w.origin() == self.region {
-                let pending = protocol
-                    .pending_value(&w.key)
-                    .is_some_and(|p| p.id == w.id && p.version == w.version);
-                if !pending && !holds(&core, w) {
-                    core.check_repair(w, now, true)?;
-                }
-            } else {
-                core.check_remote(w, now)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A message's kind and ballot, for logs.
-fn kind_of(m: &NodeMsg) -> String {
-    match m {
-        Msg::Propose { ballot, .. } => format!("propose {ballot:?}"),
-        Msg::Accepted { ballot, .. } => format!("accepted {ballot:?}"),
-        Msg::Refused { ballot, .. } => format!("refused {ballot:?}"),
-        Msg::Learn { ballot, .. } => format!("learn {ballot:?}"),
-        Msg::Query { ballot, .. } => format!("query {ballot:?}"),
-        Msg::Fate { ballot, .. } => format!("fate {ballot:?}"),
-        Msg::Read { id, .. } => format!("read {id}"),
-        Msg::ReadReply { id, busy, .. } => format!("read reply {id} busy={busy}"),
-    }
-}
-
-/// A peer's message that cannot be taken: logged and counted (the protocol treats it as lost).
-fn refused(state: &NodeState, from: RegionId, why: &str) {
-    state.inbound(from).stats.locked().refused_writes += 1;
-    tracing::warn!(
-        peer = state.regions.name(from),
-        reason = crate::error::truncate(why),
-        "refused a strong-consistency message"
-    );
-}
-
-/// Does the replica's store hold `w` (same id and version) as its key's current write?
-fn holds(core: &Replica, w: &Write) -> bool {
-    core.store()
-        .get(&w.key)
-        .is_some_and(|c| c.id == w.id && c.version == w.version)
 }
 
 fn busy_error(key: &str, in_doubt: bool) -> Error {

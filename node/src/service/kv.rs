@@ -183,14 +183,7 @@ impl KvService {
     async fn read(&self, meta: RequestMeta, key: String, strong: bool) -> Result<pb::GetReply> {
         check_key(&key)?;
         let state = &self.node.state;
-        if let Some(s) = &state.strong
-            && s.witness
-        {
-            return Err(Error::FailedPrecondition(format!(
-                "region {} is the witness of this strong-consistency cluster: it stores writes and counts for quorum, but serves no reads or writes",
-                state.region_name()
-            )));
-        }
+        state.refuse_if_witness()?;
         let current = if strong {
             state.strong_read(&key).await?
         } else {
