@@ -179,6 +179,51 @@ async fn partition_probe(
     Ok(p)
 }
 
+/// What a Global Tables phase needs.
+struct GlobalRun<'a> {
+    args: &'a DemoArgs,
+    binary: &'a std::path::Path,
+    node_args: &'a [String],
+    dash: &'a Dashboard,
+    live: &'a Arc<LiveLoad>,
+}
+
+impl GlobalRun<'_> {
+    /// Start `cfg`, run the workload from every region, cut [`CUT`] off, stop.
+    async fn phase(
+        &self,
+        cfg: ClusterConfig,
+        name: &'static str,
+        slug: &'static str,
+    ) -> anyhow::Result<Phase> {
+        let mut cluster = LocalCluster::start_with_metrics(
+            self.binary.to_path_buf(),
+            self.args.dir.join("cluster"),
+            cfg,
+            self.node_args.to_vec(),
+        )
+        .await?;
+        self.dash.set_target(target_of(&cluster));
+        print_endpoints(&cluster);
+        let result = run_load(
+            self.args,
+            &cluster.cluster,
+            AuroraWrites::Primary,
+            None,
+            self.live,
+        )
+        .await?;
+        let partition = Some(partition_probe(self.args, &cluster, false).await?);
+        cluster.stop();
+        Ok(Phase {
+            name,
+            slug,
+            result,
+            partition,
+        })
+    }
+}
+
 async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let binary = std::env::current_exe().context("cannot find the meridian binary")?;
     let base = scale_lag(ClusterConfig::builtin(), args.lag_scale);
@@ -199,23 +244,17 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     let mut gt = base.clone();
     gt.mode = Mode::GlobalTables;
-    let mut cluster = LocalCluster::start_with_metrics(
-        binary.clone(),
-        args.dir.join("cluster"),
-        gt.clone(),
-        node_args.clone(),
-    )
-    .await?;
-    dash.set_target(target_of(&cluster));
-    print_endpoints(&cluster);
-    let result = run_load(&args, &cluster.cluster, AuroraWrites::Primary, None, &live).await?;
-    phases.push(Phase {
-        name: "Global Tables (eventual)",
-        slug: "global-tables",
-        result,
-        partition: Some(partition_probe(&args, &cluster, false).await?),
-    });
-    cluster.stop();
+    let run = GlobalRun {
+        args: &args,
+        binary: &binary,
+        node_args: &node_args,
+        dash: &dash,
+        live: &live,
+    };
+    phases.push(
+        run.phase(gt.clone(), "Global Tables (eventual)", "global-tables")
+            .await?,
+    );
 
     // 2. Global Tables, multi-Region strong consistency.
     step(
@@ -225,23 +264,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     let mut strong = gt;
     strong.multi_region_consistency = MultiRegion::Strong;
-    let mut cluster = LocalCluster::start_with_metrics(
-        binary.clone(),
-        args.dir.join("cluster"),
-        strong,
-        node_args.clone(),
-    )
-    .await?;
-    dash.set_target(target_of(&cluster));
-    print_endpoints(&cluster);
-    let result = run_load(&args, &cluster.cluster, AuroraWrites::Primary, None, &live).await?;
-    phases.push(Phase {
-        name: "Global Tables (strong)",
-        slug: "global-tables-strong",
-        result,
-        partition: Some(partition_probe(&args, &cluster, false).await?),
-    });
-    cluster.stop();
+    phases.push(
+        run.phase(strong, "Global Tables (strong)", "global-tables-strong")
+            .await?,
+    );
 
     // 2. Aurora Global, writes to the primary.
     let mut ag = base.clone();
