@@ -22,7 +22,9 @@
 //!   `Query`: a participant that committed it says so; one that did not fences it and says so.
 //! - **Strong read** at R: refused while R has an unfinished write of the item; otherwise R asks
 //!   the others and answers with the greater of its own and the first answer from a participant
-//!   that has no unfinished write of the item.
+//!   that has no unfinished write of the item. R learns every committed write an answer
+//!   carries (as it does from a refusal): it is committed at the answerer, so its origin
+//!   commits it (a participant accepted it), and R's next write of the item builds on it.
 //!
 //! # Why it holds
 //! - *A strong read sees every write acknowledged before it began.* An acknowledged write W is
@@ -428,11 +430,16 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
                 ));
             }
             Msg::ReadReply {
+                key,
                 id,
                 committed,
                 busy,
-                ..
             } => {
+                // What is committed there is committed: learnt here as from a refusal, so
+                // what the reader evaluates next (a condition, a write's base) is this new.
+                if let Some((b, v)) = &committed {
+                    self.item(&key).learn(*b, v.clone());
+                }
                 let peers = self.peers.len();
                 if let Some((own, busy_count)) = self.reads.get_mut(&id) {
                     if busy {

@@ -54,6 +54,10 @@ pub struct Context<'a> {
     pub regions: &'a [String],
     /// Now, seconds since the epoch.
     pub now_s: f64,
+    /// Is the table a multi-Region strong consistency (MRSC) global table?
+    pub strong: bool,
+    /// The witness region of an MRSC table (it holds no replica).
+    pub witness: Option<&'a str>,
 }
 
 /// Run operation `op` (the part of `X-Amz-Target` after the dot) on `body`.
@@ -64,6 +68,9 @@ pub fn run(op: &str, body: &Value, ctx: &Context, txn: &mut dyn Txn) -> Result<V
         ));
     }
     let body = &*legacy::translate(body)?;
+    if ctx.strong {
+        refuse_under_mrsc(op)?;
+    }
     match op {
         "CreateTable" => tables::create(body, ctx, txn),
         "DescribeTable" => tables::describe(body, ctx, txn),
@@ -85,6 +92,18 @@ pub fn run(op: &str, body: &Value, ctx: &Context, txn: &mut dyn Txn) -> Result<V
             format!("Unknown operation: {}", crate::value::excerpt(op)),
         )),
     }
+}
+
+/// What an MRSC global table does not support, refused as DynamoDB refuses it.
+fn refuse_under_mrsc(op: &str) -> Result<()> {
+    let what = match op {
+        "TransactWriteItems" | "TransactGetItems" => "Transactions are",
+        "UpdateTimeToLive" => "Time to Live (TTL) is",
+        _ => return Ok(()),
+    };
+    Err(DynamoError::validation(format!(
+        "{what} not supported for global tables configured for multi-Region strong consistency (MRSC)"
+    )))
 }
 
 /// Does `op` change anything? (Reads wait only for durability of what they saw.)

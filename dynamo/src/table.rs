@@ -335,12 +335,12 @@ impl Table {
         v
     }
 
-    /// The DescribeTable (and CreateTable, DeleteTable) description, as seen from `region` of
-    /// a cluster of `regions`; `status` is ACTIVE, or DELETING in DeleteTable's reply.
+    /// The DescribeTable (and CreateTable, DeleteTable) description, as seen from the region
+    /// of `ctx`; `status` is ACTIVE, or DELETING in DeleteTable's reply. An MRSC table says so
+    /// (`MultiRegionConsistency: STRONG`) and lists its witness apart from its replicas.
     pub fn describe(
         &self,
-        region: &str,
-        regions: &[String],
+        ctx: &crate::ops::Context,
         status: &str,
         items: Option<(u64, u64)>,
     ) -> Value {
@@ -362,7 +362,7 @@ impl Table {
             "CreationDateTime": self.created,
             "ItemCount": count,
             "TableSizeBytes": bytes,
-            "TableArn": format!("arn:aws:dynamodb:{region}:000000000000:table/{}", self.name),
+            "TableArn": format!("arn:aws:dynamodb:{}:000000000000:table/{}", ctx.region, self.name),
             "TableId": self.id,
             "ProvisionedThroughput": {
                 "NumberOfDecreasesToday": 0,
@@ -370,12 +370,19 @@ impl Table {
                 "WriteCapacityUnits": write,
             },
             "GlobalTableVersion": "2019.11.21",
-            "Replicas": regions
+            "Replicas": ctx.regions
                 .iter()
-                .filter(|r| *r != region)
+                .filter(|r| *r != ctx.region && Some(r.as_str()) != ctx.witness)
                 .map(|r| serde_json::json!({"RegionName": r, "ReplicaStatus": "ACTIVE"}))
                 .collect::<Vec<_>>(),
         });
+        if ctx.strong {
+            d["MultiRegionConsistency"] = "STRONG".into();
+            if let Some(w) = ctx.witness {
+                d["GlobalTableWitnesses"] =
+                    serde_json::json!([{"RegionName": w, "WitnessStatus": "ACTIVE"}]);
+            }
+        }
         if self.billing_mode == "PAY_PER_REQUEST" {
             d["BillingModeSummary"] = serde_json::json!({"BillingMode": "PAY_PER_REQUEST"});
         }

@@ -403,6 +403,7 @@ impl NodeState {
                 None => Ok(Ok(ReadFate::Busy)),
             };
             match fate {
+                // What the read learnt is in the replica already (`receive::settle_item`).
                 Ok(Ok(ReadFate::Done(w))) => return Ok(w),
                 Ok(Ok(ReadFate::Busy)) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(5)).await;

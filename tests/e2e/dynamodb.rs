@@ -15,6 +15,30 @@ fn items_of_every_type_round_trip_and_errors_are_dynamodbs() {
     c.boto3("batches_and_transactions", &[]);
 }
 
+/// An MRSC cluster: replicas `near` and `far` 250 ms apart, the witness `w` 15 ms from both,
+/// so a write at `near` is acknowledged through the witness long before `far`'s copy has it.
+#[test]
+fn an_mrsc_table_writes_through_the_quorum_and_never_judges_on_a_stale_copy() {
+    let spec = Spec::new(&["far", "near", "w"], 15.0)
+        .extra("multi_region_consistency = \"strong\"\n[[link]]\nbetween = [\"near\", \"far\"]\nlatency_ms = 250")
+        .region_extra("w", "witness = true");
+    let c = Cluster::start("ddb-strong", spec);
+    for r in ["far", "near"] {
+        poll(&format!("{r} takes part"), || {
+            (c.stats(r)["quorum"] == "ok").then_some(())
+        });
+    }
+    let out = c.boto3("strong", &["near", "far", "w"]);
+    assert!(out.contains("strong OK"), "{out}");
+    // Every write went through the quorum: the replicas and the witness agree.
+    for key in ["ddb/mrsc/S\"cond\"", "ddb/mrsc/S\"claim\""] {
+        let want = c.ctl("near", &["get", key, "--consistent"]);
+        poll(&format!("far holds {key}"), || {
+            (c.ctl("far", &["get", key])["value"] == want["value"]).then_some(())
+        });
+    }
+}
+
 #[test]
 fn query_pages_in_sort_key_order_and_conditions_fail_as_dynamodb_does() {
     let c = Cluster::start("ddb-query", Spec::new(REGIONS, 5.0));

@@ -211,7 +211,8 @@ pub fn update(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
 }
 
 /// GetItem, and each Get of a TransactGetItems: `{"Item": ..}` projected, or `{}`. Every read is
-/// local (`ConsistentRead` reads this region's copy either way).
+/// of the [`Txn`] (a strong cluster's endpoint brings its copy of the item up to the latest
+/// acknowledged write first when `ConsistentRead` is true).
 pub fn get(body: &Value, txn: &mut dyn Txn) -> Result<Value> {
     let table = load_table(txn, crate::table::table_name(body)?)?;
     let key = table.key_of(&key_param(body)?, true)?;

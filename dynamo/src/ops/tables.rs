@@ -15,6 +15,7 @@ use crate::{
 /// CreateTable.
 pub fn create(body: &Value, ctx: &Context, txn: &mut dyn Txn) -> Result<Value> {
     let table = Table::from_create(body, ctx.region, ctx.now_s)?;
+
     if txn.get(&Table::meta_key(&table.name)).is_some() {
         return Err(DynamoError::new(
             ErrorKind::ResourceInUse,
@@ -23,7 +24,7 @@ pub fn create(body: &Value, ctx: &Context, txn: &mut dyn Txn) -> Result<Value> {
     }
     let raw = serde_json::to_vec(&table).expect("a table encodes");
     txn.put(&Table::meta_key(&table.name), raw)?;
-    Ok(json!({"TableDescription": table.describe(ctx.region, ctx.regions, "ACTIVE", None)}))
+    Ok(json!({"TableDescription": table.describe(ctx, "ACTIVE", None)}))
 }
 
 /// Item count and size of `table` in this region.
@@ -41,7 +42,7 @@ fn totals(txn: &dyn Txn, table: &Table) -> (u64, u64) {
 pub fn describe(body: &Value, ctx: &Context, txn: &mut dyn Txn) -> Result<Value> {
     let table = load_table(txn, table_name(body)?)?;
     let totals = totals(txn, &table);
-    Ok(json!({"Table": table.describe(ctx.region, ctx.regions, "ACTIVE", Some(totals))}))
+    Ok(json!({"Table": table.describe(ctx, "ACTIVE", Some(totals))}))
 }
 
 /// ListTables, in name order, paged by `Limit` and `ExclusiveStartTableName`.
@@ -81,7 +82,7 @@ pub fn delete(body: &Value, ctx: &Context, txn: &mut dyn Txn) -> Result<Value> {
         txn.delete(&key)?;
     }
     txn.delete(&Table::meta_key(&table.name))?;
-    Ok(json!({"TableDescription": table.describe(ctx.region, ctx.regions, "DELETING", None)}))
+    Ok(json!({"TableDescription": table.describe(ctx, "DELETING", None)}))
 }
 
 /// UpdateTable: billing and throughput changes are kept; `ReplicaUpdates` naming regions of
@@ -121,5 +122,5 @@ pub fn update(body: &Value, ctx: &Context, txn: &mut dyn Txn) -> Result<Value> {
     }
     let raw = serde_json::to_vec(&table).expect("a table encodes");
     txn.put(&Table::meta_key(&table.name), raw)?;
-    Ok(json!({"TableDescription": table.describe(ctx.region, ctx.regions, "ACTIVE", None)}))
+    Ok(json!({"TableDescription": table.describe(ctx, "ACTIVE", None)}))
 }

@@ -36,13 +36,37 @@ impl Txn for Mem {
 const REGIONS: [&str; 2] = ["eu-west-1", "us-east-1"];
 
 fn call(txn: &mut Mem, op: &str, body: Value) -> Result<Value> {
+    call_in(txn, op, body, false)
+}
+
+fn call_in(txn: &mut Mem, op: &str, body: Value, strong: bool) -> Result<Value> {
     let regions: Vec<String> = REGIONS.iter().map(|r| r.to_string()).collect();
     let ctx = Context {
         region: "us-east-1",
         regions: &regions,
         now_s: 1.0,
+        strong,
+        witness: None,
     };
     run(op, &body, &ctx, txn)
+}
+
+#[test]
+fn an_mrsc_table_refuses_transactions_and_ttl_and_runs_the_rest() {
+    let mut m = with_table(None);
+    for op in ["TransactWriteItems", "TransactGetItems", "UpdateTimeToLive"] {
+        let e = call_in(&mut m, op, json!({"TransactItems": []}), true).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Validation, "{op}: {e}");
+        assert!(
+            e.message
+                .ends_with("not supported for global tables configured for multi-Region strong consistency (MRSC)"),
+            "{op}: {e}"
+        );
+    }
+    let put = json!({"TableName": "t1x", "Item": {"pk": {"S": "a"}}});
+    call_in(&mut m, "PutItem", put, true).unwrap();
+    let d = call_in(&mut m, "DescribeTable", json!({"TableName": "t1x"}), true).unwrap();
+    assert_eq!(d["Table"]["MultiRegionConsistency"], "STRONG");
 }
 
 fn ok(txn: &mut Mem, op: &str, body: Value) -> Value {

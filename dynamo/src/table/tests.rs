@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::value::map_from_json;
+use crate::{ops::Context, value::map_from_json};
 
 fn create(body: Value) -> Result<Table> {
     Table::from_create(&body, "us-east-1", 0.0)
@@ -131,14 +131,40 @@ fn storage_keys_are_readable_and_distinct() {
     assert!(key("alice", "1").starts_with(&t.item_prefix()));
 }
 
+fn ctx<'a>(regions: &'a [String], strong: bool, witness: Option<&'a str>) -> Context<'a> {
+    Context {
+        region: "us-east-1",
+        regions,
+        now_s: 1.0,
+        strong,
+        witness,
+    }
+}
+
+#[test]
+fn an_mrsc_description_says_strong_and_lists_the_witness_apart() {
+    let regions: Vec<String> = ["eu-west-1", "us-east-1", "us-west-2"]
+        .map(String::from)
+        .to_vec();
+    let d = orders().describe(&ctx(&regions, true, Some("us-west-2")), "ACTIVE", None);
+    assert_eq!(d["MultiRegionConsistency"], "STRONG");
+    assert_eq!(
+        d["Replicas"],
+        json!([{"RegionName": "eu-west-1", "ReplicaStatus": "ACTIVE"}])
+    );
+    assert_eq!(
+        d["GlobalTableWitnesses"],
+        json!([{"RegionName": "us-west-2", "WitnessStatus": "ACTIVE"}])
+    );
+    let eventual = orders().describe(&ctx(&regions, false, None), "ACTIVE", None);
+    assert!(eventual.get("MultiRegionConsistency").is_none());
+    assert!(eventual.get("GlobalTableWitnesses").is_none());
+}
+
 #[test]
 fn the_description_names_every_other_region_as_a_replica() {
-    let d = orders().describe(
-        "us-east-1",
-        &["eu-west-1".into(), "us-east-1".into()],
-        "ACTIVE",
-        None,
-    );
+    let regions = vec!["eu-west-1".into(), "us-east-1".into()];
+    let d = orders().describe(&ctx(&regions, false, None), "ACTIVE", None);
     assert_eq!(d["GlobalTableVersion"], "2019.11.21");
     assert_eq!(
         d["Replicas"],

@@ -6,7 +6,8 @@
 //! Signatures are not verified (as DynamoDB Local and dynalite do not): any well-formed SigV4
 //! `Authorization` header is accepted, but its credential scope must name this node's region —
 //! a client configured for another region is refused with a message naming both. An Aurora
-//! Global secondary with write forwarding on passes write operations to the primary.
+//! Global secondary with write forwarding on passes write operations to the primary. In a
+//! strong cluster every operation runs as [`strong`] says.
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     forward::{self, FORWARDED_HEADER},
+    strong,
     txn::{ReplicaTxn, dynamo_error},
 };
 use crate::state::NodeState;
@@ -144,7 +146,7 @@ fn forward_to(state: &NodeState, headers: &HeaderMap) -> Option<(String, SocketA
 }
 
 async fn execute(
-    state: &NodeState,
+    state: &Arc<NodeState>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Reply, DynamoError> {
@@ -177,11 +179,25 @@ async fn execute(
     let body: Value = serde_json::from_slice(body).map_err(|e| {
         DynamoError::serialization(format!("The request body is not valid JSON: {e}"))
     })?;
+    let witness = state
+        .opts
+        .cluster
+        .regions
+        .iter()
+        .find(|r| r.witness)
+        .map(|r| r.name.as_str());
     let ctx = ops::Context {
         region: state.region_name(),
         regions: state.regions.names(),
         now_s: meridian_core::clock::now_us() as f64 / 1e6,
+        strong: state.strong.is_some(),
+        witness,
     };
+    if state.strong.is_some() {
+        return strong::execute(state, op, &body, &ctx)
+            .await
+            .map(Reply::Json);
+    }
     state
         .transact(|writer| ops::run(op, &body, &ctx, &mut ReplicaTxn { writer }))
         .await

@@ -39,7 +39,7 @@ impl Writer<'_> {
     pub fn write(&mut self, key: &str, op: WriteOp) -> Result<Committed> {
         if self.state.strong.is_some() {
             return Err(Error::FailedPrecondition(format!(
-                "region {} runs multi-Region strong consistency, and Meridian's DynamoDB endpoint does not write to it yet (write through the gRPC API: its writes go through the quorum)",
+                "region {} runs multi-Region strong consistency: its writes go through the quorum, not a local transaction",
                 self.state.region_name()
             )));
         }
