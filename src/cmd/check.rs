@@ -57,6 +57,11 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     ))?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
+    } else if report.ok && report.strong.is_some() {
+        println!(
+            "checker: OK — {} acknowledged writes over {} keys: all regions identical; strong consistency: no LWW loser, one causal chain per key, every write in every region's history",
+            report.writes_acked, report.keys_checked
+        );
     } else if report.ok {
         println!(
             "checker: OK — {} acknowledged writes over {} keys: all regions identical, LWW winners, every conflict genuine, every lost write reported ({} lost)",

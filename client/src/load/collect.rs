@@ -13,6 +13,7 @@ use crate::{
     check::{
         checker::{CheckReport, check_with_set_aside},
         history::{FinalItem, FinalStates, LossEvent, Ver, WriteRec},
+        strong::check_strong,
     },
     control::{aurora::set_aside, client::RegionClient, session::Session},
     error::{Result, ResultExt, bail},
@@ -40,7 +41,8 @@ pub async fn cluster_status(
 
 /// Check a recorded history against a running cluster (`meridian check`): wait until the
 /// regions are quiescent, read every region's final state and whole conflict feed, keep the
-/// history's keys, and run the checker. `Err` when a node cannot be reached, or the cluster
+/// history's keys, and run the checker (with its strong-consistency checks in a strong
+/// cluster: no LWW loser, one causal chain per key, every write in every region's history). `Err` when a node cannot be reached, or the cluster
 /// does not settle within `converge_timeout`.
 pub async fn check_history(
     cluster: &ClusterConfig,
@@ -75,13 +77,16 @@ pub async fn check_history(
     } else {
         HashMap::new()
     };
-    Ok(check_with_set_aside(
-        writes,
-        &finals,
-        &events,
-        feed_complete,
-        &set_aside,
-    ))
+    let mut report = check_with_set_aside(writes, &finals, &events, feed_complete, &set_aside);
+    if status
+        .first()
+        .is_some_and(|(_, s)| s.multi_region_consistency == "strong")
+    {
+        // No strong reads in a recorded history (and no times): the per-key order of the
+        // writes is checked, the real-time order of reads has nothing to check.
+        check_strong(writes, &[], &finals, &events, &mut report);
+    }
+    Ok(report)
 }
 
 /// Wait until every region has applied every other region's log (or `timeout` passes).
