@@ -5,7 +5,7 @@
 //! network. One sender task per peer keeps one `Replication/Strong` stream open and sends the
 //! due messages in batches; a broken stream is opened again for the next batch.
 
-use std::{collections::VecDeque, time::Duration};
+use std::collections::VecDeque;
 
 use meridian_core::{clock::now_us, links::delivery_time, region::RegionId};
 use meridian_proto::v1 as pb;
@@ -83,13 +83,6 @@ pub fn spawn_senders(node: &Node, tasks: &mut tokio::task::JoinSet<()>) {
     }
 }
 
-async fn sleep_until_us(at_us: u64) {
-    let now = now_us();
-    if at_us > now {
-        tokio::time::sleep(Duration::from_micros(at_us - now)).await;
-    }
-}
-
 /// Most messages per batch.
 const MAX_BATCH: usize = 512;
 
@@ -120,7 +113,7 @@ async fn sender(node: Node, peer: RegionId, mut rx: mpsc::UnboundedReceiver<Outg
                 Some(m) => queue.push_back(m),
                 None => return,
             },
-            _ = sleep_until_us(next_due.unwrap_or(0)), if next_due.is_some() => {}
+            _ = crate::timer::sleep_until_us(next_due.unwrap_or(0)), if next_due.is_some() => {}
         }
     }
 }
