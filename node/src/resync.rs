@@ -41,6 +41,7 @@ pub async fn learn_links(node: &Node) {
                     );
                 }
                 state.links.adopt(table, state.regions.name(peer));
+                state.note_links();
                 return;
             }
             Err(e) => {

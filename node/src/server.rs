@@ -227,6 +227,7 @@ pub async fn serve(
     }
     tasks.spawn(sample_rpo_lag(state.clone(), token.clone()));
     crate::strong::spawn_senders(&node, &mut tasks);
+    crate::strong::spawn_catch_up(&node, &mut tasks);
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<KvServer<KvService>>().await;

@@ -151,9 +151,11 @@ pub fn node_status(state: &NodeState) -> pb::NodeStatus {
                 "starting: waiting for a peer to say whether this region is new or lost its state"
                     .to_owned()
             }
-            Some(_) => state
-                .quorum_lost()
-                .map_or_else(|| "ok".to_owned(), |why| format!("lost: {why}")),
+            Some(_) => match (state.quorum_lost(), state.catching_up()) {
+                (Some(why), _) => format!("lost: {why}"),
+                (None, Some(how)) => format!("catching up {how}"),
+                (None, None) => "ok".to_owned(),
+            },
         },
         write_conflicts: state
             .strong

@@ -14,19 +14,28 @@
 //!
 //! A region that lost its state (a memory-mode restart, a wiped data directory) takes no part:
 //! it cannot tell a stale proposal from a current one, so it refuses every proposal and
-//! answers reads as busy; the other two keep full service. A region that kept its state takes
-//! part at once — a stale proposal of its own is refused and teaches it the newer write.
+//! answers reads as busy; the other two keep full service. A region that kept its state (a
+//! restart), or that every link to the others was cut from (a heal), takes part in the protocol
+//! at once, but *catches up* before it serves writes and strong reads again ([`catch_up`]): it
+//! applies the reachable peers' logs up to their heads and learns the ballots of the items it
+//! missed, so that its first write of such an item builds on the newest write instead of being
+//! refused as stale. Meanwhile they answer `UNAVAILABLE` (`no quorum: region X is catching
+//! up ...`); eventual reads are served. The catch-up is bounded: should it not finish, a stale
+//! proposal of the region's is still refused and teaches it the newer write.
 //!
 //! Lock order: the protocol's mutex, then the replica's. Nothing waits while holding either.
+//! The catch-up's progress has a lock of its own, taken alone.
 
+mod catch_up;
 mod links;
 mod receive;
 mod wire;
 
+pub use catch_up::spawn_catch_up;
 pub use links::{Outbox, spawn_senders};
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -73,6 +82,8 @@ struct Inner {
     protocol: Protocol,
     writes: HashMap<(Key, Ballot), oneshot::Sender<WriteFate>>,
     reads: HashMap<u64, oneshot::Sender<ReadFate>>,
+    /// Reads a catch-up sent: their replies teach the committed writes they carry.
+    catch_up_reads: HashSet<u64>,
 }
 
 /// The node's strong-consistency state (present only in a strong cluster).
@@ -85,6 +96,8 @@ pub struct Strong {
     participating: AtomicBool,
     /// Did a peer say it knew an earlier incarnation of this region (it lost its state)?
     lost_state: AtomicBool,
+    /// Catching up before serving again (see [`catch_up`]).
+    catch_up: catch_up::CatchUp,
     /// Is this region the witness?
     pub witness: bool,
     /// Writes refused with `ReplicatedWriteConflict`.
@@ -122,11 +135,13 @@ impl Strong {
                 protocol,
                 writes: HashMap::new(),
                 reads: HashMap::new(),
+                catch_up_reads: HashSet::new(),
             }),
             outbox: Outbox::new(n),
             next_read: AtomicU64::new(1),
             participating: AtomicBool::new(!fresh),
             lost_state: AtomicBool::new(false),
+            catch_up: catch_up::CatchUp::new(),
             witness,
             write_conflicts: AtomicU64::new(0),
             quorum_refusals: AtomicU64::new(0),
@@ -148,9 +163,12 @@ impl Strong {
     }
 
     /// Did this region start without its state? Then it takes no part until a peer shows the
-    /// cluster is new ([`Strong::peer_knows`]).
+    /// cluster is new ([`Strong::peer_knows`]). With its state, it catches up before it serves.
     pub fn set_fresh(&self, fresh: bool) {
         self.participating.store(!fresh, Ordering::Relaxed);
+        if !fresh {
+            self.catch_up.owe(catch_up::Why::Restart);
+        }
     }
 
     /// Did a peer say this region lost its state?
@@ -210,7 +228,7 @@ impl NodeState {
     }
 
     /// Why this region cannot serve a strong operation now, if it cannot: it is the witness,
-    /// it lost its state, or every link to the other participants is cut.
+    /// it lost its state, every link to the other participants is cut, or it is catching up.
     fn check_strong_service(&self, s: &Strong) -> Result<()> {
         self.refuse_if_witness()?;
         if !s.participating() {
@@ -223,6 +241,13 @@ impl NodeState {
         if let Some(why) = self.quorum_lost() {
             s.quorum_refusals.fetch_add(1, Ordering::Relaxed);
             return Err(Error::Unavailable(format!("no quorum: {why}")));
+        }
+        if let Some(how) = self.catching_up() {
+            s.quorum_refusals.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::Unavailable(format!(
+                "no quorum: region {} is catching up {how}",
+                self.region_name()
+            )));
         }
         Ok(())
     }

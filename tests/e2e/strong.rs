@@ -2,8 +2,9 @@
 //! regions (one fails with ReplicatedWriteConflict, or both succeed in some order; nothing
 //! acknowledged is lost), a strong read in the third region right after an acknowledged write,
 //! a killed replica, a partitioned witness, a region cut off from both others (UNAVAILABLE
-//! for writes and strong reads, eventual reads still served) that serves again on heal, and
-//! cluster files the mode cannot run with.
+//! for writes and strong reads, eventual reads still served) that catches up on heal before
+//! it serves again, a durable region killed and restarted that catches up before it serves,
+//! and cluster files the mode cannot run with.
 
 use meridian_proto::v1::{self as pb, kv_client::KvClient};
 use tonic::{Code, transport::Channel};
@@ -245,20 +246,74 @@ fn a_region_cut_off_from_both_refuses_strong_operations_serves_eventual_reads_an
         let mut a = kv(&c, "a").await;
         a.put(put("k", "during")).await.unwrap();
     });
+    let conflicts = c.stats("c")["write_conflicts"].as_u64().unwrap();
     c.ctl("a", &["heal"]);
-    // On heal c serves again, and its strong read is never older than what was acknowledged.
+    // On heal c catches up first (refusing strong operations as no quorum meanwhile), then
+    // serves; its strong read is never older than what was acknowledged.
     let got = poll("c serves strong reads again", || {
-        c.ctl_json("c", &["get", "k", "--consistent"]).ok()
+        match c.ctl_json("c", &["get", "k", "--consistent"]) {
+            Ok(got) => Some(got),
+            Err(e) => {
+                let m = e["message"].as_str().unwrap_or_default();
+                assert!(
+                    m.contains("no quorum: region c is catching up after being cut off"),
+                    "{e}"
+                );
+                None
+            }
+        }
     });
     assert_eq!(got["value"], "during", "{got}");
-    // Its first write may meet the write it missed (a retryable ReplicatedWriteConflict,
-    // which teaches it that write); a retry then goes through.
-    poll("c writes again", || {
-        c.ctl_json("c", &["put", "k", "after"]).ok()
-    });
+    assert_eq!(c.stats("c")["quorum"], "ok");
+    // It caught up before serving: its first write builds on the write it missed.
+    c.ctl("c", &["put", "k", "after"]);
+    assert_eq!(
+        c.stats("c")["write_conflicts"].as_u64().unwrap(),
+        conflicts,
+        "no ReplicatedWriteConflict at c"
+    );
     assert_eq!(c.ctl("a", &["get", "k", "--consistent"])["value"], "after");
     let refusals = c.stats("c")["quorum_refusals"].as_u64().unwrap();
     assert!(refusals >= 2, "counted: {refusals}");
+}
+
+#[test]
+fn a_durable_region_killed_and_restarted_catches_up_before_it_serves() {
+    let mut c = start("strong-restart", strong(&["a", "b", "c"], 10.0));
+    c.ctl("a", &["put", "k", "before"]);
+    poll("c has the write", || {
+        (c.value("c", "k").as_deref() == Some("before")).then_some(())
+    });
+    c.kill("c");
+    // The others keep writing while c is down: k changes, and a key c never saw appears.
+    runtime().block_on(async {
+        let (mut a, mut b) = (kv(&c, "a").await, kv(&c, "b").await);
+        for i in 0..5 {
+            a.put(put("k", &format!("a{i}"))).await.unwrap();
+            b.put(put("new", &format!("b{i}"))).await.unwrap();
+        }
+    });
+    c.start_node("c");
+    // It comes back with its state, catches up, and only then serves: until then writes and
+    // strong reads are refused as no quorum, and its quorum state says so.
+    poll("c has caught up", || {
+        let q = c.stats("c")["quorum"].as_str().unwrap().to_owned();
+        if q != "ok" {
+            assert!(q.starts_with("catching up after a restart"), "{q}");
+        }
+        (q == "ok").then_some(())
+    });
+    // Its first strong write of the key the others changed goes through, without a conflict.
+    let wrote = c.ctl("c", &["put", "k", "from-c"]);
+    assert_eq!(wrote["committed_by"], "c", "{wrote}");
+    let s = c.stats("c");
+    assert_eq!(s["write_conflicts"], 0, "{s}");
+    // Its strong reads return the latest.
+    assert_eq!(c.ctl("c", &["get", "k", "--consistent"])["value"], "from-c");
+    assert_eq!(c.ctl("c", &["get", "new", "--consistent"])["value"], "b4");
+    assert_eq!(c.ctl("c", &["put", "new", "c"])["committed_by"], "c");
+    assert_eq!(c.stats("c")["write_conflicts"], 0);
+    assert_eq!(c.ctl("b", &["get", "k", "--consistent"])["value"], "from-c");
 }
 
 #[test]

@@ -257,7 +257,13 @@ fn an_acknowledged_write_of_a_restarted_origin_is_never_lost() {
         "strong-ballot-reuse",
         Spec::new(&["a", "b", "c"], 20.0).extra(STRONG),
     );
-    // Every region's strong streams are up once each has had a write acknowledged.
+    // A new region takes part once a peer has pulled from it; then every region's strong
+    // streams are up once each has had a write acknowledged.
+    for r in ["a", "b", "c"] {
+        poll(&format!("{r} takes part"), || {
+            (c.stats(r)["quorum"] == "ok").then_some(())
+        });
+    }
     for r in ["a", "b", "c"] {
         c.ctl(r, &["put", &format!("warm-{r}"), "1"]);
     }

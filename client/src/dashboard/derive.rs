@@ -239,6 +239,10 @@ impl<'a> Update<'a> {
         if s.frozen {
             words.push("frozen (switchover draining)".to_owned());
         }
+        if s.quorum.starts_with("catching up") {
+            // Strong consistency: back from a partition or a restart, not serving yet.
+            words.push(s.quorum.clone());
+        }
         if aurora && s.epoch < max_epoch {
             words.push(if s.primary == s.region {
                 format!(

@@ -95,7 +95,8 @@ pub struct RegionView {
     /// `up` (answered this update) or `down`.
     pub state: String,
     /// The state in words, for people: "up", "down (process not running)", "partitioned",
-    /// "partitioned from eu-west-1", "frozen (switchover draining)", "cut off: still
+    /// "partitioned from eu-west-1", "frozen (switchover draining)", "catching up after a
+    /// restart: ..." (strong consistency: not serving writes and strong reads yet), "cut off: still
     /// believes it is the primary (epoch 2 < 3)".
     pub health: String,
     /// Cut off from every other region.

@@ -226,6 +226,20 @@ fn a_down_region_and_its_links_say_down_in_words() {
 }
 
 #[test]
+fn a_strong_region_catching_up_says_so() {
+    let mut c = status("c", 1, 0, (1, 10.0));
+    c.quorum = "catching up after a restart: asking a and b for their log heads".into();
+    let s = state().update(
+        raw(0.0, vec![up(status("a", 1, 0, (1, 10.0))), up(c)]),
+        None,
+    );
+    assert_eq!(
+        s.regions[1].health,
+        "up; catching up after a restart: asking a and b for their log heads"
+    );
+}
+
+#[test]
 fn a_partition_is_named_on_the_region_and_on_its_links() {
     let mut st = state();
     let cut = |mut s: pb::NodeStatus, from: &[&str]| {

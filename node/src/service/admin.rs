@@ -160,6 +160,7 @@ impl Admin for AdminService {
                 t.set(to, from, back);
             }
         });
+        state.note_links();
         let unreachable = if r.local_only {
             vec![]
         } else {
@@ -200,6 +201,7 @@ impl Admin for AdminService {
                 t.set_partitioned(region, other, true);
             }
         });
+        state.note_links();
         let unreachable = if r.local_only {
             vec![]
         } else {
@@ -247,6 +249,7 @@ impl Admin for AdminService {
                 }
             }
         });
+        state.note_links();
         let unreachable = if r.local_only {
             vec![]
         } else {

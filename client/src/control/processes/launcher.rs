@@ -219,7 +219,9 @@ impl Launcher {
 
     /// Poll every node's status until all answer (and, with strong consistency, take part in
     /// the quorum — a new region does once a peer has heard from it; at most a few seconds are
-    /// spent waiting for that, since a region whose peers are all down never hears).
+    /// spent waiting for that, since a region whose peers are all down never hears — and have
+    /// caught up: a region restarted with its state serves once it has; one still catching up
+    /// at `timeout` is up, and counts as healthy).
     pub async fn wait_healthy(&self, state: &ClusterState, timeout: Duration) -> Result<()> {
         let start = Instant::now();
         for n in &state.nodes {
@@ -227,8 +229,9 @@ impl Launcher {
             loop {
                 if let Ok(s) = c.status().await {
                     // Answered by the right node (not by another one on the same address).
-                    let starting = s.quorum.starts_with("starting")
-                        && start.elapsed() < Duration::from_secs(5);
+                    let starting = (s.quorum.starts_with("starting")
+                        && start.elapsed() < Duration::from_secs(5))
+                        || (s.quorum.starts_with("catching up") && start.elapsed() < timeout);
                     if s.region == n.region && alive(n) && !starting {
                         break;
                     }
