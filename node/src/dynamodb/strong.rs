@@ -31,7 +31,7 @@ use meridian_dynamo::{
 };
 use serde_json::Value;
 
-use super::txn::dynamo_error;
+use super::txn::{dynamo_error, scan_store};
 use crate::{error::Error, state::NodeState};
 
 /// Most quorum rounds one request has in flight at once.
@@ -81,12 +81,7 @@ impl Txn for Held<'_> {
     }
 
     fn scan(&self, prefix: &str) -> Vec<(String, Arc<[u8]>)> {
-        self.replica
-            .store()
-            .iter()
-            .filter(|w| w.key.starts_with(prefix))
-            .filter_map(|w| w.value.clone().map(|v| (w.key.to_string(), v)))
-            .collect()
+        scan_store(self.replica.store(), prefix)
     }
 
     fn put(&mut self, key: &str, value: Vec<u8>) -> Result<(), DynamoError> {

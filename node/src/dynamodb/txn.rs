@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use meridian_core::replica::WriteOp;
+use meridian_core::{replica::WriteOp, store::Store};
 use meridian_dynamo::{DynamoError, ErrorKind, ops::Txn};
 
 use crate::{error::Error, state::Writer};
@@ -36,6 +36,15 @@ pub fn dynamo_error(e: Error) -> DynamoError {
     }
 }
 
+/// Every live `(key, value)` of `store` under `prefix` (a [`Txn::scan`]).
+pub fn scan_store(store: &Store, prefix: &str) -> Vec<(String, Arc<[u8]>)> {
+    store
+        .iter()
+        .filter(|w| w.key.starts_with(prefix))
+        .filter_map(|w| w.value.clone().map(|v| (w.key.to_string(), v)))
+        .collect()
+}
+
 impl Txn for ReplicaTxn<'_, '_> {
     fn get(&self, key: &str) -> Option<Arc<[u8]>> {
         self.writer
@@ -46,13 +55,7 @@ impl Txn for ReplicaTxn<'_, '_> {
     }
 
     fn scan(&self, prefix: &str) -> Vec<(String, Arc<[u8]>)> {
-        self.writer
-            .replica()
-            .store()
-            .iter()
-            .filter(|w| w.key.starts_with(prefix))
-            .filter_map(|w| w.value.clone().map(|v| (w.key.to_string(), v)))
-            .collect()
+        scan_store(self.writer.replica().store(), prefix)
     }
 
     fn put(&mut self, key: &str, value: Vec<u8>) -> Result<(), DynamoError> {
