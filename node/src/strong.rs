@@ -35,7 +35,7 @@ pub use catch_up::spawn_catch_up;
 pub use links::{Outbox, spawn_senders};
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -82,8 +82,6 @@ struct Inner {
     protocol: Protocol,
     writes: HashMap<(Key, Ballot), oneshot::Sender<WriteFate>>,
     reads: HashMap<u64, oneshot::Sender<ReadFate>>,
-    /// Reads a catch-up sent: their replies teach the committed writes they carry.
-    catch_up_reads: HashSet<u64>,
 }
 
 /// The node's strong-consistency state (present only in a strong cluster).
@@ -135,7 +133,6 @@ impl Strong {
                 protocol,
                 writes: HashMap::new(),
                 reads: HashMap::new(),
-                catch_up_reads: HashSet::new(),
             }),
             outbox: Outbox::new(n),
             next_read: AtomicU64::new(1),

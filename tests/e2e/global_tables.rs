@@ -329,24 +329,7 @@ fn a_region_with_a_wiped_data_dir_hands_out_fresh_dots_and_its_lost_write_is_rep
         );
     }
 
-    let history = c.path("history.jsonl");
-    let lines: Vec<String> = [&w1, &wb, &w1b, &wc]
-        .iter()
-        .map(|w| w.to_string())
-        .collect();
-    std::fs::write(&history, lines.join("\n")).unwrap();
-    let (ok, out, err) = crate::support::meridian(
-        &[
-            "check",
-            "--cluster",
-            c.file.to_str().unwrap(),
-            "--history",
-            history.to_str().unwrap(),
-            "--json",
-        ],
-        None,
-    );
-    let report: Value = serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{out}\n{err}"));
+    let (ok, report) = c.check_history(&[&w1, &wb, &w1b, &wc], "history.jsonl");
     assert!(ok && report["ok"] == true, "{report}");
     assert_eq!(report["writes_acked"], 4);
     assert_eq!(

@@ -10,7 +10,6 @@ use meridian_proto::v1::{self as pb, kv_client::KvClient};
 use tonic::{Code, transport::Channel};
 
 use crate::support::{Cluster, Spec, meridian, poll, runtime, scratch_dir};
-use serde_json::Value;
 
 /// Strong consistency on three regions, `latency_ms` on every link.
 fn strong(regions: &[&'static str], latency_ms: f64) -> Spec {
@@ -360,24 +359,8 @@ fn meridian_check_runs_the_strong_checks_on_a_recorded_history() {
     let w1 = c.ctl("a", &["put", "k", "from-a"]);
     let w2 = c.ctl("b", &["put", "k", "from-b"]);
     let w3 = c.ctl("c", &["put", "other", "from-c"]);
-    let check = |lines: &[&Value], name: &str| -> Value {
-        let history = c.path(name);
-        let text: Vec<String> = lines.iter().map(|w| w.to_string()).collect();
-        std::fs::write(&history, text.join("\n")).unwrap();
-        let (_, out, err) = meridian(
-            &[
-                "check",
-                "--cluster",
-                c.file.to_str().unwrap(),
-                "--history",
-                history.to_str().unwrap(),
-                "--json",
-            ],
-            None,
-        );
-        serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{out}\n{err}"))
-    };
-    let report = check(&[&w1, &w2, &w3], "history.jsonl");
+    let (ok, report) = c.check_history(&[&w1, &w2, &w3], "history.jsonl");
+    assert!(ok, "{report}");
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["writes_acked"], 3);
     let strong = &report["strong"];
@@ -394,7 +377,8 @@ fn meridian_check_runs_the_strong_checks_on_a_recorded_history() {
         .unwrap()
         .remove("a")
         .expect("w2 saw w1");
-    let report = check(&[&w1, &forged, &w3], "forged.jsonl");
+    let (ok, report) = c.check_history(&[&w1, &forged, &w3], "forged.jsonl");
+    assert!(!ok, "exit status 1: {report}");
     assert_eq!(report["ok"], false, "{report}");
     assert!(
         report["violation_counts"]["unseen-overwrite"].as_u64() >= Some(1),

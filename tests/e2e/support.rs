@@ -433,6 +433,27 @@ impl Cluster {
             .unwrap_or_else(|| panic!("{region} has no link from {origin}: {stats}"))
     }
 
+    /// `meridian check --json` of the write replies `writes` (written to the file `name` of the
+    /// cluster's directory): its exit status and its report.
+    pub fn check_history(&self, writes: &[&Value], name: &str) -> (bool, Value) {
+        let history = self.path(name);
+        let lines: Vec<String> = writes.iter().map(|w| w.to_string()).collect();
+        std::fs::write(&history, lines.join("\n")).unwrap();
+        let (ok, out, err) = meridian(
+            &[
+                "check",
+                "--cluster",
+                self.file.to_str().unwrap(),
+                "--history",
+                history.to_str().unwrap(),
+                "--json",
+            ],
+            None,
+        );
+        let report = serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{out}\n{err}"));
+        (ok, report)
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }

@@ -181,6 +181,27 @@ fn a_strong_read_sees_an_acknowledged_write_from_any_region() {
 }
 
 #[test]
+fn a_strong_read_teaches_the_reader_the_committed_write_it_found() {
+    let mut n = Net::new();
+    let b = n.write(0, 5).unwrap();
+    n.deliver_where(propose_to(1));
+    n.deliver_where(|_, t, m| t == 0 && matches!(m, Msg::Accepted { .. }));
+    n.inflight
+        .retain(|(_, t, m)| !(*t == 2 && matches!(m, Msg::Propose { .. } | Msg::Learn { .. })));
+    assert_eq!(n.committed(2), None, "premise: 2 never heard of it");
+    n.read(2, 1).unwrap();
+    n.deliver_where(|_, t, m| t == 1 && matches!(m, Msg::Read { .. }));
+    n.deliver_where(|f, t, m| f == 1 && t == 2 && matches!(m, Msg::ReadReply { .. }));
+    assert_eq!(n.committed(2), Some((b, 5)), "learnt from the reply");
+    // Its next write builds on it: the others accept it rather than refuse it as stale.
+    let next = n.write(2, 6).unwrap();
+    assert!(next > b);
+    n.deliver_where(|f, t, m| f == 2 && t == 1 && matches!(m, Msg::Propose { .. }));
+    n.deliver_where(|_, t, m| t == 2 && matches!(m, Msg::Accepted { .. }));
+    assert!(n.has(2, &Event::Committed("k", next)), "{:?}", n.events);
+}
+
+#[test]
 fn an_origin_whose_write_is_in_doubt_answers_no_strong_read_until_its_fate_is_known() {
     let mut n = Net::new();
     let b = n.write(0, 9).unwrap();

@@ -8,7 +8,7 @@
 //!    write the answering peers made);
 //! 3. for each item whose current write here is not the protocol's committed one (it came by
 //!    replication, which carries values but not ballots), it asks the peers for the item's
-//!    committed write with a protocol `Read`, and learns the answer, ballot included.
+//!    committed write with a protocol `Read`; the protocol learns the answer, ballot included.
 //!
 //! Then it serves. Meanwhile writes and strong reads answer `UNAVAILABLE` (`no quorum: region X
 //! is catching up ...`, saying from whom and how far), eventual reads are served, and
@@ -20,9 +20,9 @@
 //! on the older ballot and the others refuse it as stale (a `ReplicatedWriteConflict`).
 //!
 //! Why it is safe: it only adds knowledge the protocol already trusts, and decides nothing by
-//! timing. A read's reply carries the answerer's committed write — what a refusal carries too,
-//! and the protocol learns that one — so it is handed to the protocol as a `Learn`, which only
-//! ever raises an item's committed write. The region keeps taking part in the protocol all along
+//! timing. A read's reply carries the answerer's committed write — what a refusal carries too —
+//! and the protocol learns it from either (`meridian_core::strong`), which only ever raises an
+//! item's committed write. The region keeps taking part in the protocol all along
 //! (it accepts and refuses proposals as before); only its own clients wait. A catch-up that
 //! cannot finish (a peer silent, a stream stuck) gives up after a bounded time, says so in the
 //! log and serves with what it has: a proposal built on something older is then refused by
@@ -35,13 +35,12 @@ use futures::future::join_all;
 use meridian_core::{
     region::{RegionId, Regions},
     store::Write,
-    strong::Msg,
 };
 use meridian_proto::v1 as pb;
 use tokio::{sync::oneshot, time::Instant};
 use tracing::{debug, info, warn};
 
-use super::{Inner, Key, ReadFate, Strong, quorum_timeout, wire::NodeMsg};
+use super::{Key, ReadFate, Strong, quorum_timeout};
 use crate::{lock::Unpoisoned, service::Node, state::NodeState};
 
 /// A whole catch-up gives up after this many quorum timeouts.
@@ -233,24 +232,6 @@ fn stale(committed: Option<&Write>, current: &Write) -> bool {
     committed.is_none_or(|c| c.id != current.id || c.version != current.version)
 }
 
-/// A reply to one of the catch-up's reads teaches the committed write it carries: the `Learn`
-/// to hand the protocol first.
-pub(super) fn taught(inner: &Inner, msg: &NodeMsg) -> Option<NodeMsg> {
-    match msg {
-        Msg::ReadReply {
-            key,
-            id,
-            committed: Some((ballot, value)),
-            ..
-        } if inner.catch_up_reads.contains(id) => Some(Msg::Learn {
-            key: key.clone(),
-            ballot: *ballot,
-            value: value.clone(),
-        }),
-        _ => None,
-    }
-}
-
 /// Start the catch-up task of `node` (a strong cluster only): one task for the node's life.
 pub fn spawn_catch_up(node: &Node, tasks: &mut tokio::task::JoinSet<()>) {
     if node.state.strong.is_some() {
@@ -272,7 +253,6 @@ async fn run(node: Node) {
             && let Some((epoch, why)) = s.catch_up.owed()
         {
             let stopped = catch_up(&node, s, epoch, why).await;
-            s.inner.locked().catch_up_reads.clear();
             if stopped.is_err() {
                 return;
             }
@@ -483,7 +463,6 @@ fn ask(
             if let Ok(o) = inner.protocol.read(key.clone(), id) {
                 let (tx, rx) = oneshot::channel();
                 inner.reads.insert(id, tx);
-                inner.catch_up_reads.insert(id);
                 out.extend(o);
                 ids.push(id);
                 replies.push(rx);

@@ -1,7 +1,6 @@
 //! Protocol messages arriving from peers: checked, run through the protocol under its lock,
 //! what it committed or learnt applied to the replica (and queued for disk with the item's
 //! ballot and fences), the answers sent once that is durable, and the waiting requests woken.
-//! A reply to a catch-up's read also teaches the committed write it carries.
 
 use std::sync::Arc;
 
@@ -78,10 +77,6 @@ impl NodeState {
                 let key = wire::key_of(&msg).clone();
                 tracing::debug!(from = self.regions.name(from), msg = ?kind_of(&msg), key = &*key, "strong message");
                 let before = inner.protocol.durable_state(&key);
-                // A reply to a catch-up's read teaches what it carries (see `catch_up.rs`).
-                if let Some(learn) = super::catch_up::taught(&inner, &msg) {
-                    inner.protocol.on_msg(participant(from), learn);
-                }
                 let (o, events) = inner.protocol.on_msg(participant(from), msg);
                 out.extend(o);
                 let settled = self.settle_item(&mut inner, &key, before);

@@ -1,13 +1,7 @@
-//! The catch-up's pure parts: when it is caught up, which items it asks about, its words,
-//! its epochs, and which replies teach.
+//! The catch-up's pure parts: when it is caught up, which items it asks about, its words and
+//! its epochs.
 
-use std::{collections::HashMap, sync::Arc};
-
-use meridian_core::{
-    clock::ClockMode,
-    strong::{Ballot, Msg},
-    testkit::Sim,
-};
+use meridian_core::{clock::ClockMode, testkit::Sim};
 
 use super::*;
 
@@ -99,39 +93,4 @@ fn a_catch_up_owed_again_voids_the_one_under_way() {
     let (again, _) = c.owed().unwrap();
     assert!(c.advance(again, Phase::Serving));
     assert_eq!(c.now().0, Phase::Serving);
-}
-
-#[test]
-fn only_a_reply_to_a_catch_up_read_teaches_its_committed_write() {
-    let mut sim = Sim::new(ClockMode::Hybrid, &[0]);
-    let w = sim.put(0, "k", "v");
-    let mut inner = Inner {
-        protocol: super::super::Protocol::new(2, &[0, 1, 2]),
-        writes: HashMap::new(),
-        reads: HashMap::new(),
-        catch_up_reads: [7].into(),
-    };
-    let ballot = Ballot {
-        counter: 3,
-        origin: 0,
-    };
-    let key: Key = Arc::from("k");
-    let reply = |id, committed| Msg::ReadReply {
-        key: key.clone(),
-        id,
-        committed,
-        busy: false,
-    };
-    assert_eq!(
-        taught(&inner, &reply(7, Some((ballot, w.clone())))),
-        Some(Msg::Learn {
-            key: key.clone(),
-            ballot,
-            value: w.clone()
-        })
-    );
-    assert_eq!(taught(&inner, &reply(8, Some((ballot, w.clone())))), None);
-    assert_eq!(taught(&inner, &reply(7, None)), None);
-    inner.catch_up_reads.clear();
-    assert_eq!(taught(&inner, &reply(7, Some((ballot, w)))), None);
 }
