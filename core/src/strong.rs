@@ -128,6 +128,16 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
         self.items.get(key).and_then(|i| i.committed.as_ref())
     }
 
+    /// Every item's committed write here, in key order: what a participant that lost its state
+    /// copies from both others before it takes part again. Any write acknowledged anywhere is
+    /// committed at two participants, so at one of the two it copies from at least; learning
+    /// the union puts it back at two.
+    pub fn committed_items(&self) -> impl Iterator<Item = (&K, &(Ballot, V))> {
+        self.items
+            .iter()
+            .filter_map(|(k, i)| i.committed.as_ref().map(|c| (k, c)))
+    }
+
     /// What must survive a restart of `key` here: its committed ballot and its fences (the
     /// committed value itself the shell keeps in its store).
     pub fn durable_state(&self, key: &K) -> (Option<Ballot>, Vec<(Participant, u64)>) {

@@ -189,6 +189,9 @@ impl NodeState {
         state.fresh_start = recovered.fresh;
         if let Some(s) = &state.strong {
             s.set_fresh(recovered.fresh);
+            if recovered.strong_rejoining && !recovered.fresh {
+                s.set_rejoining();
+            }
             for (key, committed, fences) in recovered.strong {
                 s.restore(&key, committed, fences);
             }

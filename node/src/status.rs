@@ -144,12 +144,8 @@ pub fn node_status(state: &NodeState) -> pb::NodeStatus {
         witness: state.strong.as_ref().is_some_and(|s| s.witness),
         quorum: match &state.strong {
             None => String::new(),
-            Some(s) if s.lost_state() => {
-                "lost: this region started without its state and takes no part".to_owned()
-            }
             Some(s) if !s.participating() => {
-                "starting: waiting for a peer to say whether this region is new or lost its state"
-                    .to_owned()
+                format!("starting without its state: {}", s.rejoining())
             }
             Some(_) => match (state.quorum_lost(), state.catching_up()) {
                 (Some(why), _) => format!("lost: {why}"),

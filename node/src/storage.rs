@@ -75,6 +75,10 @@ pub enum Op {
         /// Its fences: (origin, counter).
         fences: Vec<(u16, u64)>,
     },
+    /// Multi-Region strong consistency: this region lost its state and copies it from the
+    /// others before it takes part again (`true`), or it takes part (`false`). Kept so that a
+    /// crash in between does not restart it as one that kept its state.
+    StrongRejoining(bool),
     /// The own log's entries `from ..= truncated.base` were truncated.
     TruncateLog {
         /// First seq removed.
@@ -115,6 +119,9 @@ pub struct Recovered {
     pub role: Option<RecoveredRole>,
     /// Multi-Region strong consistency: each item's committed write, ballot and fences.
     pub strong: Vec<StrongItem>,
+    /// A copy of the strong state from the others was owed and not finished (see
+    /// [`Op::StrongRejoining`]).
+    pub strong_rejoining: bool,
     /// The conflict feed's kept events, oldest first, and its totals.
     pub events: Vec<LossEvent>,
     /// Events ever recorded.
@@ -208,6 +215,9 @@ impl Storage {
                 self.meta
                     .insert("incarnation", r.incarnation.as_bytes())
                     .map_err(io)?;
+                // Until it takes part (a new cluster, or a copy from the others): see
+                // `Op::StrongRejoining`.
+                self.meta.insert("strong_rejoining", []).map_err(io)?;
                 self.db.persist(PersistMode::SyncAll).map_err(io)?;
             }
         }
@@ -273,6 +283,7 @@ impl Storage {
                 StoredPosition::decode(&*v).map_err(|e| io(format!("corrupt position: {e}")))?;
             r.applied.push((origin, p.applied_seq, p.incarnation));
         }
+        r.strong_rejoining = self.meta.get("strong_rejoining").map_err(io)?.is_some();
         for guard in self.strong.iter() {
             let (k, v) = guard.into_inner().map_err(io)?;
             let s =
@@ -427,6 +438,8 @@ impl Storage {
                     };
                     batch.insert(&self.strong, key.as_bytes(), stored.encode_to_vec());
                 }
+                Op::StrongRejoining(true) => batch.insert(&self.meta, "strong_rejoining", []),
+                Op::StrongRejoining(false) => batch.remove(&self.meta, "strong_rejoining"),
                 Op::TruncateLog { from, truncated } => {
                     for seq in *from..=truncated.base {
                         batch.remove(&self.log, seq.to_be_bytes());

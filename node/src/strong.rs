@@ -12,9 +12,11 @@
 //!   durable, with its ballot and fences, before the participant answers;
 //! - a strong read asks the others and answers with the newest committed write.
 //!
-//! A region that lost its state (a memory-mode restart, a wiped data directory) takes no part:
-//! it cannot tell a stale proposal from a current one, so it refuses every proposal and
-//! answers reads as busy; the other two keep full service. A region that kept its state (a
+//! A region that started without its state (a new cluster, a memory-mode restart, a wiped
+//! data directory) cannot tell a stale proposal from a current one, so it refuses every
+//! proposal and answers reads as busy until it has copied every committed write from both
+//! other participants ([`rejoin`]); the other two keep full service meanwhile. A region that
+//! kept its state (a
 //! restart), or that every link to the others was cut from (a heal), takes part in the protocol
 //! at once, but *catches up* before it serves writes and strong reads again ([`catch_up`]): it
 //! applies the reachable peers' logs up to their heads and learns the ballots of the items it
@@ -29,10 +31,12 @@
 mod catch_up;
 mod links;
 mod receive;
+mod rejoin;
 mod wire;
 
 pub use catch_up::spawn_catch_up;
 pub use links::{Outbox, spawn_senders};
+pub use rejoin::copy_chunks;
 
 use std::{
     collections::HashMap,
@@ -90,10 +94,11 @@ pub struct Strong {
     /// Messages waiting for their link.
     pub(crate) outbox: Outbox,
     next_read: AtomicU64,
-    /// Does this region take part (see the module doc)?
+    /// Does this region take part? Not until a region that started without its state has
+    /// copied the others' ([`rejoin`]).
     participating: AtomicBool,
-    /// Did a peer say it knew an earlier incarnation of this region (it lost its state)?
-    lost_state: AtomicBool,
+    /// The copy: per region, batches queued before it are dropped; how far it is, in words.
+    rejoin: rejoin::Rejoin,
     /// Catching up before serving again (see [`catch_up`]).
     catch_up: catch_up::CatchUp,
     /// Is this region the witness?
@@ -137,7 +142,7 @@ impl Strong {
             outbox: Outbox::new(n),
             next_read: AtomicU64::new(1),
             participating: AtomicBool::new(!fresh),
-            lost_state: AtomicBool::new(false),
+            rejoin: rejoin::Rejoin::new(n),
             catch_up: catch_up::CatchUp::new(),
             witness,
             write_conflicts: AtomicU64::new(0),
@@ -159,37 +164,20 @@ impl Strong {
             .restore(Arc::from(key), committed, fences);
     }
 
-    /// Did this region start without its state? Then it takes no part until a peer shows the
-    /// cluster is new ([`Strong::peer_knows`]). With its state, it catches up before it serves.
+    /// Did this region start without its state? Then it takes no part until it has copied
+    /// the others' ([`rejoin`]). With its state, it catches up before it serves.
     pub fn set_fresh(&self, fresh: bool) {
-        self.participating.store(!fresh, Ordering::Relaxed);
-        if !fresh {
+        if fresh {
+            self.set_rejoining();
+        } else {
+            self.participating.store(true, Ordering::Relaxed);
             self.catch_up.owe(catch_up::Why::Restart);
         }
-    }
-
-    /// Did a peer say this region lost its state?
-    pub fn lost_state(&self) -> bool {
-        self.lost_state.load(Ordering::Relaxed)
     }
 
     /// Does this region take part in the protocol?
     pub fn participating(&self) -> bool {
         self.participating.load(Ordering::Relaxed)
-    }
-
-    /// A peer opened a pull stream knowing `origin_incarnation` of this region (empty: none).
-    /// A fresh region learns here whether the cluster is new (take part) or it lost its state
-    /// (stay out).
-    pub fn peer_knows(&self, origin_incarnation: &str, mine: &str) {
-        if origin_incarnation.is_empty() {
-            if !self.lost_state.load(Ordering::Relaxed) {
-                self.participating.store(true, Ordering::Relaxed);
-            }
-        } else if origin_incarnation != mine {
-            self.lost_state.store(true, Ordering::Relaxed);
-            self.participating.store(false, Ordering::Relaxed);
-        }
     }
 }
 
@@ -231,8 +219,9 @@ impl NodeState {
         if !s.participating() {
             s.quorum_refusals.fetch_add(1, Ordering::Relaxed);
             return Err(Error::Unavailable(format!(
-                "no quorum: region {} started without its state and takes no part in strong consistency (the other two regions serve)",
-                self.region_name()
+                "no quorum: region {} started without its state and takes part once it has copied the committed writes of both other regions: {} (the other two regions serve)",
+                self.region_name(),
+                s.rejoining()
             )));
         }
         if let Some(why) = self.quorum_lost() {

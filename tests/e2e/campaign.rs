@@ -252,6 +252,9 @@ impl pb::replication_server::Replication for FakeOrigin {
     >;
     type SnapshotStream = ChunkStream;
     type ItemsStream = ChunkStream;
+    type StrongStateStream = std::pin::Pin<
+        Box<dyn tokio_stream::Stream<Item = Result<pb::StrongStateChunk, tonic::Status>> + Send>,
+    >;
 
     async fn pull(
         &self,
@@ -337,6 +340,12 @@ impl pb::replication_server::Replication for FakeOrigin {
         &self,
         _: Request<tonic::Streaming<pb::StrongBatch>>,
     ) -> Result<tonic::Response<pb::StrongAck>, tonic::Status> {
+        Err(tonic::Status::unimplemented("fake"))
+    }
+    async fn strong_state(
+        &self,
+        _: Request<pb::StrongStateRequest>,
+    ) -> Result<tonic::Response<Self::StrongStateStream>, tonic::Status> {
         Err(tonic::Status::unimplemented("fake"))
     }
     async fn items(

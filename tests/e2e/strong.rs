@@ -315,6 +315,87 @@ fn a_durable_region_killed_and_restarted_catches_up_before_it_serves() {
     assert_eq!(c.ctl("b", &["get", "k", "--consistent"])["value"], "from-c");
 }
 
+/// A region that lost its state (killed, then its data directory wiped, or restarted in
+/// memory mode) copies the committed writes from both others before it takes part again: a
+/// write acknowledged by the origin and this region only — the third, 20 s away from the
+/// origin, has not seen it — survives the origin's death, and the two left write through each
+/// other.
+#[test]
+fn a_region_that_lost_its_state_rejoins_with_the_committed_writes_of_both_others() {
+    for storage in ["durable", "memory"] {
+        lost_state_rejoin(storage);
+    }
+}
+
+fn lost_state_rejoin(storage: &str) {
+    let spec = strong(&["a", "b", "c"], 5.0)
+        .extra("[[link]]\nbetween = [\"a\", \"b\"]\nlatency_ms = 20000")
+        .node_arg("--storage")
+        .node_arg(storage);
+    let mut c = start(&format!("strong-rejoin-{storage}"), spec);
+    let wrote = c.ctl("a", &["put", "k", "a-and-c"]);
+    assert_eq!(wrote["committed_by"], "a", "{wrote}");
+    c.kill("c");
+    if storage == "durable" {
+        std::fs::remove_dir_all(c.path("data-c")).unwrap();
+    }
+    c.start_node("c");
+    let mut seen = Vec::new();
+    poll("c rejoins and catches up", || {
+        let q = c.stats("c")["quorum"].as_str().unwrap().to_owned();
+        assert!(
+            q == "ok"
+                || q.starts_with("starting without its state: ")
+                || q.starts_with("catching up after copying the others' state"),
+            "{q}"
+        );
+        seen.push(q.clone());
+        (q == "ok").then_some(())
+    });
+    let log = std::fs::read_to_string(c.path("c.log")).unwrap();
+    assert!(
+        log.contains("copied the others' state"),
+        "c says it copied: {seen:?}"
+    );
+    c.kill("a");
+    assert_eq!(
+        c.ctl("b", &["get", "k", "--consistent"])["value"],
+        "a-and-c"
+    );
+    assert_eq!(c.ctl("c", &["put", "k", "from-c"])["committed_by"], "c");
+    assert_eq!(c.ctl("b", &["get", "k", "--consistent"])["value"], "from-c");
+    assert_eq!(c.stats("c")["write_conflicts"], 0);
+}
+
+/// The copy needs both others: with one of them down, a region that lost its state stays out
+/// (its writes and strong reads are refused, saying so; eventual reads are served), and it
+/// takes part once the other is back.
+#[test]
+fn a_region_that_lost_its_state_stays_out_until_both_others_answer() {
+    let mut c = start("strong-rejoin-wait", strong(&["a", "b", "c"], 5.0));
+    c.ctl("a", &["put", "k", "v"]);
+    poll("c has the write", || c.value("c", "k"));
+    c.kill("b");
+    c.kill("c");
+    std::fs::remove_dir_all(c.path("data-c")).unwrap();
+    c.start_node("c");
+    poll("c waits for b", || {
+        let q = c.stats("c")["quorum"].as_str().unwrap().to_owned();
+        q.contains("copying the committed writes of b (done: a)")
+            .then_some(())
+    });
+    let refused = c.ctl_json("c", &["put", "k", "from-c"]).unwrap_err();
+    let text = refused.to_string();
+    assert!(text.contains("started without its state"), "{text}");
+    poll("c serves eventual reads", || c.value("c", "k"));
+    c.start_node("b");
+    poll("c takes part", || {
+        (c.stats("c")["quorum"] == "ok").then_some(())
+    });
+    assert_eq!(c.ctl("c", &["put", "k", "from-c"])["committed_by"], "c");
+    assert_eq!(c.ctl("a", &["get", "k", "--consistent"])["value"], "from-c");
+}
+
 #[test]
 fn cluster_files_strong_consistency_cannot_run_with_are_refused_with_the_line() {
     let dir = scratch_dir("strong-bad");

@@ -144,6 +144,45 @@ fn of_two_concurrent_writes_exactly_one_commits_and_the_other_is_a_conflict() {
     }
 }
 
+/// A participant that lost its state copies every committed write from both others
+/// ([`Node::committed_items`], learnt) before it takes part again: an acknowledged write only
+/// it and the origin had is back at two participants, so a strong read with the origin gone
+/// still returns it. Without the copy the read misses it (the case the copy exists for).
+#[test]
+fn a_participant_that_lost_its_state_copies_the_committed_writes_back_from_both_others() {
+    for copy in [true, false] {
+        let mut n = Net::new();
+        let b = n.write(0, 9).unwrap();
+        n.deliver_where(propose_to(1));
+        n.deliver_where(|_, t, m| t == 0 && matches!(m, Msg::Accepted { .. }));
+        assert!(n.has(0, &Event::Committed("k", b)), "acknowledged");
+        // Participant 2 never hears of it; participant 1 loses its state.
+        n.inflight.clear();
+        n.nodes[1] = Node::new(1, &[0, 1, 2]);
+        if copy {
+            for from in [0, 2] {
+                let items: Vec<_> = n.nodes[from as usize]
+                    .committed_items()
+                    .map(|(k, (b, v))| (*k, *b, *v))
+                    .collect();
+                for (key, ballot, value) in items {
+                    let (out, events) = n.nodes[1].on_msg(from, Msg::Learn { key, ballot, value });
+                    assert!(out.is_empty() && events.is_empty());
+                }
+            }
+        }
+        // The origin is gone: a strong read at 2 pairs with 1.
+        n.read(2, 1).unwrap();
+        n.settle_without(0);
+        let read = n.events.iter().find_map(|(p, e)| match e {
+            Event::ReadDone(1, v) if *p == 2 => Some(*v),
+            _ => None,
+        });
+        let expected = if copy { Some(9) } else { None };
+        assert_eq!(read, Some(expected), "copy={copy}: {:?}", n.events);
+    }
+}
+
 #[test]
 fn a_region_with_an_unfinished_write_refuses_another_of_the_same_item() {
     let mut n = Net::new();

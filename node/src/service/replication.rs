@@ -81,6 +81,7 @@ impl Replication for ReplicationService {
     type PullStream = BoxStream<pb::ReplBatch>;
     type SnapshotStream = BoxStream<pb::SnapshotChunk>;
     type ItemsStream = BoxStream<pb::SnapshotChunk>;
+    type StrongStateStream = BoxStream<pb::StrongStateChunk>;
 
     async fn digest(
         &self,
@@ -147,9 +148,6 @@ impl Replication for ReplicationService {
         }
         let head = state.replica().log_head();
         let incarnation = state.incarnation.to_string();
-        if let Some(s) = &state.strong {
-            s.peer_knows(&open.origin_incarnation, &incarnation);
-        }
         // A position from another incarnation of this node (or past its head) means the log the
         // puller knew is gone: serve from the start and say so; the merge is idempotent.
         let reset = open.after_seq > head
@@ -311,9 +309,44 @@ impl Replication for ReplicationService {
                 .to_status());
             }
             from = Some(sender);
+            if state
+                .strong
+                .as_ref()
+                .is_some_and(|s| !s.admits(sender, batch.first_queued_us))
+            {
+                // Meant for an incarnation whose state was lost (see `strong/rejoin.rs`).
+                debug!(
+                    peer = batch.from,
+                    "dropped a strong batch queued before the rejoin copy"
+                );
+                continue;
+            }
             state.strong_receive(sender, batch.msgs).to_status()?;
         }
         Ok(Response::new(pb::StrongAck {}))
+    }
+
+    async fn strong_state(
+        &self,
+        req: Request<pb::StrongStateRequest>,
+    ) -> Result<Response<Self::StrongStateStream>, Status> {
+        self.node.check_peer(req.metadata()).to_status()?;
+        let state = self.node.state.clone();
+        let asker =
+            region_id(&state.regions, &req.into_inner().region, "asking region").to_status()?;
+        if asker == state.region {
+            return Err(Error::invalid("a region cannot copy its own strong state").to_status());
+        }
+        let (taken, items) = state.strong_copy_for(asker).await.to_status()?;
+        let (tx, rx) = mpsc::channel(2);
+        tokio::spawn(async move {
+            for chunk in crate::strong::copy_chunks(&state, taken, &items) {
+                if tx.send(Ok(chunk)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
     async fn head(&self, req: Request<pb::HeadRequest>) -> Result<Response<pb::HeadReply>, Status> {

@@ -12,8 +12,8 @@
 //!
 //! Then it serves. Meanwhile writes and strong reads answer `UNAVAILABLE` (`no quorum: region X
 //! is catching up ...`, saying from whom and how far), eventual reads are served, and
-//! `Admin/Status` shows the same words as its quorum state. A region that lost its state does
-//! not catch up: it takes no part at all (see the module doc of `strong.rs`).
+//! `Admin/Status` shows the same words as its quorum state. A region that started without its
+//! state first copies the others' (`rejoin.rs`), then catches up like this.
 //!
 //! Why step 3: the protocol knows an item's committed ballot only from protocol messages, which
 //! a region away did not get. Without it, the region's first write of an item it missed builds
@@ -57,6 +57,8 @@ pub(crate) enum Why {
     Restart,
     /// Every link to the other participants was cut.
     CutOff,
+    /// It started without its state and copied the others' (see `rejoin.rs`).
+    Rejoin,
 }
 
 impl Why {
@@ -64,6 +66,7 @@ impl Why {
         match self {
             Why::Restart => "after a restart",
             Why::CutOff => "after being cut off",
+            Why::Rejoin => "after copying the others' state",
         }
     }
 }
@@ -248,6 +251,12 @@ async fn run(node: Node) {
     let mut links = state.links.subscribe();
     loop {
         state.note_links();
+        if !s.participating() {
+            if super::rejoin::rejoin(&node, s).await.is_err() {
+                return;
+            }
+            continue;
+        }
         if s.participating()
             && state.quorum_lost().is_none()
             && let Some((epoch, why)) = s.catch_up.owed()
@@ -260,6 +269,7 @@ async fn run(node: Node) {
         }
         tokio::select! {
             _ = node.shutdown.cancelled() => return,
+            _ = s.rejoin.owed.notified() => {}
             r = links.changed() => if r.is_err() { return },
         }
     }

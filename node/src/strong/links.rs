@@ -15,8 +15,9 @@ use tracing::debug;
 
 use crate::{lock::Unpoisoned, service::Node, state::NodeState};
 
-/// A message and when it is due at the peer, µs.
+/// A message, when it was queued and when it is due at the peer, µs.
 pub struct Outgoing {
+    queued_us: u64,
     due_us: u64,
     msg: pb::StrongMsg,
 }
@@ -60,13 +61,20 @@ impl Outbox {
             0
         };
         let delay = setting.delay_us(state.uniform());
+        let queued_us = now_us();
         let due_us = {
             let mut last = self.last_due.locked();
-            let due = delivery_time(now_us(), delay, extra, last[to.index()]);
+            let due = delivery_time(queued_us, delay, extra, last[to.index()]);
             last[to.index()] = due;
             due
         };
-        self.tx[to.index()].send(Outgoing { due_us, msg }).is_ok()
+        self.tx[to.index()]
+            .send(Outgoing {
+                queued_us,
+                due_us,
+                msg,
+            })
+            .is_ok()
     }
 }
 
@@ -97,12 +105,16 @@ async fn sender(node: Node, peer: RegionId, mut rx: mpsc::UnboundedReceiver<Outg
         let now = now_us();
         while queue.front().is_some_and(|m| m.due_us <= now) {
             let mut msgs = Vec::new();
+            let mut first_queued_us = u64::MAX;
             while msgs.len() < MAX_BATCH && queue.front().is_some_and(|m| m.due_us <= now) {
-                msgs.push(queue.pop_front().expect("front exists").msg);
+                let m = queue.pop_front().expect("front exists");
+                first_queued_us = first_queued_us.min(m.queued_us);
+                msgs.push(m.msg);
             }
             let batch = pb::StrongBatch {
                 from: from.clone(),
                 msgs,
+                first_queued_us,
             };
             deliver(&node, peer, &mut stream, batch);
         }

@@ -47,7 +47,8 @@ impl NodeState {
                     refused(self, from, &why);
                     continue;
                 }
-                // A region that lost its state refuses every proposal and counts as busy.
+                // A region that has not copied the others' state yet refuses every proposal
+                // and counts as busy.
                 let msg = match msg {
                     Msg::Propose { key, ballot, .. } if !s.participating() => {
                         out.push((
@@ -124,7 +125,10 @@ impl NodeState {
             && let Some((_, w)) = &committed
             && !holds(&core, w)
         {
-            if w.origin() == self.region {
+            // An own write is logged here, but one of an incarnation whose state was lost
+            // (copied back before taking part) is merged like a peer's: this log is new.
+            let rejoining = self.strong.as_ref().is_some_and(|s| !s.participating());
+            if w.origin() == self.region && !rejoining {
                 let c = core.commit_prepared((**w).clone());
                 ops.push(Op::Log(c.write.clone()));
                 logged = Some(c);
