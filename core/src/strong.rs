@@ -133,9 +133,17 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
     /// committed at two participants, so at one of the two it copies from at least; learning
     /// the union puts it back at two.
     pub fn committed_items(&self) -> impl Iterator<Item = (&K, &(Ballot, V))> {
-        self.items
-            .iter()
-            .filter_map(|(k, i)| i.committed.as_ref().map(|c| (k, c)))
+        self.committed_from(None)
+    }
+
+    /// [`Node::committed_items`] from key `from` on (all with `None`), in key order: what a
+    /// strongly consistent range read (a Query or Scan) learns from another participant.
+    pub fn committed_from(&self, from: Option<&K>) -> impl Iterator<Item = (&K, &(Ballot, V))> {
+        let range = match from {
+            Some(k) => self.items.range(k.clone()..),
+            None => self.items.range(..),
+        };
+        range.filter_map(|(k, i)| i.committed.as_ref().map(|c| (k, c)))
     }
 
     /// What must survive a restart of `key` here: its committed ballot and its fences (the

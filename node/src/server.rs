@@ -218,9 +218,9 @@ pub async fn serve(
         });
     }
     if let Some(d) = dynamodb {
-        let (state, token) = (state.clone(), token.clone());
+        let (node, token) = (node.clone(), token.clone());
         tasks.spawn(async move {
-            if let Err(e) = crate::dynamodb::http::serve(d, state, token).await {
+            if let Err(e) = crate::dynamodb::http::serve(d, node, token).await {
                 tracing::warn!(error = %e, "DynamoDB endpoint failed");
             }
         });

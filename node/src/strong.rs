@@ -30,12 +30,14 @@
 
 mod catch_up;
 mod links;
+mod range;
 mod receive;
 mod rejoin;
 mod wire;
 
 pub use catch_up::spawn_catch_up;
 pub use links::{Outbox, spawn_senders};
+pub use range::strong_range_read;
 pub use rejoin::copy_chunks;
 
 use std::{

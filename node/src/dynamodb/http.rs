@@ -9,7 +9,7 @@
 //! Global secondary with write forwarding on passes write operations to the primary. In a
 //! strong cluster every operation runs as [`strong`] says.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::net::SocketAddr;
 
 use axum::{
     Router,
@@ -29,7 +29,7 @@ use super::{
     strong,
     txn::{ReplicaTxn, dynamo_error},
 };
-use crate::state::NodeState;
+use crate::{service::Node, state::NodeState};
 use meridian_core::replica::Mode;
 
 /// Largest request body, bytes (DynamoDB's own limit is 16 MB).
@@ -41,13 +41,13 @@ const TARGET_PREFIX: &str = "DynamoDB_20120810.";
 /// Serve the endpoint on `listener` until `shutdown`.
 pub async fn serve(
     listener: TcpListener,
-    state: Arc<NodeState>,
+    node: Node,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/", post(handle))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(state);
+        .with_state(node);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
@@ -106,8 +106,8 @@ fn check_auth(headers: &HeaderMap, region: &str) -> Result<(), DynamoError> {
     Ok(())
 }
 
-async fn handle(State(state): State<Arc<NodeState>>, headers: HeaderMap, body: Bytes) -> Response {
-    match execute(&state, &headers, &body).await {
+async fn handle(State(node): State<Node>, headers: HeaderMap, body: Bytes) -> Response {
+    match execute(&node, &headers, &body).await {
         Ok(Reply::Json(v)) => reply(StatusCode::OK, &v),
         Ok(Reply::Forwarded(status, bytes)) => raw_reply(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
@@ -145,11 +145,8 @@ fn forward_to(state: &NodeState, headers: &HeaderMap) -> Option<(String, SocketA
     Some((name, addr))
 }
 
-async fn execute(
-    state: &Arc<NodeState>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Reply, DynamoError> {
+async fn execute(node: &Node, headers: &HeaderMap, body: &[u8]) -> Result<Reply, DynamoError> {
+    let state = &node.state;
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -194,7 +191,7 @@ async fn execute(
         witness,
     };
     if state.strong.is_some() {
-        return strong::execute(state, op, &body, &ctx)
+        return strong::execute(node, op, &body, &ctx)
             .await
             .map(Reply::Json);
     }

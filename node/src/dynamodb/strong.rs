@@ -9,8 +9,9 @@
 //! - a condition that fails against the local copy is checked once more against the latest
 //!   acknowledged versions (a strong read of the items the operation read) before it is
 //!   reported, so a `ConditionalCheckFailedException` is never the verdict of a stale copy;
-//! - `ConsistentRead=true` on GetItem and BatchGetItem is a strong read of the items; Query and
-//!   Scan read this region's copy (eventually consistent) either way;
+//! - `ConsistentRead=true` on GetItem and BatchGetItem is a strong read of the items; on Query
+//!   and Scan it first learns the committed writes of the table's items from another region
+//!   (`strong::strong_range_read`), so the range holds every write acknowledged before;
 //! - transactions and TTL are refused as on an MRSC table (`meridian_dynamo::ops::run` does).
 //!
 //! An operation that writes several items (BatchWriteItem, DeleteTable) writes them one quorum
@@ -32,7 +33,7 @@ use meridian_dynamo::{
 use serde_json::Value;
 
 use super::txn::{dynamo_error, scan_store};
-use crate::{error::Error, state::NodeState};
+use crate::{error::Error, service::Node, state::NodeState};
 
 /// Most quorum rounds one request has in flight at once.
 const IN_FLIGHT: usize = 64;
@@ -45,11 +46,12 @@ struct HeldWrite {
     condition: Condition,
 }
 
-/// An operation's view of the replica: reads of the local copy (the item keys read are
-/// remembered), writes held back.
+/// An operation's view of the replica: reads of the local copy (the item keys read and the
+/// prefixes scanned are remembered), writes held back.
 struct Held<'r> {
     replica: &'r Replica,
     reads: std::cell::RefCell<Vec<String>>,
+    scans: std::cell::RefCell<Vec<String>>,
     writes: Vec<HeldWrite>,
 }
 
@@ -81,6 +83,9 @@ impl Txn for Held<'_> {
     }
 
     fn scan(&self, prefix: &str) -> Vec<(String, Arc<[u8]>)> {
+        if prefix.starts_with(ITEM_PREFIX) {
+            self.scans.borrow_mut().push(prefix.to_owned());
+        }
         scan_store(self.replica.store(), prefix)
     }
 
@@ -99,6 +104,7 @@ impl Txn for Held<'_> {
 struct Run {
     reply: Result<Value, DynamoError>,
     reads: Vec<String>,
+    scans: Vec<String>,
     writes: Vec<HeldWrite>,
 }
 
@@ -107,27 +113,36 @@ fn run_held(state: &NodeState, op: &str, body: &Value, ctx: &Context) -> Run {
     let mut held = Held {
         replica: &replica,
         reads: Default::default(),
+        scans: Default::default(),
         writes: Vec::new(),
     };
     let reply = ops::run(op, body, ctx, &mut held);
     Run {
         reply,
         reads: held.reads.into_inner(),
+        scans: held.scans.into_inner(),
         writes: held.writes,
     }
 }
 
-/// Does the request ask for strongly consistent reads of items?
+/// Does the request ask for strongly consistent reads?
 fn consistent_read(op: &str, body: &Value) -> bool {
     let asks = |v: &Value| v.get("ConsistentRead") == Some(&Value::Bool(true));
     match op {
-        "GetItem" => asks(body),
+        "GetItem" | "Query" | "Scan" => asks(body),
         "BatchGetItem" => body
             .get("RequestItems")
             .and_then(Value::as_object)
             .is_some_and(|t| t.values().any(asks)),
         _ => false,
     }
+}
+
+/// `v` without repeats, in first-seen order.
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|x| seen.insert(x.clone()));
+    v
 }
 
 /// The local versions of `keys`.
@@ -179,14 +194,20 @@ async fn write_held(state: &Arc<NodeState>, writes: Vec<HeldWrite>) -> Result<()
 
 /// Run operation `op` of a strong cluster (see the module doc).
 pub async fn execute(
-    state: &Arc<NodeState>,
+    node: &Node,
     op: &str,
     body: &Value,
     ctx: &Context<'_>,
 ) -> Result<Value, DynamoError> {
+    let state = &node.state;
     state.refuse_if_witness().map_err(dynamo_error)?;
     if consistent_read(op, body) {
         let first = run_held(state, op, body, ctx);
+        for prefix in dedup(first.scans) {
+            crate::strong::strong_range_read(node, &prefix)
+                .await
+                .map_err(dynamo_error)?;
+        }
         strong_read_all(state, &first.reads).await?;
     }
     let mut confirmed = false;

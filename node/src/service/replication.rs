@@ -332,12 +332,15 @@ impl Replication for ReplicationService {
     ) -> Result<Response<Self::StrongStateStream>, Status> {
         self.node.check_peer(req.metadata()).to_status()?;
         let state = self.node.state.clone();
-        let asker =
-            region_id(&state.regions, &req.into_inner().region, "asking region").to_status()?;
+        let req = req.into_inner();
+        let asker = region_id(&state.regions, &req.region, "asking region").to_status()?;
         if asker == state.region {
             return Err(Error::invalid("a region cannot copy its own strong state").to_status());
         }
-        let (taken, items) = state.strong_copy_for(asker).await.to_status()?;
+        let (taken, items) = state
+            .strong_copy_for(asker, &req.prefix)
+            .await
+            .to_status()?;
         let (tx, rx) = mpsc::channel(2);
         tokio::spawn(async move {
             for chunk in crate::strong::copy_chunks(&state, taken, &items) {

@@ -116,11 +116,13 @@ impl Strong {
 }
 
 impl NodeState {
-    /// The serving side of a copy: when it was taken (this region's clock) and every item's
-    /// committed write, once durable here. Refused across a partition.
+    /// The serving side of a copy: when it was taken (this region's clock) and the committed
+    /// write of every item whose key starts with `prefix`, once durable here. Refused across a
+    /// partition.
     pub async fn strong_copy_for(
         &self,
         asker: RegionId,
+        prefix: &str,
     ) -> Result<(u64, Vec<(Key, Ballot, Arc<Write>)>)> {
         let s = self.strong_state()?;
         if self.links.get(self.region, asker).partitioned
@@ -135,9 +137,11 @@ impl NodeState {
         let taken = now_us();
         let (items, ticket) = {
             let inner = s.inner.locked();
+            let from: Key = Arc::from(prefix);
             let items = inner
                 .protocol
-                .committed_items()
+                .committed_from(Some(&from))
+                .take_while(|(k, _)| k.starts_with(prefix))
                 .map(|(k, (b, v))| (k.clone(), *b, v.clone()))
                 .collect();
             (items, self.durability_ticket())
@@ -268,6 +272,7 @@ async fn copy_from(node: &Node, peer: RegionId) -> Result<(u64, usize)> {
     let mut stream = client
         .strong_state(pb::StrongStateRequest {
             region: state.region_name().to_owned(),
+            prefix: String::new(),
         })
         .await
         .map_err(|e| Error::Unavailable(e.message().to_owned()))?
