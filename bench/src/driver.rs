@@ -9,6 +9,8 @@
 //! The same tasks can also be paced ([`paced_loop`]): each follows an evenly spaced schedule
 //! so that together they offer a fixed rate, and latency is measured from each request's
 //! intended start (coordinated omission corrected), so a server that falls behind shows it.
+//! The pacing sleeps on `meridian_timer` (tens of µs late, on a 100 µs grid), not on
+//! tokio's 1 ms timer, whose lateness would otherwise be counted as the server's.
 //!
 //! The echo baseline and the node calls go through the same [`channel`] builder, the same
 //! driver and the same payload, so their ratio isolates what the node adds.
@@ -204,7 +206,7 @@ async fn drive<C: Call>(
                     }
                 };
                 if gap.is_some() {
-                    tokio::time::sleep_until(intended.into()).await;
+                    meridian_timer::sleep_until(intended).await;
                 }
                 let result = call.call(n).await;
                 let _ = h.record((intended.elapsed().as_micros() as u64).clamp(1, h.high()));

@@ -42,7 +42,6 @@ mod state;
 mod status;
 mod storage;
 mod strong;
-mod timer;
 
 pub use error::Error;
 pub use metrics::bind as bind_metrics;

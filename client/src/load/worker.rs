@@ -185,7 +185,7 @@ pub async fn worker(rc: RegionClients, stream: u64, when: Schedule, shared: Shar
             if intended >= when.deadline {
                 break;
             }
-            tokio::time::sleep_until(intended.into()).await;
+            meridian_timer::sleep_until(intended).await;
         } else {
             intended = Instant::now();
             if intended >= when.deadline {

@@ -125,7 +125,7 @@ async fn sender(node: Node, peer: RegionId, mut rx: mpsc::UnboundedReceiver<Outg
                 Some(m) => queue.push_back(m),
                 None => return,
             },
-            _ = crate::timer::sleep_until_us(next_due.unwrap_or(0)), if next_due.is_some() => {}
+            _ = meridian_timer::sleep_until_us(next_due.unwrap_or(0)), if next_due.is_some() => {}
         }
     }
 }

@@ -64,7 +64,7 @@ async fn learn_from(node: &Node, peer: RegionId, prefix: &str) -> Result<()> {
     let out = state.links.get(state.region, peer);
     let back = state.links.get(peer, state.region);
     let rtt = out.delay_us(state.uniform()) + back.delay_us(state.uniform());
-    crate::timer::sleep_until_us(meridian_core::clock::now_us() + rtt).await;
+    meridian_timer::sleep_until_us(meridian_core::clock::now_us() + rtt).await;
     let unavailable = |e: tonic::Status| {
         Error::Unavailable(format!("{}: {}", state.regions.name(peer), e.message()))
     };
