@@ -69,7 +69,7 @@ pub fn run(op: &str, body: &Value, ctx: &Context, txn: &mut dyn Txn) -> Result<V
     }
     let body = &*legacy::translate(body)?;
     if ctx.strong {
-        refuse_under_mrsc(op)?;
+        refuse_under_mrsc(op, body)?;
     }
     match op {
         "CreateTable" => tables::create(body, ctx, txn),
@@ -95,10 +95,13 @@ pub fn run(op: &str, body: &Value, ctx: &Context, txn: &mut dyn Txn) -> Result<V
 }
 
 /// What an MRSC global table does not support, refused as DynamoDB refuses it.
-fn refuse_under_mrsc(op: &str) -> Result<()> {
+fn refuse_under_mrsc(op: &str, body: &Value) -> Result<()> {
     let what = match op {
         "TransactWriteItems" | "TransactGetItems" => "Transactions are",
         "UpdateTimeToLive" => "Time to Live (TTL) is",
+        "CreateTable" if body.get("LocalSecondaryIndexes").is_some() => {
+            "Local secondary indexes (LSIs) are"
+        }
         _ => return Ok(()),
     };
     Err(DynamoError::validation(format!(

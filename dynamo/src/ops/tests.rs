@@ -52,7 +52,7 @@ fn call_in(txn: &mut Mem, op: &str, body: Value, strong: bool) -> Result<Value> 
 }
 
 #[test]
-fn an_mrsc_table_refuses_transactions_and_ttl_and_runs_the_rest() {
+fn an_mrsc_table_refuses_transactions_ttl_and_lsis_and_runs_the_rest() {
     let mut m = with_table(None);
     for op in ["TransactWriteItems", "TransactGetItems", "UpdateTimeToLive"] {
         let e = call_in(&mut m, op, json!({"TransactItems": []}), true).unwrap_err();
@@ -63,6 +63,14 @@ fn an_mrsc_table_refuses_transactions_and_ttl_and_runs_the_rest() {
             "{op}: {e}"
         );
     }
+    let lsi = json!({"TableName": "withlsi",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+        "LocalSecondaryIndexes": [{"IndexName": "i", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}], "Projection": {"ProjectionType": "ALL"}}],
+        "BillingMode": "PAY_PER_REQUEST"});
+    let e = call_in(&mut m, "CreateTable", lsi, true).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Validation, "{e}");
+    assert!(e.message.starts_with("Local secondary indexes (LSIs) are not supported for global tables configured for multi-Region strong consistency"), "{e}");
     let put = json!({"TableName": "t1x", "Item": {"pk": {"S": "a"}}});
     call_in(&mut m, "PutItem", put, true).unwrap();
     let d = call_in(&mut m, "DescribeTable", json!({"TableName": "t1x"}), true).unwrap();
