@@ -8,6 +8,7 @@
 //! rpo_bound_ms = 0              # aurora-global: refuse commits while no secondary is this close (0: off)
 //! max_clock_offset_ms = 500     # refuse replicated timestamps further ahead (beyond the skews)
 //! log_retention_ms = 30000      # keep own log entries this long after every peer acknowledged them
+//! log_max_entries = 1000000     # global-tables: a lagging or down peer holds at most this many back
 //! multi_region_consistency = "eventual"   # global-tables: or "strong" (MRSC: exactly 3 regions)
 //!
 //! [[region]]
@@ -175,6 +176,13 @@ pub struct ClusterConfig {
     /// window, not with time. Default 30000.
     #[serde(default = "default_log_retention_ms")]
     pub log_retention_ms: u64,
+    /// Global Tables mode: the most own log entries a lagging, partitioned or down peer holds
+    /// back from truncation. Beyond it the front goes anyway, and the peer, when it asks for it,
+    /// is served this region's surviving writes from the store (as a peer that lost its state
+    /// is): memory stays bounded however long a region is away. Aurora Global keeps every entry
+    /// a secondary lacks (its failover accounting lists them). Default 1000000; at least 1.
+    #[serde(default = "default_log_max_entries")]
+    pub log_max_entries: u64,
     /// Global Tables mode: multi-Region eventual (default) or strong consistency.
     #[serde(default)]
     pub multi_region_consistency: Consistency,
@@ -212,6 +220,10 @@ fn default_max_clock_offset_ms() -> u64 {
 
 fn default_log_retention_ms() -> u64 {
     30_000
+}
+
+fn default_log_max_entries() -> u64 {
+    1_000_000
 }
 
 fn default_link() -> LinkSpec {
@@ -354,7 +366,7 @@ impl ClusterConfig {
     /// Render as TOML (the state dir of `cluster up` keeps the effective cluster).
     pub fn to_toml(&self) -> String {
         let mut s = format!(
-            "mode = \"{}\"\nprimary = \"{}\"\nclock = \"{}\"\nwrite_forwarding = {}\nrpo_bound_ms = {}\nmax_clock_offset_ms = {}\nlog_retention_ms = {}\nmulti_region_consistency = \"{}\"\n",
+            "mode = \"{}\"\nprimary = \"{}\"\nclock = \"{}\"\nwrite_forwarding = {}\nrpo_bound_ms = {}\nmax_clock_offset_ms = {}\nlog_retention_ms = {}\nlog_max_entries = {}\nmulti_region_consistency = \"{}\"\n",
             self.mode.name(),
             self.primary_name(),
             self.clock.name(),
@@ -362,6 +374,7 @@ impl ClusterConfig {
             self.rpo_bound_ms,
             self.max_clock_offset_ms,
             self.log_retention_ms,
+            self.log_max_entries,
             self.multi_region_consistency.name()
         );
         if let Some(secret) = &self.secret {

@@ -177,3 +177,40 @@ fn a_wiped_peer_is_served_the_truncated_part_from_the_store() {
     assert_eq!(r["checker"]["ok"], true, "{}", r["checker"]);
     assert_eq!(c.dump("c"), c.dump("a"), "c holds what a holds");
 }
+
+/// A peer away for long holds back at most `log_max_entries` entries of an origin's log: the
+/// origin truncates the rest anyway (checked on its 100 ms housekeeping tick, so the log is at
+/// the bound right after one) and serves the peer the truncated part from its store when it is
+/// back.
+#[test]
+fn a_peer_away_for_long_holds_back_at_most_log_max_entries_and_is_served_from_the_store() {
+    let c = Cluster::start(
+        "trunc-cap",
+        Spec::new(&["a", "b", "c"], 5.0).extra("log_max_entries = 20"),
+    );
+    c.ctl("a", &["partition", "c"]);
+    let (load, json) = start_load(
+        &c,
+        "cap.json",
+        &["--duration", "8", "--rate", "60", "--keys", "30"],
+    );
+    // c hears nothing from a, yet a's log holds no more than 20 entries after a tick: the
+    // front c lacks is gone.
+    poll("a truncates past what c has, down to 20 entries", || {
+        let s = c.stats("a");
+        let (base, head) = (figure(&s, "log_base"), figure(&s, "log_head"));
+        (base > applied(&c, "c", "a") + 30 && head - base <= 20).then_some(())
+    });
+    c.ctl("a", &["heal"]);
+    let r = finish_load(load, &json);
+    assert_eq!(r["checker"]["ok"], true, "{}", r["checker"]);
+    assert!(
+        figure(&c.stats("a"), "catch_up_writes") > 0,
+        "c was served the truncated part from a's store"
+    );
+    let dumps: Vec<_> = ["a", "b", "c"].iter().map(|r| c.dump(r)).collect();
+    assert!(
+        dumps.iter().all(|d| *d == dumps[0]),
+        "the regions converged"
+    );
+}

@@ -93,6 +93,11 @@ fn bad_files_name_the_line_and_the_problem() {
             "more than a day",
         ),
         (
+            "clock = \"hybrid\"\nlog_max_entries = 0\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n",
+            ":2",
+            "log_max_entries must be at least 1",
+        ),
+        (
             "mode = \"multi-master\"\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n",
             ":1",
             "unknown variant",

@@ -116,6 +116,13 @@ impl ClusterConfig {
                 ),
             );
         }
+        if self.log_max_entries == 0 {
+            return err(
+                Some("log_max_entries"),
+                "log_max_entries must be at least 1 (it bounds the own log a lagging peer holds back)"
+                    .into(),
+            );
+        }
         let mut seen = std::collections::HashSet::new();
         let mut addresses = std::collections::HashMap::new();
         for (i, r) in self.regions.iter().enumerate() {

@@ -1,12 +1,14 @@
 //! Own-log truncation: the front of this region's log is dropped (in memory and on disk) once
-//! every peer has acknowledged it and it is older than the cluster's `log_retention_ms`. A peer
-//! that later asks for a position below the base — it lost its state, or is new — is served
-//! this region's surviving writes from the store (`Replica::own_writes_between`), so nothing
-//! acknowledged is withheld from it.
+//! every peer has acknowledged it and it is older than the cluster's `log_retention_ms` — or,
+//! in Global Tables mode, once more than `log_max_entries` entries are held, whoever lacks them
+//! (a peer partitioned or down for long). A peer that later asks for a position below the
+//! base — it lost its state, is new, or was away that long — is served this region's surviving
+//! writes from the store (`Replica::own_writes_between`), so nothing acknowledged is withheld
+//! from it: every truncated write missing from the store was superseded at its origin.
 
 use std::sync::atomic::Ordering;
 
-use meridian_core::clock::now_us;
+use meridian_core::{clock::now_us, replica::Mode};
 
 use super::NodeState;
 use crate::storage::Op;
@@ -25,16 +27,33 @@ impl NodeState {
         let cutoff = now_us().saturating_sub(self.opts.cluster.log_retention_ms * 1000);
         let mut core = self.replica();
         let before = core.log_base();
-        let Some(aged) = core
+        let aged = core
             .own_log()
             .iter()
             .take_while(|w| w.seq <= upto && w.commit_us <= cutoff)
             .last()
-            .map(|w| w.seq)
-        else {
-            return;
+            .map_or(0, |w| w.seq);
+        // However far a peer lags, the log holds at most `log_max_entries` (Global Tables: an
+        // Aurora secondary's missing writes stay listed for the failover accounting).
+        let capped = if self.opts.cluster.mode == Mode::GlobalTables {
+            core.log_head()
+                .saturating_sub(self.opts.cluster.log_max_entries)
+                .min(self.durable_head())
+        } else {
+            0
         };
-        if core.truncate_log(aged).is_some() {
+        if capped > aged && capped > before {
+            tracing::debug!(
+                upto = capped,
+                slowest_peer_acked = acked.unwrap_or(0),
+                "the log holds more than log_max_entries: truncating what a lagging peer lacks (it will be served from the store)"
+            );
+        }
+        let target = aged.max(capped);
+        if target <= before {
+            return;
+        }
+        if core.truncate_log(target).is_some() {
             let truncated = core.own_log().truncated();
             // Queued in commit order, after the entries it removes; nothing waits for it: a
             // crash before it syncs only leaves entries that will be truncated again.
