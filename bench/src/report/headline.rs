@@ -31,8 +31,8 @@ pub fn headline(r: &Results) -> Table {
                 "single-region put / echo".into(),
                 one.storage.clone(),
                 format!("{} ({} ops/s)", n2(x), n0(one.put.rate())),
-                format!("≥ {}", targets::PUT_RATIO),
-                yes_no(x >= targets::PUT_RATIO),
+                format!("≥ {}", targets::put_ratio(&one.storage)),
+                yes_no(x >= targets::put_ratio(&one.storage)),
             ]);
         }
         if let Some(x) = r.ratio_to_echo(&one.get) {
@@ -213,8 +213,8 @@ pub fn headline(r: &Results) -> Table {
                 m.bytes_per_key(),
                 m.bytes_per_key() * 1e6 / 1048576.0
             ),
-            format!("≤ {}×", targets::MEMORY_RATIO),
-            yes_no(m.ratio_to_raw() <= targets::MEMORY_RATIO),
+            format!("≤ {}×", targets::memory_ratio(&m.storage)),
+            yes_no(m.ratio_to_raw() <= targets::memory_ratio(&m.storage)),
         ]);
     }
     t
