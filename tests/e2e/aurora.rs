@@ -546,7 +546,10 @@ fn a_failover_after_truncation_accounts_for_every_write_as_exactly() {
         "aurora-accounting-truncated",
         Spec::aurora(REGIONS, 5.0, "a").extra(crate::truncation::NO_RETENTION),
     );
-    failover_accounting(c, "200");
+    // ~10 writes are in flight when a is demoted (rate × timeout, whatever the machine's
+    // speed): spread over 500 keys they stay well inside the checker's 5% (200 keys once gave
+    // 11, 5.5%, on a loaded machine).
+    failover_accounting(c, "500");
 }
 
 fn failover_accounting(c: Cluster, keys: &str) {
