@@ -316,17 +316,18 @@ fn a_region_with_a_wiped_data_dir_hands_out_fresh_dots_and_its_lost_write_is_rep
     poll("everyone holds Wc", || {
         REGIONS.iter().all(|r| holds(&c, r, &wc)).then_some(())
     });
+    // Holding Wc does not mean W1' has arrived yet (a's stream to b may lag c's): wait for
+    // each region to report it.
     for r in ["b", "c"] {
-        let events = c.ctl(r, &["conflicts"])["events"]
-            .as_array()
-            .unwrap()
-            .clone();
-        assert!(
+        poll(&format!("{r} reports W1' lost"), || {
+            let events = c.ctl(r, &["conflicts"])["events"].clone();
             events
+                .as_array()
+                .unwrap()
                 .iter()
-                .any(|e| e["loser"]["write_id"] == w1b["write_id"]),
-            "{r} reports W1' lost: {events:?}"
-        );
+                .any(|e| e["loser"]["write_id"] == w1b["write_id"])
+                .then_some(())
+        });
     }
 
     let (ok, report) = c.check_history(&[&w1, &wb, &w1b, &wc], "history.jsonl");
