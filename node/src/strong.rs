@@ -16,12 +16,11 @@
 //! data directory) cannot tell a stale proposal from a current one, so it refuses every
 //! proposal and answers reads as busy until it has copied every committed write from both
 //! other participants ([`rejoin`]); the other two keep full service meanwhile. A region that
-//! kept its state (a
-//! restart), or that every link to the others was cut from (a heal), takes part in the protocol
-//! at once, but *catches up* before it serves writes and strong reads again ([`catch_up`]): it
-//! applies the reachable peers' logs up to their heads and learns the ballots of the items it
-//! missed, so that its first write of such an item builds on the newest write instead of being
-//! refused as stale. Meanwhile they answer `UNAVAILABLE` (`no quorum: region X is catching
+//! kept its state (a restart), or that every link to the others was cut from (a heal), takes
+//! part in the protocol at once, but *catches up* before it serves writes and strong reads
+//! again ([`catch_up`]): it applies the reachable peers' logs up to their heads and learns the
+//! ballots of the items it missed, so that its first write of such an item builds on the
+//! newest write instead of being refused as stale. Meanwhile they answer `UNAVAILABLE` (`no quorum: region X is catching
 //! up ...`); eventual reads are served. The catch-up is bounded: should it not finish, a stale
 //! proposal of the region's is still refused and teaches it the newer write.
 //!
