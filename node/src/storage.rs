@@ -346,8 +346,8 @@ impl Storage {
                         current: Some(write_to_pb(&self.regions, current)),
                         seen: Some(context_to_pb(&self.regions, seen)),
                     };
-                    batch.insert(&self.items, current.key.as_bytes(), item.encode_to_vec());
-                    inserted.push(current.key.as_bytes());
+                    batch.insert(&self.items, current.key().as_bytes(), item.encode_to_vec());
+                    inserted.push(current.key().as_bytes());
                 }
                 Op::Applied {
                     origin,
