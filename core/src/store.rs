@@ -242,18 +242,20 @@ impl Store {
 
     /// The current write of `key` (value or tombstone), if the key was ever written.
     pub fn get(&self, key: &str) -> Option<&Arc<Write>> {
+        self.find(self.hash(key.as_bytes()), key)
+    }
+
+    /// The current write of `key`, hashed `hash`.
+    fn find(&self, hash: u64, key: &str) -> Option<&Arc<Write>> {
         let key = key.as_bytes();
-        self.items
-            .find(self.hash(key), |w| w.payload.key_bytes() == key)
+        self.items.find(hash, |w| w.payload.key_bytes() == key)
     }
 
     /// The current write and everything seen of `key`.
     pub fn entry(&self, key: &str) -> Option<(&Arc<Write>, &VersionVector)> {
-        let current = self.get(key)?;
-        Some((
-            current,
-            seen_of(&self.wider, self.hash(key.as_bytes()), current),
-        ))
+        let hash = self.hash(key.as_bytes());
+        let current = self.find(hash, key)?;
+        Some((current, seen_of(&self.wider, hash, current)))
     }
 
     /// Put back a key's persisted state (recovery after a restart).

@@ -25,9 +25,12 @@ impl Payload {
     /// The payload of a write of `key`: `Some(value)` for a put, `None` for a tombstone.
     pub fn new(key: &str, value: Option<&[u8]>) -> Self {
         let header = ((key.len() as u64) << 1) | u64::from(value.is_some());
+        let header_len = (u64::BITS - header.leading_zeros()).div_ceil(7).max(1) as usize;
         let body = key.len() + value.map_or(0, <[u8]>::len);
-        let mut bytes = Vec::with_capacity(10 + body);
+        // Exactly the length: `into_boxed_slice` then keeps the allocation as it is.
+        let mut bytes = Vec::with_capacity(header_len + body);
         varint(header, &mut bytes);
+        debug_assert_eq!(bytes.len(), header_len);
         bytes.extend_from_slice(key.as_bytes());
         bytes.extend_from_slice(value.unwrap_or_default());
         Self(bytes.into_boxed_slice())
