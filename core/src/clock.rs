@@ -18,7 +18,14 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A hybrid timestamp: physical microseconds since the Unix epoch, then a logical counter.
+///
+/// Packed to 4-byte alignment, so that it takes 12 bytes instead of 16 and a [`Version`]
+/// (timestamp + region) 16 instead of 24: every write, and so every key, carries one. Fields
+/// are read by value (a reference to a packed field is refused by the compiler).
+///
+/// [`Version`]: crate::store::Version
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(C, packed(4))]
 pub struct Timestamp {
     /// Physical part, µs since the Unix epoch (in the stamping region's skewed clock).
     pub physical_us: u64,

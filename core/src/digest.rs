@@ -25,7 +25,7 @@ pub fn digest(store: &Store, buckets: u32) -> Vec<u64> {
     }
     let mut d = vec![0u64; buckets.max(1) as usize];
     for w in store.iter() {
-        d[bucket_of(&w.key, buckets) as usize] ^= item_hash(w);
+        d[bucket_of(w.key(), buckets) as usize] ^= item_hash(w);
     }
     d
 }
@@ -45,7 +45,7 @@ pub fn items_in(store: &Store, buckets: u32, wanted: &[u32]) -> Vec<Arc<Write>> 
     let wanted: std::collections::HashSet<u32> = wanted.iter().copied().collect();
     store
         .iter()
-        .filter(|w| wanted.contains(&bucket_of(&w.key, buckets)))
+        .filter(|w| wanted.contains(&bucket_of(w.key(), buckets)))
         .cloned()
         .collect()
 }
@@ -104,7 +104,7 @@ mod tests {
             let store = core.store();
             let mut scanned = vec![0u64; BUCKETS as usize];
             for w in store.iter() {
-                scanned[bucket_of(&w.key, BUCKETS) as usize] ^= item_hash(w);
+                scanned[bucket_of(w.key(), BUCKETS) as usize] ^= item_hash(w);
             }
             assert_eq!(store.digest(), &scanned[..]);
         }

@@ -53,11 +53,10 @@ impl LossEvent {
     /// What the event costs the feed, bytes (summaries, and values while kept).
     fn cost(&self) -> usize {
         let summary = |w: &Write| {
-            std::mem::size_of::<Write>() + w.key.len() + w.context.entries().count() * 16
+            std::mem::size_of::<Write>() + w.key().len() + w.context.entries().count() * 16
         };
         let values = if self.values {
-            self.winner.value.as_ref().map_or(0, |v| v.len())
-                + self.loser.value.as_ref().map_or(0, |v| v.len())
+            self.winner.value().map_or(0, <[u8]>::len) + self.loser.value().map_or(0, <[u8]>::len)
         } else {
             0
         };
@@ -218,14 +217,16 @@ impl EventFeed {
 mod tests {
     use super::*;
     use crate::{
-        clock::Timestamp, region::RegionId, store::Version, version_vector::VersionVector,
+        clock::Timestamp,
+        region::RegionId,
+        store::{Payload, Version},
+        version_vector::VersionVector,
     };
     use uuid::Uuid;
 
     fn w(n: u64) -> Arc<Write> {
         Arc::new(Write {
-            key: "k".into(),
-            value: None,
+            payload: Payload::new("k", None),
             version: Version {
                 timestamp: Timestamp::at(n),
                 region: RegionId::from_index(0),
@@ -269,7 +270,7 @@ mod tests {
     fn valued(n: u64, bytes: usize) -> Outcome {
         let with = |w: Arc<Write>| {
             Arc::new(Write {
-                value: Some(Arc::from(vec![b'v'; bytes])),
+                payload: Payload::new(w.key(), Some(&vec![b'v'; bytes])),
                 ..(*w).clone()
             })
         };
@@ -309,7 +310,7 @@ mod tests {
         assert!(first > 0, "the oldest gave theirs up: {kept:?}");
         for e in &events[..first] {
             assert_eq!(
-                e.loser.value.as_deref(),
+                e.loser.value(),
                 Some(&[][..]),
                 "a put stays a put, valueless"
             );

@@ -16,12 +16,17 @@ fn fnv(bytes: &[u8], mut h: u64) -> u64 {
 
 /// The bucket of `key`.
 pub fn bucket_of(key: &str, buckets: u32) -> u32 {
-    (fnv(key.as_bytes(), 0xcbf2_9ce4_8422_2325) % u64::from(buckets.max(1))) as u32
+    bucket_of_bytes(key.as_bytes(), buckets)
+}
+
+/// The bucket of the key whose bytes are `key`.
+pub fn bucket_of_bytes(key: &[u8], buckets: u32) -> u32 {
+    (fnv(key, 0xcbf2_9ce4_8422_2325) % u64::from(buckets.max(1))) as u32
 }
 
 /// A write's hash: two regions holding the same write of a key hash it alike.
 pub fn item_hash(w: &Write) -> u64 {
-    let h = fnv(w.key.as_bytes(), 0xcbf2_9ce4_8422_2325);
+    let h = fnv(w.payload.key_bytes(), 0xcbf2_9ce4_8422_2325);
     let h = fnv(w.id.as_bytes(), h);
     // The version too: two writes that share a (client-chosen) id still differ.
     let h = fnv(&w.version.timestamp.physical_us.to_le_bytes(), h);

@@ -28,7 +28,7 @@ use crate::{
     error::{Error, Result, check_stored_key, check_stored_value},
     events::EventFeed,
     region::{RegionId, Regions},
-    store::{Outcome, Store, Version, Write},
+    store::{Outcome, Payload, Store, Version, Write},
 };
 
 /// What a client write does.
@@ -323,7 +323,7 @@ impl Replica {
             WriteOp::Put(v) => (Some(v), None),
             WriteOp::Delete => (None, None),
             WriteOp::Increment(delta) => {
-                let old = match live.and_then(|w| w.value.as_ref()) {
+                let old = match live.and_then(|w| w.value()) {
                     None => 0,
                     Some(bytes) => parse_integer(bytes).ok_or_else(|| {
                         Error::ConditionFailed(format!(
@@ -345,8 +345,7 @@ impl Replica {
             })?;
         let timestamp = self.clock.tick_at(machine_us);
         let write = Write {
-            key: Arc::from(key),
-            value,
+            payload: Payload::new(key, value.as_deref()),
             version: Version {
                 timestamp,
                 region: self.region,

@@ -17,17 +17,33 @@
 //! - the incoming write is already accounted for (it is the current write, or its own entry is
 //!   already in `seen` and it does not win): [`Outcome::Duplicate`] / [`Outcome::Superseded`],
 //!   so retransmissions and writes learnt of indirectly are never counted twice.
+//!
+//! # Memory
+//! A node keeps every key's current write in memory, so a key costs little beyond its bytes
+//! (issue #11): one allocation for the [`Write`] (shared by the store and the own log, 128 bytes
+//! with the allocator's header), one for its key and value ([`Payload`]), and one pointer in the
+//! table, which finds a write by its own key instead of keeping a second copy of the key. `seen`
+//! is almost always the current write's own context (it differs only after a concurrent or
+//! out-of-order write): it is kept apart, in a second table, only for the keys where it differs.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    hash::{BuildHasher, RandomState},
+    sync::Arc,
+};
 
+use hashbrown::HashTable;
 use uuid::Uuid;
 
 use crate::{
     clock::Timestamp,
-    hash::{BUCKETS, bucket_of, item_hash},
+    hash::{BUCKETS, bucket_of_bytes, item_hash},
     region::RegionId,
     version_vector::{Causality, VersionVector},
 };
+
+mod payload;
+
+pub use payload::Payload;
 
 /// The version of a write: last-writer-wins orders by timestamp, then region (by name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -41,10 +57,9 @@ pub struct Version {
 /// One write: a value or a tombstone, with its identity and causal context.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Write {
-    /// The key.
-    pub key: Arc<str>,
-    /// The value, or `None` for a tombstone (delete).
-    pub value: Option<Arc<[u8]>>,
+    /// The key, and the value or `None` for a tombstone (delete): see [`Write::key`],
+    /// [`Write::value`].
+    pub payload: Payload,
     /// LWW version.
     pub version: Version,
     /// Globally unique write id.
@@ -60,6 +75,16 @@ pub struct Write {
 }
 
 impl Write {
+    /// The key.
+    pub fn key(&self) -> &str {
+        self.payload.key()
+    }
+
+    /// The value, or `None` for a tombstone.
+    pub fn value(&self) -> Option<&[u8]> {
+        self.payload.value()
+    }
+
     /// LWW order between two writes: version, then write id (ids never tie in practice; this
     /// keeps the order total even for hand-made writes).
     pub fn beats(&self, other: &Write) -> bool {
@@ -73,19 +98,20 @@ impl Write {
 
     /// Is this a delete?
     pub fn is_tombstone(&self) -> bool {
-        self.value.is_none()
+        self.value().is_none()
     }
 
     /// Bytes of key and value.
     pub fn payload_bytes(&self) -> usize {
-        self.key.len() + self.value.as_ref().map_or(0, |v| v.len())
+        self.payload.key_bytes().len() + self.value().map_or(0, <[u8]>::len)
     }
 
     /// This write without its value: a put keeps an empty value, a tombstone stays one.
     pub fn without_value(&self) -> Write {
         Write {
-            value: self.value.as_ref().map(|_| Arc::from(&[][..])),
-            ..self.clone()
+            payload: Payload::new(self.key(), self.value().map(|_| &[][..])),
+            context: self.context.clone(),
+            ..*self
         }
     }
 }
@@ -128,10 +154,10 @@ impl Outcome {
     }
 }
 
-/// A key's state.
+/// The causal history of a key whose `seen` is more than its current write's context.
 #[derive(Clone, Debug)]
-struct Entry {
-    current: Arc<Write>,
+struct Wider {
+    key: Box<[u8]>,
     seen: VersionVector,
 }
 
@@ -139,15 +165,62 @@ struct Entry {
 /// (per bucket, the XOR of the current writes' hashes), kept up to date as writes apply.
 #[derive(Clone, Debug)]
 pub struct Store {
-    items: HashMap<Arc<str>, Entry>,
+    /// Every key's current write, found by its own key.
+    items: HashTable<Arc<Write>>,
+    /// `seen` of the keys where it is not the current write's context (see the module docs).
+    wider: HashTable<Wider>,
+    /// Hashes keys for both tables (randomly keyed: keys are chosen by clients).
+    hasher: RandomState,
     digest: Vec<u64>,
 }
 
 impl Default for Store {
     fn default() -> Self {
         Self {
-            items: HashMap::new(),
+            items: HashTable::new(),
+            wider: HashTable::new(),
+            hasher: RandomState::new(),
             digest: vec![0; BUCKETS as usize],
+        }
+    }
+}
+
+/// Fold `w` into (or out of: XOR) the digest.
+fn toggle(digest: &mut [u64], w: &Write) {
+    digest[bucket_of_bytes(w.payload.key_bytes(), BUCKETS) as usize] ^= item_hash(w);
+}
+
+/// `seen` of the key hashed `hash` whose current write is `current`.
+fn seen_of<'a>(wider: &'a HashTable<Wider>, hash: u64, current: &'a Write) -> &'a VersionVector {
+    let key = current.payload.key_bytes();
+    wider
+        .find(hash, |e| *e.key == *key)
+        .map_or(&current.context, |e| &e.seen)
+}
+
+/// Record `seen` as the history of `current`'s key, hashed `hash` (kept in `wider` only when
+/// it is not `current`'s own context).
+fn set_seen(
+    wider: &mut HashTable<Wider>,
+    hasher: &RandomState,
+    hash: u64,
+    current: &Write,
+    seen: VersionVector,
+) {
+    let key = current.payload.key_bytes();
+    let same = seen == current.context;
+    match wider.find_entry(hash, |e| *e.key == *key) {
+        Ok(e) if same => {
+            e.remove();
+        }
+        Ok(mut e) => e.get_mut().seen = seen,
+        Err(_) if same => {}
+        Err(_) => {
+            let e = Wider {
+                key: key.into(),
+                seen,
+            };
+            wider.insert_unique(hash, e, |e| hasher.hash_one(&*e.key));
         }
     }
 }
@@ -163,30 +236,49 @@ impl Store {
         &self.digest
     }
 
-    /// Fold `w` into (or out of: XOR) the digest.
-    fn toggle(&mut self, w: &Write) {
-        self.digest[bucket_of(&w.key, BUCKETS) as usize] ^= item_hash(w);
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
     }
 
     /// The current write of `key` (value or tombstone), if the key was ever written.
     pub fn get(&self, key: &str) -> Option<&Arc<Write>> {
-        self.items.get(key).map(|e| &e.current)
+        self.find(self.hash(key.as_bytes()), key)
+    }
+
+    /// The current write of `key`, hashed `hash`.
+    fn find(&self, hash: u64, key: &str) -> Option<&Arc<Write>> {
+        let key = key.as_bytes();
+        self.items.find(hash, |w| w.payload.key_bytes() == key)
     }
 
     /// The current write and everything seen of `key`.
     pub fn entry(&self, key: &str) -> Option<(&Arc<Write>, &VersionVector)> {
-        self.items.get(key).map(|e| (&e.current, &e.seen))
+        let hash = self.hash(key.as_bytes());
+        let current = self.find(hash, key)?;
+        Some((current, seen_of(&self.wider, hash, current)))
     }
 
     /// Put back a key's persisted state (recovery after a restart).
     pub fn restore(&mut self, current: Arc<Write>, seen: VersionVector) {
-        self.toggle(&current);
-        if let Some(old) = self
+        let hash = self.hash(current.payload.key_bytes());
+        let hasher = &self.hasher;
+        toggle(&mut self.digest, &current);
+        let key = current.payload.key_bytes();
+        match self
             .items
-            .insert(current.key.clone(), Entry { current, seen })
+            .find_entry(hash, |w| w.payload.key_bytes() == key)
         {
-            self.toggle(&old.current);
+            Ok(mut e) => {
+                let old = std::mem::replace(e.get_mut(), current.clone());
+                toggle(&mut self.digest, &old);
+            }
+            Err(_) => {
+                self.items.insert_unique(hash, current.clone(), |w| {
+                    hasher.hash_one(w.payload.key_bytes())
+                });
+            }
         }
+        set_seen(&mut self.wider, hasher, hash, &current, seen);
     }
 
     /// Number of keys (tombstones included).
@@ -201,7 +293,7 @@ impl Store {
 
     /// Every key's current write, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Write>> {
-        self.items.values().map(|e| &e.current)
+        self.items.iter()
     }
 
     /// The causal context a new write to `key` by `region` gets: everything seen for the key,
@@ -211,9 +303,8 @@ impl Store {
     /// context can bring a counter that high).
     pub fn next_context(&self, key: &str, region: RegionId, floor: u64) -> Option<VersionVector> {
         let mut ctx = self
-            .items
-            .get(key)
-            .map(|e| e.seen.clone())
+            .entry(key)
+            .map(|(_, seen)| seen.clone())
             .unwrap_or_default();
         let dot = ctx.get(region).checked_add(1)?.max(floor);
         ctx.set(region, dot);
@@ -222,81 +313,104 @@ impl Store {
 
     /// Merge one write into the state (see the module docs).
     pub fn apply(&mut self, write: Arc<Write>) -> Outcome {
-        let Some(entry) = self.items.get_mut(&write.key) else {
-            self.toggle(&write);
-            let seen = write.context.clone();
-            self.items.insert(
-                write.key.clone(),
-                Entry {
-                    current: write,
-                    seen,
-                },
-            );
+        let Store {
+            items,
+            wider,
+            hasher,
+            digest,
+        } = self;
+        let key = write.payload.key_bytes();
+        let hash = hasher.hash_one(key);
+        let Some(slot) = items.find_mut(hash, |w| w.payload.key_bytes() == key) else {
+            toggle(digest, &write);
+            items.insert_unique(hash, write, |w| hasher.hash_one(w.payload.key_bytes()));
             return Outcome::Inserted;
         };
         // The same write again: same id *and* version (a client-chosen id used twice names two
         // writes, and neither may be mistaken for the other).
-        if entry.current.id == write.id && entry.current.version == write.version {
+        if slot.id == write.id && slot.version == write.version {
             return Outcome::Duplicate;
         }
         let origin = write.origin();
-        let known = entry.seen.get(origin) >= write.context.get(origin);
-        let wins = write.beats(&entry.current);
+        let seen = seen_of(wider, hash, slot);
+        let known = seen.get(origin) >= write.context.get(origin);
+        let wins = write.beats(slot);
         if known && !wins {
             return Outcome::Superseded;
         }
+        let mut seen = seen.clone();
         if !known {
-            entry.seen.merge(&write.context);
+            seen.merge(&write.context);
         }
-        let current = entry.current.clone();
+        let current = if wins {
+            std::mem::replace(slot, write.clone())
+        } else {
+            slot.clone()
+        };
         let outcome = match (write.context.compare(&current.context), wins) {
             (Causality::After, true) => Outcome::Overwrote,
             (Causality::After, false) => Outcome::CausalInversion {
-                winner: current,
+                winner: current.clone(),
                 loser: write.clone(),
             },
             (Causality::Before | Causality::Equal, true) => Outcome::CausalInversion {
                 winner: write.clone(),
-                loser: current,
+                loser: current.clone(),
             },
             (Causality::Before | Causality::Equal, false) => Outcome::Superseded,
             (Causality::Concurrent, true) => Outcome::Conflict {
                 winner: write.clone(),
-                loser: current,
+                loser: current.clone(),
             },
             (Causality::Concurrent, false) => Outcome::Conflict {
-                winner: current,
+                winner: current.clone(),
                 loser: write.clone(),
             },
         };
         if wins {
-            let old = std::mem::replace(&mut entry.current, write.clone());
-            self.toggle(&old);
-            self.toggle(&write);
+            toggle(digest, &current);
+            toggle(digest, &write);
         }
+        set_seen(
+            wider,
+            hasher,
+            hash,
+            if wins { &write } else { &current },
+            seen,
+        );
         outcome
     }
 
     /// Drop everything (a secondary resyncing from its primary).
     pub fn clear(&mut self) {
         self.items.clear();
+        self.wider.clear();
         self.digest.fill(0);
     }
 
     /// Approximate memory held by the state, bytes (keys, values, per-key metadata).
     pub fn approx_bytes(&self) -> usize {
-        self.items
-            .values()
-            .map(|e| {
-                e.current.payload_bytes()
-                    + std::mem::size_of::<Write>()
-                    + std::mem::size_of::<Entry>()
-                    + e.seen.heap_bytes()
-                    + e.current.context.heap_bytes()
+        let per_write = std::mem::size_of::<Write>() + 2 * std::mem::size_of::<usize>();
+        let items: usize = self
+            .items
+            .iter()
+            .map(|w| {
+                per_write
+                    + std::mem::size_of::<Arc<Write>>()
+                    + w.payload.heap_bytes()
+                    + w.context.heap_bytes()
             })
-            .sum()
+            .sum();
+        let wider: usize = self
+            .wider
+            .iter()
+            .map(|e| std::mem::size_of::<Wider>() + e.key.len() + e.seen.heap_bytes())
+            .sum();
+        items + wider
     }
 }
 
+#[cfg(test)]
+mod model_tests;
 #[cfg(test)]
 mod tests;

@@ -124,7 +124,10 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
     }
 
     /// The committed write of `key` here (an eventually consistent read).
-    pub fn committed(&self, key: &K) -> Option<&(Ballot, V)> {
+    pub fn committed<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&(Ballot, V)>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
         self.items.get(key).and_then(|i| i.committed.as_ref())
     }
 
@@ -180,7 +183,10 @@ impl<K: Ord + Clone, V: Clone + PartialEq> Node<K, V> {
     }
 
     /// The value of `key`'s unfinished write originated here, if any.
-    pub fn pending_value(&self, key: &K) -> Option<&V> {
+    pub fn pending_value<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
         self.items
             .get(key)
             .and_then(|i| i.pending.as_ref())

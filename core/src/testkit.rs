@@ -202,7 +202,7 @@ impl Sim {
 
 /// The state as sorted (key, write id) pairs, for comparisons.
 pub fn state_of(store: &crate::store::Store) -> Vec<(String, Uuid)> {
-    let mut v: Vec<_> = store.iter().map(|w| (w.key.to_string(), w.id)).collect();
+    let mut v: Vec<_> = store.iter().map(|w| (w.key().to_string(), w.id)).collect();
     v.sort();
     v
 }

@@ -1,16 +1,44 @@
 //! Per-key version vectors: the causal context of a write (SPEC §4).
 //!
 //! Entry `r -> n` means "the history includes the first `n` writes region `r` made to this
-//! key". Regions are dense indices ([`RegionId`]), so a vector is a plain `Vec<u64>` with
-//! implicit zeros past its end.
+//! key". Regions are dense indices ([`RegionId`]), so a vector is a list of counters indexed by
+//! region, with implicit zeros past its end.
+//!
+//! Every write carries one and every key keeps one, so the representation is compact: the
+//! counters of the first [`INLINE`] regions live inline (no allocation: the built-in cluster
+//! has three regions), and only a vector with a non-zero counter at a higher index moves to
+//! the heap. Counters stay `u64` (a region's dots start at its start time in µs, see
+//! [`crate::replica::Replica::set_dot_floor`]). Two vectors are equal when their counters
+//! are, whatever their representation: trailing zeros never matter.
 
-use std::cmp::Ordering;
+use std::{
+    cmp::Ordering,
+    hash::{Hash, Hasher},
+};
 
 use crate::region::RegionId;
 
+/// Regions whose counters a vector keeps without allocating.
+pub const INLINE: usize = 3;
+
 /// A version vector over regions.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct VersionVector(Vec<u64>);
+#[derive(Clone)]
+pub struct VersionVector(Repr);
+
+/// The counters, by region index; entries past the end are zero.
+#[derive(Clone)]
+enum Repr {
+    /// Regions `0..INLINE`.
+    Inline([u64; INLINE]),
+    /// Some region at index ≥ `INLINE` has a non-zero counter.
+    Heap(Box<[u64]>),
+}
+
+impl Default for VersionVector {
+    fn default() -> Self {
+        Self(Repr::Inline([0; INLINE]))
+    }
+}
 
 /// How two causal contexts relate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,24 +53,58 @@ pub enum Causality {
     Concurrent,
 }
 
+/// `s` without its trailing zeros.
+fn trimmed(s: &[u64]) -> &[u64] {
+    let len = s.iter().rposition(|n| *n > 0).map_or(0, |i| i + 1);
+    &s[..len]
+}
+
 impl VersionVector {
     /// The empty vector (all zeros).
     pub fn new() -> Self {
-        Self(Vec::new())
+        Self::default()
+    }
+
+    /// The counters by region index (trailing zeros possible).
+    fn counters(&self) -> &[u64] {
+        match &self.0 {
+            Repr::Inline(a) => a,
+            Repr::Heap(b) => b,
+        }
+    }
+
+    fn counters_mut(&mut self) -> &mut [u64] {
+        match &mut self.0 {
+            Repr::Inline(a) => a,
+            Repr::Heap(b) => b,
+        }
+    }
+
+    /// Make room for `len` counters (moving to the heap past [`INLINE`]).
+    fn reserve(&mut self, len: usize) {
+        if len <= self.counters().len() {
+            return;
+        }
+        let mut wider = vec![0; len];
+        wider[..self.counters().len()].copy_from_slice(self.counters());
+        self.0 = Repr::Heap(wider.into_boxed_slice());
     }
 
     /// The entry of region `r`.
     pub fn get(&self, r: RegionId) -> u64 {
-        self.0.get(r.index()).copied().unwrap_or(0)
+        self.counters().get(r.index()).copied().unwrap_or(0)
     }
 
     /// Set the entry of region `r`.
     pub fn set(&mut self, r: RegionId, n: u64) {
         let i = r.index();
-        if self.0.len() <= i {
-            self.0.resize(i + 1, 0);
+        if i >= self.counters().len() {
+            if n == 0 {
+                return;
+            }
+            self.reserve(i + 1);
         }
-        self.0[i] = n;
+        self.counters_mut()[i] = n;
     }
 
     /// Increment region `r`'s entry, returning the new value.
@@ -54,17 +116,16 @@ impl VersionVector {
 
     /// Pointwise maximum with `other`.
     pub fn merge(&mut self, other: &VersionVector) {
-        if self.0.len() < other.0.len() {
-            self.0.resize(other.0.len(), 0);
-        }
-        for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
+        let theirs = trimmed(other.counters());
+        self.reserve(theirs.len());
+        for (mine, theirs) in self.counters_mut().iter_mut().zip(theirs) {
             *mine = (*mine).max(*theirs);
         }
     }
 
     /// Non-zero entries, in region order.
     pub fn entries(&self) -> impl Iterator<Item = (RegionId, u64)> + '_ {
-        self.0
+        self.counters()
             .iter()
             .enumerate()
             .filter(|(_, n)| **n > 0)
@@ -73,12 +134,12 @@ impl VersionVector {
 
     /// Compare two vectors pointwise.
     pub fn compare(&self, other: &VersionVector) -> Causality {
-        let len = self.0.len().max(other.0.len());
+        let (a, b) = (self.counters(), other.counters());
         let (mut less, mut greater) = (false, false);
-        for i in 0..len {
-            let a = self.0.get(i).copied().unwrap_or(0);
-            let b = other.0.get(i).copied().unwrap_or(0);
-            match a.cmp(&b) {
+        for i in 0..a.len().max(b.len()) {
+            let x = a.get(i).copied().unwrap_or(0);
+            let y = b.get(i).copied().unwrap_or(0);
+            match x.cmp(&y) {
                 Ordering::Less => less = true,
                 Ordering::Greater => greater = true,
                 Ordering::Equal => {}
@@ -97,9 +158,34 @@ impl VersionVector {
         matches!(self.compare(other), Causality::Equal | Causality::Before)
     }
 
-    /// Approximate heap size in bytes.
+    /// Bytes allocated on the heap (0 for an inline vector).
     pub fn heap_bytes(&self) -> usize {
-        self.0.capacity() * std::mem::size_of::<u64>()
+        match &self.0 {
+            Repr::Inline(_) => 0,
+            Repr::Heap(b) => std::mem::size_of_val::<[u64]>(b),
+        }
+    }
+}
+
+impl PartialEq for VersionVector {
+    fn eq(&self, other: &Self) -> bool {
+        trimmed(self.counters()) == trimmed(other.counters())
+    }
+}
+
+impl Eq for VersionVector {}
+
+impl Hash for VersionVector {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        trimmed(self.counters()).hash(state);
+    }
+}
+
+impl std::fmt::Debug for VersionVector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("VersionVector")
+            .field(&trimmed(self.counters()))
+            .finish()
     }
 }
 
@@ -114,44 +200,4 @@ impl FromIterator<(RegionId, u64)> for VersionVector {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vv(entries: &[u64]) -> VersionVector {
-        entries
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (RegionId::from_index(i), *n))
-            .collect()
-    }
-
-    #[test]
-    fn comparison_table() {
-        let cases = [
-            (vv(&[1, 0]), vv(&[1, 0]), Causality::Equal),
-            (vv(&[1]), vv(&[1, 0, 0]), Causality::Equal),
-            (vv(&[1, 0]), vv(&[1, 1]), Causality::Before),
-            (vv(&[2, 1]), vv(&[1, 1]), Causality::After),
-            (vv(&[1, 0]), vv(&[0, 1]), Causality::Concurrent),
-            (vv(&[]), vv(&[0, 3]), Causality::Before),
-        ];
-        for (a, b, want) in cases {
-            assert_eq!(a.compare(&b), want, "{a:?} vs {b:?}");
-        }
-    }
-
-    #[test]
-    fn merge_is_pointwise_max() {
-        let mut a = vv(&[3, 0, 1]);
-        a.merge(&vv(&[1, 2]));
-        assert_eq!(a, vv(&[3, 2, 1]));
-    }
-
-    #[test]
-    fn increment_counts_from_zero() {
-        let mut a = VersionVector::new();
-        assert_eq!(a.increment(RegionId::from_index(2)), 1);
-        assert_eq!(a.increment(RegionId::from_index(2)), 2);
-        assert_eq!(a, vv(&[0, 0, 2]));
-    }
-}
+mod tests;

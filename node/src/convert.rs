@@ -11,7 +11,7 @@ use meridian_core::{
     clock::Timestamp,
     events::{EventKind, LossEvent},
     region::{RegionId, Regions},
-    store::{Version, Write},
+    store::{Payload, Version, Write},
     version_vector::VersionVector,
 };
 
@@ -73,8 +73,8 @@ pub fn write_id_from_pb(s: &str) -> Result<Uuid> {
 pub fn write_to_pb(regions: &Regions, w: &Write) -> pb::WriteRecord {
     pb::WriteRecord {
         seq: w.seq,
-        key: w.key.to_string(),
-        value: w.value.as_deref().map(<[u8]>::to_vec).unwrap_or_default(),
+        key: w.key().to_owned(),
+        value: w.value().map(<[u8]>::to_vec).unwrap_or_default(),
         tombstone: w.is_tombstone(),
         version: Some(version_to_pb(regions, &w.version)),
         write_id: w.id.to_string(),
@@ -107,8 +107,7 @@ pub fn write_from_pb(regions: &Regions, r: pb::WriteRecord) -> Result<Arc<Write>
         return Err(Error::invalid("a tombstone carries no value"));
     }
     Ok(Arc::new(Write {
-        key: Arc::from(r.key.as_str()),
-        value: (!r.tombstone).then(|| Arc::from(r.value)),
+        payload: Payload::new(&r.key, (!r.tombstone).then_some(&r.value[..])),
         version,
         id: write_id_from_pb(&r.write_id)?,
         context,
@@ -132,7 +131,7 @@ pub fn event_to_pb(regions: &Regions, region: RegionId, e: &LossEvent) -> pb::Co
             EventKind::Conflict => pb::EventKind::Conflict,
             EventKind::CausalInversion => pb::EventKind::CausalInversion,
         } as i32,
-        key: e.winner.key.to_string(),
+        key: e.winner.key().to_owned(),
         winner: Some(summary(&e.winner)),
         loser: Some(summary(&e.loser)),
         region: regions.name(region).to_owned(),

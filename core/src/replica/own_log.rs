@@ -154,14 +154,13 @@ mod tests {
     use crate::{
         clock::Timestamp,
         region::RegionId,
-        store::{Version, Write},
+        store::{Payload, Version, Write},
         version_vector::VersionVector,
     };
 
     fn write(seq: u64) -> Arc<Write> {
         Arc::new(Write {
-            key: Arc::from("k"),
-            value: None,
+            payload: Payload::new("k", None),
             version: Version {
                 timestamp: Timestamp {
                     physical_us: seq,

@@ -99,7 +99,7 @@ impl Replica {
             // current: if this key's history here already has its dot and it would not win,
             // the merge is a no-op as well (whatever it claims, it changes nothing).
             if w.seq <= self.log_base()
-                && self.store.entry(&w.key).is_some_and(|(current, seen)| {
+                && self.store.entry(w.key()).is_some_and(|(current, seen)| {
                     seen.get(self.region) >= w.context.get(self.region) && !w.beats(current)
                 })
             {

@@ -139,9 +139,9 @@ fn increment_reads_modifies_and_writes_the_whole_value() {
         .store()
         .get("n")
         .unwrap()
-        .value
-        .clone()
-        .unwrap();
+        .value()
+        .unwrap()
+        .to_vec();
     assert_eq!(&*v, b"6", "lost update: 5 + 1 + 1 = 6");
     sim.cores[0]
         .write("s", put("text"), None, id(4), 40)
@@ -470,10 +470,7 @@ fn a_write_id_used_twice_names_two_writes() {
     assert_eq!(second.outcome, Outcome::Overwrote);
     sim.settle();
     for c in &sim.cores {
-        assert_eq!(
-            c.store().get("k").unwrap().value.as_deref(),
-            Some(&b"v2"[..])
-        );
+        assert_eq!(c.store().get("k").unwrap().value(), Some(&b"v2"[..]));
     }
 }
 
@@ -484,7 +481,7 @@ fn a_forged_copy_of_an_own_write_is_refused_by_repair() {
     let mut sim = Sim::new(ClockMode::Hybrid, &[0, 0]);
     let own = sim.put(0, "k", "v");
     let mut forged = (*own).clone();
-    forged.value = Some(Arc::from(&b"not mine"[..]));
+    forged.payload = Payload::new(forged.key(), Some(b"not mine"));
     forged.version.timestamp = Timestamp::at(u64::MAX);
     assert!(
         sim.cores[0]

@@ -63,7 +63,7 @@ fn a_wiped_peer_catches_up_from_the_store_after_truncation() {
     assert!(served.iter().all(|w| {
         sim.cores[0]
             .store()
-            .get(&w.key)
+            .get(w.key())
             .is_some_and(|c| Arc::ptr_eq(c, w))
     }));
     assert!(

@@ -79,7 +79,10 @@ impl Txn for Held<'_> {
         if key.starts_with(ITEM_PREFIX) {
             self.reads.borrow_mut().push(key.to_owned());
         }
-        self.replica.store().get(key).and_then(|w| w.value.clone())
+        self.replica
+            .store()
+            .get(key)
+            .and_then(|w| w.value().map(Arc::from))
     }
 
     fn scan(&self, prefix: &str) -> Vec<(String, Arc<[u8]>)> {

@@ -40,8 +40,8 @@ pub fn dynamo_error(e: Error) -> DynamoError {
 pub fn scan_store(store: &Store, prefix: &str) -> Vec<(String, Arc<[u8]>)> {
     store
         .iter()
-        .filter(|w| w.key.starts_with(prefix))
-        .filter_map(|w| w.value.clone().map(|v| (w.key.to_string(), v)))
+        .filter(|w| w.key().starts_with(prefix))
+        .filter_map(|w| w.value().map(|v| (w.key().to_owned(), Arc::from(v))))
         .collect()
 }
 
@@ -51,7 +51,7 @@ impl Txn for ReplicaTxn<'_, '_> {
             .replica()
             .store()
             .get(key)
-            .and_then(|w| w.value.clone())
+            .and_then(|w| w.value().map(Arc::from))
     }
 
     fn scan(&self, prefix: &str) -> Vec<(String, Arc<[u8]>)> {

@@ -194,7 +194,7 @@ impl KvService {
             None => pb::GetReply::default(),
             Some(w) => pb::GetReply {
                 found: !w.is_tombstone(),
-                value: w.value.as_deref().map(<[u8]>::to_vec).unwrap_or_default(),
+                value: w.value().map(<[u8]>::to_vec).unwrap_or_default(),
                 version: Some(version_to_pb(regions, &w.version)),
                 write_id: w.id.to_string(),
                 context: Some(context_to_pb(regions, &w.context)),

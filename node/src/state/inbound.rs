@@ -56,7 +56,7 @@ impl NodeState {
                 seq: last.seq,
                 incarnation,
             };
-            let mut keys: Vec<&str> = writes.iter().map(|w| &*w.key).collect();
+            let mut keys: Vec<&str> = writes.iter().map(|w| w.key()).collect();
             keys.sort_unstable();
             keys.dedup();
             self.persist_keys(&core, keys.into_iter(), events, vec![position], None)
@@ -114,7 +114,7 @@ impl NodeState {
             for w in writes {
                 core.apply_remote(w.clone(), now);
             }
-            self.persist_keys(&core, writes.iter().map(|w| &*w.key), events, vec![], None)
+            self.persist_keys(&core, writes.iter().map(|w| w.key()), events, vec![], None)
         };
         match durable {
             Some(d) => storage::durable(d).await,
@@ -171,9 +171,9 @@ impl NodeState {
                 });
             }
             self.resync_generation.send_modify(|g| *g += 1);
-            let keys: Vec<Arc<str>> = core.store().iter().map(|w| w.key.clone()).collect();
+            let keys: Vec<String> = core.store().iter().map(|w| w.key().to_owned()).collect();
             let events = core.feed().lost();
-            self.persist_keys(&core, keys.iter().map(|k| &**k), events, ops, None)
+            self.persist_keys(&core, keys.iter().map(String::as_str), events, ops, None)
         };
         match durable {
             Some(d) => storage::durable(d).await,

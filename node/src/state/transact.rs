@@ -78,11 +78,11 @@ impl NodeState {
             let durable = if written.is_empty() {
                 None
             } else {
-                let mut keys: Vec<Arc<str>> = written.iter().map(|w| w.key.clone()).collect();
+                let mut keys: Vec<&str> = written.iter().map(|w| w.key()).collect();
                 keys.sort_unstable();
                 keys.dedup();
                 let ops = written.iter().map(|w| Op::Log(w.clone())).collect();
-                self.persist_keys(&replica, keys.iter().map(|k| &**k), events, ops, last_seq)
+                self.persist_keys(&replica, keys.into_iter(), events, ops, last_seq)
             };
             (out, durable, last_seq, self.durability_ticket())
         };

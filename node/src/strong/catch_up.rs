@@ -449,10 +449,10 @@ fn stale_items(state: &NodeState, s: &Strong) -> Vec<Key> {
     core.store()
         .iter()
         .filter(|w| {
-            let committed = inner.protocol.committed(&w.key).map(|(_, v)| &**v);
+            let committed = inner.protocol.committed(w.key()).map(|(_, v)| &**v);
             stale(committed, w)
         })
-        .map(|w| w.key.clone())
+        .map(|w| Key::from(w.key()))
         .collect()
 }
 

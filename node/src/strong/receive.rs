@@ -201,7 +201,7 @@ impl NodeState {
         for w in writes {
             if w.origin() == self.region {
                 let pending = protocol
-                    .pending_value(&w.key)
+                    .pending_value(w.key())
                     .is_some_and(|p| p.id == w.id && p.version == w.version);
                 if !pending && !holds(&core, w) {
                     core.check_repair(w, now, true)?;
@@ -241,6 +241,6 @@ fn refused(state: &NodeState, from: RegionId, why: &str) {
 /// Does the replica's store hold `w` (same id and version) as its key's current write?
 pub(super) fn holds(core: &Replica, w: &Write) -> bool {
     core.store()
-        .get(&w.key)
+        .get(w.key())
         .is_some_and(|c| c.id == w.id && c.version == w.version)
 }

@@ -241,8 +241,7 @@ mod tests {
         let mut context = VersionVector::default();
         context.set(RegionId::from_index(origin), 1);
         Arc::new(Write {
-            key: Arc::from("k"),
-            value: Some(Arc::from(&b"v"[..])),
+            payload: meridian_core::store::Payload::new("k", Some(b"v")),
             version: Version {
                 timestamp: Timestamp {
                     physical_us: 10,
