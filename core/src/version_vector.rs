@@ -200,4 +200,4 @@ impl FromIterator<(RegionId, u64)> for VersionVector {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

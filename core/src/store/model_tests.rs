@@ -10,7 +10,10 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
-use crate::hash::bucket_of;
+use crate::{
+    hash::bucket_of,
+    version_vector::tests::{model_compare, model_get},
+};
 
 /// The reference store.
 #[derive(Default)]
@@ -27,22 +30,6 @@ fn plain(v: &VersionVector) -> Vec<u64> {
     out
 }
 
-fn at(v: &[u64], i: usize) -> u64 {
-    v.get(i).copied().unwrap_or(0)
-}
-
-fn relation(a: &[u64], b: &[u64]) -> Causality {
-    let len = a.len().max(b.len());
-    let less = (0..len).any(|i| at(a, i) < at(b, i));
-    let greater = (0..len).any(|i| at(a, i) > at(b, i));
-    match (less, greater) {
-        (false, false) => Causality::Equal,
-        (true, false) => Causality::Before,
-        (false, true) => Causality::After,
-        (true, true) => Causality::Concurrent,
-    }
-}
-
 impl Model {
     fn apply(&mut self, w: Arc<Write>) -> Outcome {
         let ctx = plain(&w.context);
@@ -54,7 +41,7 @@ impl Model {
             return Outcome::Duplicate;
         }
         let o = w.origin().index();
-        let known = at(seen, o) >= at(&ctx, o);
+        let known = model_get(seen, o) >= model_get(&ctx, o);
         let wins = (w.version, w.id) > (cur.version, cur.id);
         if known && !wins {
             return Outcome::Superseded;
@@ -66,7 +53,7 @@ impl Model {
             }
         }
         let (old, new) = (cur.clone(), w.clone());
-        let outcome = match (relation(&ctx, &plain(&old.context)), wins) {
+        let outcome = match (model_compare(&ctx, &plain(&old.context)), wins) {
             (Causality::After, true) => Outcome::Overwrote,
             (Causality::After, false) => Outcome::CausalInversion {
                 winner: old,

@@ -88,7 +88,8 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// The reference: a plain `Vec<u64>`, implicit zeros past its end.
-fn model_get(m: &[u64], i: usize) -> u64 {
+/// The model's entry `i` (implicit zeros past the end); shared with the store's model tests.
+pub(crate) fn model_get(m: &[u64], i: usize) -> u64 {
     m.get(i).copied().unwrap_or(0)
 }
 
@@ -114,7 +115,8 @@ fn model_apply(m: &mut Vec<u64>, op: &Op) {
     }
 }
 
-fn model_compare(a: &[u64], b: &[u64]) -> Causality {
+/// The model's causal relation of two vectors; shared with the store's model tests.
+pub(crate) fn model_compare(a: &[u64], b: &[u64]) -> Causality {
     let len = a.len().max(b.len());
     let less = (0..len).any(|i| model_get(a, i) < model_get(b, i));
     let greater = (0..len).any(|i| model_get(a, i) > model_get(b, i));
