@@ -8,16 +8,19 @@
 //! - [`Replica::log_after`] is what peers pull.
 
 //!
-//! Beside it: [`role`] (the mode, Aurora Global roles, failover fences, RPO lag) and [`remote`]
-//! (the checks a replicated or repaired write must pass before it is merged).
+//! Beside it: [`role`] (the mode, Aurora Global roles, failover fences, RPO lag), [`remote`]
+//! (the checks a replicated or repaired write must pass before it is merged) and
+//! [`tombstones`] (collecting the tombstones every region has settled).
 
 mod own_log;
 mod remote;
 mod role;
+pub mod tombstones;
 
 pub use own_log::{OwnLog, Truncated};
 pub use remote::MAX_DOTS_PER_INCARNATION;
 pub use role::{Fence, Mode, Role, RpoLag};
+pub use tombstones::{TombstoneCounts, TombstoneReply, TombstoneState};
 
 use std::sync::Arc;
 
@@ -30,6 +33,7 @@ use crate::{
     region::{RegionId, Regions},
     store::{Outcome, Payload, Store, Version, Write},
 };
+use tombstones::Tombstones;
 
 /// What a client write does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +89,10 @@ pub struct Replica {
     role: Role,
     counters: Counters,
     dot_floor: u64,
+    /// The last dot this region handed out: dots grow along the log, across keys (a key whose
+    /// tombstone was collected starts again from its bucket's floor, never from 1).
+    last_dot: u64,
+    tombstones: Tombstones,
     /// How many of the own log's writes the role's fences cut off (kept up to date on every
     /// role change and write, so status calls never walk the log).
     divergent: u64,
@@ -111,6 +119,8 @@ impl Replica {
             role,
             counters: Counters::default(),
             dot_floor: 0,
+            last_dot: 0,
+            tombstones: Tombstones::default(),
             divergent: 0,
             max_ahead_us: u64::MAX,
         }
@@ -337,12 +347,16 @@ impl Replica {
                 (Some(Arc::from(new.to_string().into_bytes())), Some(new))
             }
         };
+        let exhausted =
+            || Error::Internal(format!("the causal counter of key {key:?} is exhausted"));
+        let floor = self
+            .dot_floor
+            .max(self.last_dot.checked_add(1).ok_or_else(exhausted)?);
         let context = self
             .store
-            .next_context(key, self.region, self.dot_floor)
-            .ok_or_else(|| {
-                Error::Internal(format!("the causal counter of key {key:?} is exhausted"))
-            })?;
+            .next_context(key, self.region, floor)
+            .ok_or_else(exhausted)?;
+        self.last_dot = context.get(self.region);
         let timestamp = self.clock.tick_at(machine_us);
         let write = Write {
             payload: Payload::new(key, value.as_deref()),
@@ -368,6 +382,7 @@ impl Replica {
             self.divergent += 1;
         }
         let outcome = self.store.apply(write.clone());
+        self.note_current(&write);
         self.feed.record(&outcome, write.commit_us);
         self.counters.writes_local += 1;
         Committed {
@@ -384,10 +399,21 @@ impl Replica {
             return None;
         }
         self.clock.observe(write.version.timestamp);
-        let outcome = self.store.apply(write);
+        let outcome = self.store.apply(write.clone());
+        self.note_current(&write);
         self.feed.record(&outcome, now_us);
         self.counters.writes_applied += 1;
         Some(outcome)
+    }
+
+    /// Queue `w` for collection if it is a tombstone that just became its key's current write.
+    fn note_current(&mut self, w: &Arc<Write>) {
+        if self.tombstones.enabled()
+            && w.is_tombstone()
+            && self.store.get(w.key()).is_some_and(|c| Arc::ptr_eq(c, w))
+        {
+            self.tombstones.became_current(w);
+        }
     }
 
     /// Put back what storage recovered: the own log (its retained part) and every key's
@@ -402,7 +428,12 @@ impl Replica {
         }
         for (current, seen) in items {
             self.clock.observe(current.version.timestamp);
+            self.last_dot = self.last_dot.max(seen.get(self.region));
+            self.tombstones.became_current(&current);
             self.store.restore(current, seen);
+        }
+        if let Some(w) = log.iter().last() {
+            self.last_dot = self.last_dot.max(w.context.get(self.region));
         }
         self.counters.writes_local = log.head();
         self.log = log;
@@ -453,6 +484,7 @@ impl Replica {
     /// kept (its divergent part stays listable).
     pub fn install_snapshot(&mut self, items: impl IntoIterator<Item = Arc<Write>>) {
         self.store.clear();
+        self.tombstones.clear();
         for w in items {
             self.clock.observe(w.version.timestamp);
             self.store.apply(w);
@@ -484,3 +516,6 @@ mod tests;
 
 #[cfg(test)]
 mod truncation_tests;
+
+#[cfg(test)]
+mod tombstone_tests;

@@ -25,6 +25,18 @@
 //! table, which finds a write by its own key instead of keeping a second copy of the key. `seen`
 //! is almost always the current write's own context (it differs only after a concurrent or
 //! out-of-order write): it is kept apart, in a second table, only for the keys where it differs.
+//!
+//! # Collected tombstones
+//! [`Store::collect`] drops a key whose current write is a tombstone every region has settled
+//! (see [`crate::replica::Replica::collect_tombstones`]). Its history is not forgotten: it is
+//! merged into the *floor* of the key's digest bucket, and a new write to a key the store does
+//! not hold starts from that floor ([`Store::next_context`]). So a write made after a
+//! collection still happened after the delete (and everything the delete's key had seen) for
+//! every region that holds the tombstone yet, and for anyone reading its causal context. The
+//! floor claims no more than the region has seen: it only holds dots of writes this region
+//! applied before a collection, and dots grow along each region's log, so a write of another
+//! key the floor covers was applied here too (its key is then present, not absent). 1024
+//! vectors, made at the first collection.
 
 use std::{
     hash::{BuildHasher, RandomState},
@@ -172,6 +184,9 @@ pub struct Store {
     /// Hashes keys for both tables (randomly keyed: keys are chosen by clients).
     hasher: RandomState,
     digest: Vec<u64>,
+    /// Per digest bucket, the union of the histories of the keys collected in it (empty until
+    /// the first collection; see the module docs).
+    floors: Vec<VersionVector>,
 }
 
 impl Default for Store {
@@ -181,6 +196,7 @@ impl Default for Store {
             wider: HashTable::new(),
             hasher: RandomState::new(),
             digest: vec![0; BUCKETS as usize],
+            floors: Vec::new(),
         }
     }
 }
@@ -296,16 +312,17 @@ impl Store {
         self.items.iter()
     }
 
-    /// The causal context a new write to `key` by `region` gets: everything seen for the key,
-    /// with `region`'s own entry (its *dot*) raised to `max(seen + 1, floor)`. `floor` is how a
-    /// region that lost its state stays above every dot it issued before (see
-    /// [`crate::replica::Replica::set_dot_floor`]). `None` when the dot would overflow (only a forged
-    /// context can bring a counter that high).
+    /// The causal context a new write to `key` by `region` gets: everything seen for the key
+    /// (for a key not held, the floor of its bucket: see the module docs), with `region`'s own
+    /// entry (its *dot*) raised to `max(seen + 1, floor)`. `floor` keeps dots growing along
+    /// the region's log and above every dot a region that lost its state issued before (see
+    /// [`crate::replica::Replica::set_dot_floor`]). `None` when the dot would overflow (only a
+    /// forged context can bring a counter that high).
     pub fn next_context(&self, key: &str, region: RegionId, floor: u64) -> Option<VersionVector> {
-        let mut ctx = self
-            .entry(key)
-            .map(|(_, seen)| seen.clone())
-            .unwrap_or_default();
+        let mut ctx = match self.entry(key) {
+            Some((_, seen)) => seen.clone(),
+            None => self.floor_of(key.as_bytes()).cloned().unwrap_or_default(),
+        };
         let dot = ctx.get(region).checked_add(1)?.max(floor);
         ctx.set(region, dot);
         Some(ctx)
@@ -318,6 +335,7 @@ impl Store {
             wider,
             hasher,
             digest,
+            ..
         } = self;
         let key = write.payload.key_bytes();
         let hash = hasher.hash_one(key);
@@ -386,6 +404,51 @@ impl Store {
         self.items.clear();
         self.wider.clear();
         self.digest.fill(0);
+        self.floors.clear();
+    }
+
+    /// The floor of the bucket of the key whose bytes are `key`, once something was collected.
+    fn floor_of(&self, key: &[u8]) -> Option<&VersionVector> {
+        self.floors.get(bucket_of_bytes(key, BUCKETS) as usize)
+    }
+
+    /// Drop `key` if its current write is the tombstone `id` (see the module docs): its history
+    /// joins its bucket's floor. Returns the bucket and its new floor (to persist), or `None`
+    /// when the key's current write is something else.
+    pub fn collect(&mut self, key: &str, id: Uuid) -> Option<(u32, VersionVector)> {
+        let hash = self.hash(key.as_bytes());
+        let bytes = key.as_bytes();
+        let entry = self
+            .items
+            .find_entry(hash, |w| w.payload.key_bytes() == bytes)
+            .ok()?;
+        if entry.get().id != id || !entry.get().is_tombstone() {
+            return None;
+        }
+        let (current, _) = entry.remove();
+        let seen = match self.wider.find_entry(hash, |e| *e.key == *bytes) {
+            Ok(e) => e.remove().0.seen,
+            Err(_) => current.context.clone(),
+        };
+        toggle(&mut self.digest, &current);
+        let bucket = bucket_of_bytes(bytes, BUCKETS);
+        if self.floors.is_empty() {
+            self.floors = vec![VersionVector::new(); BUCKETS as usize];
+        }
+        let floor = &mut self.floors[bucket as usize];
+        floor.merge(&seen);
+        Some((bucket, floor.clone()))
+    }
+
+    /// Put back a persisted bucket floor (recovery after a restart).
+    pub fn restore_floor(&mut self, bucket: u32, floor: VersionVector) {
+        if bucket >= BUCKETS {
+            return;
+        }
+        if self.floors.is_empty() {
+            self.floors = vec![VersionVector::new(); BUCKETS as usize];
+        }
+        self.floors[bucket as usize].merge(&floor);
     }
 
     /// Approximate memory held by the state, bytes (keys, values, per-key metadata).
@@ -406,7 +469,12 @@ impl Store {
             .iter()
             .map(|e| std::mem::size_of::<Wider>() + e.key.len() + e.seen.heap_bytes())
             .sum();
-        items + wider
+        let floors: usize = self
+            .floors
+            .iter()
+            .map(|f| std::mem::size_of::<VersionVector>() + f.heap_bytes())
+            .sum();
+        items + wider + floors
     }
 }
 

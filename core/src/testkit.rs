@@ -7,8 +7,9 @@ use uuid::Uuid;
 
 use crate::{
     clock::{Clock, ClockMode},
+    digest::repairable,
     region::{RegionId, Regions},
-    replica::{Mode, Replica, Role, WriteOp},
+    replica::{Mode, Replica, Role, WriteOp, tombstones::TombstoneQuery},
     store::{Outcome, Write},
 };
 
@@ -47,6 +48,8 @@ pub struct Sim {
     pub outcomes: Vec<(usize, Outcome)>,
     /// Per region, the writes of its current incarnation.
     made: Vec<Vec<Arc<Write>>>,
+    /// Tombstones are collected (see [`Sim::collecting`]).
+    collects: bool,
 }
 
 impl Sim {
@@ -81,6 +84,7 @@ impl Sim {
             next_id: 1,
             outcomes: Vec::new(),
             made: vec![Vec::new(); n],
+            collects: false,
         }
     }
 
@@ -97,7 +101,15 @@ impl Sim {
             1_000_000,
         );
         fresh.set_dot_floor(self.now_us);
+        if self.collects {
+            fresh.enable_tombstone_collection(0);
+        }
         self.cores[r] = fresh;
+        for (i, c) in self.cores.iter_mut().enumerate() {
+            if i != r {
+                c.reset_tombstone_peer(RegionId::from_index(r));
+            }
+        }
         self.made[r].clear();
         for i in 0..self.cores.len() {
             self.delivered[r][i] = 0;
@@ -181,6 +193,59 @@ impl Sim {
     /// Region `to` has been delivered `from`'s log up to this seq.
     pub fn delivered(&self, from: usize, to: usize) -> u64 {
         self.delivered[to][from]
+    }
+
+    /// Collect tombstones in every region (grace period 0).
+    pub fn collecting(mut self) -> Self {
+        for c in &mut self.cores {
+            c.enable_tombstone_collection(0);
+        }
+        self.collects = true;
+        self
+    }
+
+    /// One tombstone-collection round of region `x`, as the node runs it: ask every peer about
+    /// the candidates, record the answers, collect what is settled. Returns how many it
+    /// collected.
+    pub fn collect_round(&mut self, x: usize) -> usize {
+        let asked = self.cores[x].tombstone_round(self.now_us);
+        let queries: Vec<TombstoneQuery> = asked.iter().map(|t| TombstoneQuery::of(t)).collect();
+        for q in 0..self.cores.len() {
+            if q == x {
+                continue;
+            }
+            let delivered = &self.delivered[q];
+            let reply = self.cores[q].answer_tombstones(&queries, |o| delivered[o.index()]);
+            self.cores[x].record_tombstone_reply(RegionId::from_index(q), &asked, &reply);
+        }
+        let delivered = &self.delivered[x];
+        self.cores[x]
+            .collect_tombstones(|o| delivered[o.index()])
+            .len()
+    }
+
+    /// Anti-entropy from `from` to `to`: every current write of `from` that `to` may take
+    /// (the node's rules: [`repairable`], [`Replica::check_repair`], not collected at `to`).
+    pub fn repair(&mut self, from: usize, to: usize) {
+        if from == to {
+            return;
+        }
+        let me = RegionId::from_index(to);
+        let items: Vec<Arc<Write>> = self.cores[from].store().iter().cloned().collect();
+        for w in items {
+            let applied = self.delivered[to][w.origin().index()];
+            let core = &self.cores[to];
+            if !repairable(&w, me, applied)
+                || core.check_repair(&w, self.now_us, false).is_err()
+                || core.is_collected(&w, applied, false)
+            {
+                continue;
+            }
+            self.now_us += 1;
+            if let Some(o) = self.cores[to].apply_remote(w, self.now_us) {
+                self.outcomes.push((to, o));
+            }
+        }
     }
 
     /// Deliver everything everywhere.
