@@ -9,6 +9,8 @@
 //! max_clock_offset_ms = 500     # refuse replicated timestamps further ahead (beyond the skews)
 //! log_retention_ms = 30000      # keep own log entries this long after every peer acknowledged them
 //! log_max_entries = 1000000     # global-tables: a lagging or down peer holds at most this many back
+//! collect_tombstones = true     # global-tables, eventual, hybrid: drop tombstones every region settled
+//! tombstone_grace_ms = 1000     # a tombstone is considered for collection this long after its delete
 //! multi_region_consistency = "eventual"   # global-tables: or "strong" (MRSC: exactly 3 regions)
 //!
 //! [[region]]
@@ -183,6 +185,17 @@ pub struct ClusterConfig {
     /// a secondary lacks (its failover accounting lists them). Default 1000000; at least 1.
     #[serde(default = "default_log_max_entries")]
     pub log_max_entries: u64,
+    /// Global Tables mode with eventual consistency and hybrid clocks: drop a delete's
+    /// tombstone once every region has settled it (it holds the tombstone or collected it, has
+    /// applied everything written before it, and every log is truncated past that — so after
+    /// `log_retention_ms`). Memory then stays flat under deletes. Aurora Global, multi-Region
+    /// strong consistency and wall clocks keep every tombstone. Default true.
+    #[serde(default = "default_true")]
+    pub collect_tombstones: bool,
+    /// How long after its delete a tombstone becomes a candidate for collection, ms (a key
+    /// written again soon is never asked about). Default 1000; at most a day.
+    #[serde(default = "default_tombstone_grace_ms")]
+    pub tombstone_grace_ms: u64,
     /// Global Tables mode: multi-Region eventual (default) or strong consistency.
     #[serde(default)]
     pub multi_region_consistency: Consistency,
@@ -224,6 +237,14 @@ fn default_log_retention_ms() -> u64 {
 
 fn default_log_max_entries() -> u64 {
     1_000_000
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_tombstone_grace_ms() -> u64 {
+    1_000
 }
 
 fn default_link() -> LinkSpec {
@@ -354,6 +375,14 @@ impl ClusterConfig {
         t
     }
 
+    /// Are tombstones collected (see [`ClusterConfig::collect_tombstones`])?
+    pub fn collects_tombstones(&self) -> bool {
+        self.collect_tombstones
+            && self.mode == Mode::GlobalTables
+            && self.multi_region_consistency == Consistency::Eventual
+            && self.clock == ClockMode::Hybrid
+    }
+
     /// A comma-separated list of the region names, for messages.
     pub fn names(&self) -> String {
         self.regions
@@ -366,7 +395,7 @@ impl ClusterConfig {
     /// Render as TOML (the state dir of `cluster up` keeps the effective cluster).
     pub fn to_toml(&self) -> String {
         let mut s = format!(
-            "mode = \"{}\"\nprimary = \"{}\"\nclock = \"{}\"\nwrite_forwarding = {}\nrpo_bound_ms = {}\nmax_clock_offset_ms = {}\nlog_retention_ms = {}\nlog_max_entries = {}\nmulti_region_consistency = \"{}\"\n",
+            "mode = \"{}\"\nprimary = \"{}\"\nclock = \"{}\"\nwrite_forwarding = {}\nrpo_bound_ms = {}\nmax_clock_offset_ms = {}\nlog_retention_ms = {}\nlog_max_entries = {}\ncollect_tombstones = {}\ntombstone_grace_ms = {}\nmulti_region_consistency = \"{}\"\n",
             self.mode.name(),
             self.primary_name(),
             self.clock.name(),
@@ -375,6 +404,8 @@ impl ClusterConfig {
             self.max_clock_offset_ms,
             self.log_retention_ms,
             self.log_max_entries,
+            self.collect_tombstones,
+            self.tombstone_grace_ms,
             self.multi_region_consistency.name()
         );
         if let Some(secret) = &self.secret {

@@ -208,12 +208,14 @@ impl Sim {
     /// the candidates, record the answers, collect what is settled. Returns how many it
     /// collected.
     pub fn collect_round(&mut self, x: usize) -> usize {
-        let asked = self.cores[x].tombstone_round(self.now_us);
-        let queries: Vec<TombstoneQuery> = asked.iter().map(|t| TombstoneQuery::of(t)).collect();
+        self.cores[x].tombstone_round(self.now_us);
         for q in 0..self.cores.len() {
             if q == x {
                 continue;
             }
+            let asked = self.cores[x].tombstone_questions(RegionId::from_index(q));
+            let queries: Vec<TombstoneQuery> =
+                asked.iter().map(|t| TombstoneQuery::of(t)).collect();
             let delivered = &self.delivered[q];
             let reply = self.cores[q].answer_tombstones(&queries, |o| delivered[o.index()]);
             self.cores[x].record_tombstone_reply(RegionId::from_index(q), &asked, &reply);

@@ -55,10 +55,18 @@ pub async fn repair_from(node: &Node, peer: RegionId) -> Result<usize, tonic::St
                     continue;
                 }
             };
-            if !repairable(&w, state.region, state.applied_from(w.origin())) {
+            let applied = state.applied_from(w.origin());
+            if !repairable(&w, state.region, applied) {
                 continue;
             }
-            let checked = state.replica().check_repair(&w, now, state.fresh_start);
+            let checked = {
+                let core = state.replica();
+                // The sender has not collected a tombstone this region did: nothing to merge.
+                if core.is_collected(&w, applied, state.fresh_start) {
+                    continue;
+                }
+                core.check_repair(&w, now, state.fresh_start)
+            };
             match checked {
                 Ok(()) => writes.push(w),
                 Err(reason) => {

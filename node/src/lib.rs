@@ -42,6 +42,7 @@ mod state;
 mod status;
 mod storage;
 mod strong;
+mod tombstones;
 
 pub use error::Error;
 pub use metrics::bind as bind_metrics;

@@ -268,7 +268,7 @@ impl Collector for Scrape {
         }
 
         let node = [("region", region)];
-        let counters: [(&str, &str, u64); 9] = [
+        let counters: [(&str, &str, u64); 10] = [
             (
                 "meridian_conflicts",
                 "Concurrent writes merged here (conflicts detected)",
@@ -314,12 +314,17 @@ impl Collector for Scrape {
                 "Own writes served to peers from the store (they asked below the log's truncation base)",
                 s.catch_up_writes,
             ),
+            (
+                "meridian_tombstones_collected",
+                "Tombstones dropped once every region had settled them",
+                s.tombstones_collected,
+            ),
         ];
         for (name, help, v) in counters {
             let samples = [(node, ConstCounter::new(v))];
             family(e, (name, help, None), MetricType::Counter, samples)?;
         }
-        let gauges: [(&str, &str, f64); 4] = [
+        let gauges: [(&str, &str, f64); 5] = [
             (
                 "meridian_items",
                 "Keys held (tombstones included)",
@@ -339,6 +344,11 @@ impl Collector for Scrape {
                 "meridian_log_retained_writes",
                 "Own log entries held (not yet truncated)",
                 s.log_head.saturating_sub(s.log_base) as f64,
+            ),
+            (
+                "meridian_tombstones_held",
+                "Tombstones held that are waiting for collection (pending or being confirmed)",
+                (s.tombstones_pending + s.tombstones_candidates) as f64,
             ),
         ];
         for (name, help, v) in gauges {

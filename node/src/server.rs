@@ -225,6 +225,9 @@ pub async fn serve(
             }
         });
     }
+    if state.opts.cluster.collects_tombstones() {
+        tasks.spawn(crate::tombstones::run(node.clone()));
+    }
     tasks.spawn(sample_rpo_lag(state.clone(), token.clone()));
     crate::strong::spawn_senders(&node, &mut tasks);
     crate::strong::spawn_catch_up(&node, &mut tasks);

@@ -135,6 +135,9 @@ impl NodeState {
         let mut core = Replica::new(region, regions.clone(), clock, role, opts.feed_capacity);
         core.set_feed_bytes(opts.feed_bytes);
         core.set_dot_floor(now_us());
+        if cluster.collects_tombstones() {
+            core.enable_tombstone_collection(cluster.tombstone_grace_ms.saturating_mul(1000));
+        }
         let max_skew_ms = cluster
             .regions
             .iter()
@@ -198,6 +201,9 @@ impl NodeState {
         }
         let head = recovered.log.head();
         state.replica().restore(recovered.log, recovered.items);
+        for (bucket, floor) in recovered.floors {
+            state.replica().restore_floor(bucket, floor);
+        }
         state.replica().restore_feed(
             recovered.events,
             recovered.feed_recorded,

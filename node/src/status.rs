@@ -29,6 +29,7 @@ pub fn node_status(state: &NodeState) -> pb::NodeStatus {
         writable,
         divergent,
         secondaries,
+        tombstones,
     ) = {
         let core = state.replica();
         let is_primary =
@@ -64,6 +65,7 @@ pub fn node_status(state: &NodeState) -> pb::NodeStatus {
             core.check_writable().is_ok(),
             core.divergent_count(),
             secondaries,
+            core.tombstone_counts(),
         )
     };
     let links = state
@@ -135,6 +137,10 @@ pub fn node_status(state: &NodeState) -> pb::NodeStatus {
         rpo_refusals: state.rpo_refusals.load(Ordering::Relaxed),
         pull_stream_refusals: state.pull_stream_refusals.load(Ordering::Relaxed),
         catch_up_writes: state.catch_up_writes.load(Ordering::Relaxed),
+        tombstones_pending: tombstones.pending,
+        tombstones_candidates: tombstones.candidates,
+        tombstones_collected: tombstones.collected,
+        collects_tombstones: state.opts.cluster.collects_tombstones(),
         multi_region_consistency: state
             .opts
             .cluster

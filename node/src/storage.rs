@@ -66,6 +66,15 @@ pub enum Op {
     },
     /// Drop every key (a resync replaces the state).
     ClearItems,
+    /// A collected tombstone's key is gone; its history is in its bucket's new floor.
+    Collect {
+        /// The key.
+        key: String,
+        /// Its digest bucket.
+        bucket: u32,
+        /// The bucket's floor after the collection.
+        floor: VersionVector,
+    },
     /// An item's multi-Region strong-consistency state.
     Strong {
         /// The item.
@@ -113,6 +122,8 @@ pub struct Recovered {
     pub log: OwnLog,
     /// Every key's current write and history.
     pub items: Vec<(Arc<Write>, VersionVector)>,
+    /// The floors of the buckets tombstones were collected in.
+    pub floors: Vec<(u32, VersionVector)>,
     /// Per origin: applied seq and the origin incarnation it refers to.
     pub applied: Vec<(String, u64, String)>,
     /// The last role installed by a switchover, failover or freeze.
@@ -287,6 +298,17 @@ impl Storage {
                 StoredPosition::decode(&*v).map_err(|e| io(format!("corrupt position: {e}")))?;
             r.applied.push((origin, p.applied_seq, p.incarnation));
         }
+        for guard in self.meta.prefix("floor/") {
+            let (k, v) = guard.into_inner().map_err(io)?;
+            let bucket = std::str::from_utf8(&k["floor/".len()..])
+                .ok()
+                .and_then(|b| b.parse::<u32>().ok())
+                .ok_or_else(|| io("corrupt bucket floor key"))?;
+            let floor = pb::CausalContext::decode(&*v)
+                .map_err(|e| io(format!("corrupt bucket floor: {e}")))?;
+            r.floors
+                .push((bucket, context_from_pb(&self.regions, &floor)?));
+        }
         r.strong_rejoining = self.meta.get("strong_rejoining").map_err(io)?.is_some();
         for guard in self.strong.iter() {
             let (k, v) = guard.into_inner().map_err(io)?;
@@ -456,7 +478,19 @@ impl Storage {
                     };
                     batch.insert(&self.meta, "log_truncated", stored.encode_to_vec());
                 }
+                Op::Collect { key, bucket, floor } => {
+                    batch.remove(&self.items, key.as_bytes());
+                    batch.insert(
+                        &self.meta,
+                        format!("floor/{bucket}"),
+                        context_to_pb(&self.regions, floor).encode_to_vec(),
+                    );
+                }
                 Op::ClearItems => {
+                    for guard in self.meta.prefix("floor/") {
+                        let k = guard.key().map_err(io)?;
+                        batch.remove(&self.meta, k);
+                    }
                     for guard in self.strong.iter() {
                         let k = guard.key().map_err(io)?;
                         batch.remove(&self.strong, k);

@@ -360,6 +360,12 @@ impl pb::replication_server::Replication for FakeOrigin {
     ) -> Result<tonic::Response<Self::SnapshotStream>, tonic::Status> {
         Err(tonic::Status::unimplemented("fake"))
     }
+    async fn tombstones(
+        &self,
+        _: Request<pb::TombstonesRequest>,
+    ) -> Result<tonic::Response<pb::TombstonesReply>, tonic::Status> {
+        Err(tonic::Status::unimplemented("fake"))
+    }
 }
 
 /// Forged peer batches: node a pulls from a fake b that sends, on every connection, a seeded

@@ -18,5 +18,6 @@ mod hostile;
 mod load;
 mod strong;
 mod strong_load;
+mod tombstones;
 mod truncation;
 mod webdriver;

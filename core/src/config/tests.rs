@@ -93,6 +93,11 @@ fn bad_files_name_the_line_and_the_problem() {
             "more than a day",
         ),
         (
+            "collect_tombstones = true\ntombstone_grace_ms = 90000000\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n",
+            ":2",
+            "tombstone_grace_ms = 90000000 is more than a day",
+        ),
+        (
             "clock = \"hybrid\"\nlog_max_entries = 0\n[[region]]\nname = \"a\"\nlisten = \"127.0.0.1:1\"\n",
             ":2",
             "log_max_entries must be at least 1",

@@ -116,6 +116,15 @@ impl ClusterConfig {
                 ),
             );
         }
+        if self.tombstone_grace_ms > 86_400_000 {
+            return err(
+                Some("tombstone_grace_ms"),
+                format!(
+                    "tombstone_grace_ms = {} is more than a day (86400000)",
+                    self.tombstone_grace_ms
+                ),
+            );
+        }
         if self.log_max_entries == 0 {
             return err(
                 Some("log_max_entries"),

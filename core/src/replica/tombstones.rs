@@ -156,10 +156,16 @@ impl Tombstones {
         }
     }
 
-    /// The candidates, to ask every peer about.
-    pub fn candidates(&self) -> Vec<Arc<Write>> {
+    /// The candidates `peer` has not fully confirmed yet (confirmed, and its log truncated
+    /// past its confirmation), to ask it about.
+    pub fn questions_for(&self, peer: RegionId) -> Vec<Arc<Write>> {
         self.candidates
             .values()
+            .filter(|c| {
+                c.peers
+                    .get(peer.index())
+                    .is_some_and(|p| p.head.is_none() || !p.truncated)
+            })
             .map(|c| c.tombstone.clone())
             .collect()
     }
@@ -269,15 +275,19 @@ impl super::Replica {
         self.tombstones.counts()
     }
 
-    /// Start a round at `now_us`: the tombstones past their grace period become candidates;
-    /// returns every candidate, to ask each peer about ([`super::Replica::answer_tombstones`]).
-    pub fn tombstone_round(&mut self, now_us: u64) -> Vec<Arc<Write>> {
+    /// Start a round at `now_us`: the tombstones past their grace period become candidates.
+    pub fn tombstone_round(&mut self, now_us: u64) {
         let head = self.log_head();
         let regions = self.regions.len();
         let store = &self.store;
         self.tombstones
             .promote(now_us, head, regions, |w| is_current(store, w));
-        self.tombstones.candidates()
+    }
+
+    /// The candidates to ask `peer` about ([`super::Replica::answer_tombstones`]): those it has
+    /// not fully confirmed yet.
+    pub fn tombstone_questions(&self, peer: RegionId) -> Vec<Arc<Write>> {
+        self.tombstones.questions_for(peer)
     }
 
     /// Answer another region's questions about its candidates. `applied(origin)`: how far this
@@ -313,7 +323,8 @@ impl super::Replica {
         }
     }
 
-    /// Record `peer`'s answer about `asked` (the list [`super::Replica::tombstone_round`] gave).
+    /// Record `peer`'s answer about `asked` (the list [`super::Replica::tombstone_questions`]
+    /// gave).
     pub fn record_tombstone_reply(
         &mut self,
         peer: RegionId,

@@ -352,6 +352,16 @@ impl Replication for ReplicationService {
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 
+    async fn tombstones(
+        &self,
+        req: Request<pb::TombstonesRequest>,
+    ) -> Result<Response<pb::TombstonesReply>, Status> {
+        self.node.check_peer(req.metadata()).to_status()?;
+        crate::tombstones::answer(&self.node, req.into_inner())
+            .map(Response::new)
+            .to_status()
+    }
+
     async fn head(&self, req: Request<pb::HeadRequest>) -> Result<Response<pb::HeadReply>, Status> {
         self.node.check_peer(req.metadata()).to_status()?;
         let state = &self.node.state;

@@ -184,6 +184,8 @@ impl NodeState {
     /// The origin restarted with a new log: its positions start again at 0 (no session restart:
     /// the running stream already serves from the start).
     pub fn reset_position(&self, origin: RegionId) {
+        // What it confirmed of our tombstones referred to the log it lost.
+        self.replica().reset_tombstone_peer(origin);
         self.inbound[origin.index()].applied.send_replace(0);
         let mut s = self.inbound[origin.index()].stats.locked();
         s.origin_head = 0;

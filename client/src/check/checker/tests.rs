@@ -105,6 +105,32 @@ fn a_correct_history_passes_and_is_measured() {
 }
 
 #[test]
+fn a_collected_tombstone_of_the_winning_delete_passes_and_of_a_losing_one_does_not() {
+    let mut s = scenario();
+    // Key `d`: a put, then a delete that saw it; regions a and b collected the tombstone,
+    // region c holds it yet.
+    let put = write("dp", "d", 10, "a", &[("a", 1)]);
+    let mut del = write("dd", "d", 20, "b", &[("a", 1), ("b", 2)]);
+    del.op = OpKind::Delete;
+    del.tombstone = true;
+    s.writes.extend([put.clone(), del.clone()]);
+    s.finals.get_mut("c").unwrap().insert(
+        "d".into(),
+        FinalItem {
+            tombstone: true,
+            ..item(&del)
+        },
+    );
+    let r = check(&s.writes, &s.finals, &s.events, true);
+    assert!(r.ok, "{:?}", r.violations);
+    // Had the put won (a later put concurrent with the delete), no entry is a missing write.
+    let late = write("dl", "d", 30, "a", &[("a", 3)]);
+    s.writes.push(late);
+    let r = check(&s.writes, &s.finals, &s.events, true);
+    assert!(kinds(&r).contains(&"missing"), "{:?}", r.violations);
+}
+
+#[test]
 fn a_wrong_winner_is_caught() {
     let mut s = scenario();
     let a1 = item(&s.writes[0]);
