@@ -9,10 +9,12 @@
 
 //!
 //! Beside it: [`role`] (the mode, Aurora Global roles, failover fences, RPO lag), [`remote`]
-//! (the checks a replicated or repaired write must pass before it is merged) and
-//! [`tombstones`] (collecting the tombstones every region has settled).
+//! (the checks a replicated or repaired write must pass before it is merged), `recovery`
+//! (putting back what storage recovered, installing a resync snapshot) and [`tombstones`]
+//! (collecting the tombstones every region has settled).
 
 mod own_log;
+mod recovery;
 mod remote;
 mod role;
 pub mod tombstones;
@@ -416,40 +418,6 @@ impl Replica {
         }
     }
 
-    /// Put back what storage recovered: the own log (its retained part) and every key's
-    /// state.
-    pub fn restore(
-        &mut self,
-        log: OwnLog,
-        items: Vec<(Arc<Write>, crate::version_vector::VersionVector)>,
-    ) {
-        if let Some(newest) = log.newest_stamp() {
-            self.clock.restore(newest);
-        }
-        for (current, seen) in items {
-            self.clock.observe(current.version.timestamp);
-            self.last_dot = self.last_dot.max(seen.get(self.region));
-            self.tombstones.became_current(&current);
-            self.store.restore(current, seen);
-        }
-        if let Some(w) = log.iter().last() {
-            self.last_dot = self.last_dot.max(w.context.get(self.region));
-        }
-        self.counters.writes_local = log.head();
-        self.log = log;
-        self.recount_divergent();
-    }
-
-    /// Put back a persisted conflict feed.
-    pub fn restore_feed(
-        &mut self,
-        events: Vec<crate::events::LossEvent>,
-        recorded: u64,
-        conflicts: u64,
-    ) {
-        self.feed.restore(events, recorded, conflicts);
-    }
-
     /// Pause or resume writes (switchover).
     pub fn set_frozen(&mut self, frozen: bool) {
         self.role.frozen = frozen;
@@ -478,17 +446,6 @@ impl Replica {
             .filter(|w| self.role.fenced(w))
             .cloned()
             .collect()
-    }
-
-    /// Replace the state with a copy of another region's (Aurora Global resync). The own log is
-    /// kept (its divergent part stays listable).
-    pub fn install_snapshot(&mut self, items: impl IntoIterator<Item = Arc<Write>>) {
-        self.store.clear();
-        self.tombstones.clear();
-        for w in items {
-            self.clock.observe(w.version.timestamp);
-            self.store.apply(w);
-        }
     }
 
     /// `timestamp@region` text of a version.
