@@ -193,6 +193,52 @@ fn dots_grow_along_the_log_across_keys() {
     assert!(b.context.get(r0) < a2.context.get(r0));
 }
 
+#[test]
+fn the_queue_drops_superseded_tombstones_while_the_candidates_are_at_their_cap() {
+    use tombstones::{MAX_CANDIDATES, Tombstones};
+    let tombstone = |n: usize| {
+        Arc::new(Write {
+            payload: Payload::new(&format!("k{n}"), None),
+            version: Version {
+                timestamp: Timestamp {
+                    physical_us: n as u64,
+                    logical: 0,
+                },
+                region: RegionId::from_index(0),
+            },
+            id: Uuid::from_u128(n as u128),
+            context: Default::default(),
+            commit_us: 0,
+            epoch: 0,
+            seq: n as u64,
+        })
+    };
+    let mut t = Tombstones::default();
+    t.enable(0);
+    // Current tombstones fill the candidates and stay queued behind them.
+    let held = MAX_CANDIDATES + 10;
+    for n in 0..held {
+        t.became_current(&tombstone(n));
+    }
+    let current = |w: &Write| w.seq < held as u64;
+    t.promote(1, 0, 3, current);
+    assert_eq!(t.counts().candidates, MAX_CANDIDATES as u64);
+    assert_eq!(t.counts().pending, 10);
+    // Many more deletes, each superseded by the time a round runs (the key written again).
+    for round in 0..4 {
+        for n in 0..MAX_CANDIDATES {
+            t.became_current(&tombstone(held + round * MAX_CANDIDATES + n));
+        }
+        t.promote(1, 0, 3, current);
+    }
+    // Only the ten current ones are left queued: they are collected once there is room.
+    assert_eq!(
+        t.counts().pending,
+        10,
+        "after 4 x {MAX_CANDIDATES} superseded deletes"
+    );
+}
+
 /// One step of a schedule.
 #[derive(Clone, Debug)]
 enum Step {

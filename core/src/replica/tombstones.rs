@@ -91,6 +91,8 @@ pub struct Tombstones {
     /// Tombstones that became current here, oldest first (some since superseded).
     pending: VecDeque<Arc<Write>>,
     candidates: HashMap<Box<str>, Candidate>,
+    /// `pending` longer than this is compacted: see [`Tombstones::promote`].
+    compact_above: usize,
     collected: u64,
 }
 
@@ -153,6 +155,14 @@ impl Tombstones {
                     },
                 );
             }
+        }
+        // While the candidates are at their cap (collection held back, say by a partition),
+        // the queue keeps growing with every delete and would keep superseded tombstones
+        // alive: drop those once it doubled, so it holds at most about twice the tombstones
+        // the store holds anyway (amortised O(1) per delete).
+        if self.pending.len() > self.compact_above.max(MAX_CANDIDATES) {
+            self.pending.retain(|w| is_current(w));
+            self.compact_above = 2 * self.pending.len();
         }
     }
 
@@ -235,6 +245,7 @@ impl Tombstones {
     pub fn clear(&mut self) {
         self.pending.clear();
         self.candidates.clear();
+        self.compact_above = 0;
     }
 }
 
