@@ -104,6 +104,13 @@ pub fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
+/// A whole-number field of a JSON object (`ctl stats`, a link, a report); panics naming it.
+pub fn figure(s: &Value, field: &str) -> u64 {
+    s[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} in {s}"))
+}
+
 /// Poll `f` until it returns `Some`, or panic after [`DEADLINE`] naming `what`.
 pub fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();

@@ -4,17 +4,9 @@
 //! collected, a partitioned region holds collection back, and a load with deletes passes the
 //! checker while tombstones are collected under it.
 
-use serde_json::Value;
-
-use crate::support::{Cluster, Spec, finish_load, poll, start_load};
+use crate::support::{Cluster, Spec, figure, finish_load, poll, start_load};
 
 const COLLECTING: &str = "log_retention_ms = 0\ntombstone_grace_ms = 100";
-
-fn figure(s: &Value, field: &str) -> u64 {
-    s[field]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{field} in {s}"))
-}
 
 /// Poll until every region has collected `n` tombstones and holds `items` keys.
 fn wait_collected(c: &Cluster, n: u64, items: u64) {

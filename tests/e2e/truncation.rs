@@ -6,16 +6,10 @@
 
 use serde_json::Value;
 
-use crate::support::{Cluster, Spec, finish_load, poll, start_load};
+use crate::support::{Cluster, Spec, figure, finish_load, poll, start_load};
 
 /// Drop acknowledged entries at once.
 pub const NO_RETENTION: &str = "log_retention_ms = 0";
-
-fn figure(s: &Value, field: &str) -> u64 {
-    s[field]
-        .as_u64()
-        .unwrap_or_else(|| panic!("{field} in {s}"))
-}
 
 /// `region`'s position in `origin`'s log.
 fn applied(c: &Cluster, region: &str, origin: &str) -> u64 {
