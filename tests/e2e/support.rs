@@ -397,11 +397,23 @@ impl Cluster {
 
     /// Every region's whole state as sorted (key, write_id) pairs.
     pub fn dump(&self, region: &str) -> Vec<(String, String)> {
+        self.dump_where(region, |_| true)
+    }
+
+    /// `region`'s live keys (tombstones left out) as sorted (key, write_id) pairs. Tombstone
+    /// collection takes tombstones away at its own pace, region by region, so a state compared
+    /// with one taken earlier, or with another region's without polling, is compared by this.
+    pub fn live(&self, region: &str) -> Vec<(String, String)> {
+        self.dump_where(region, |w| w["tombstone"] != true)
+    }
+
+    fn dump_where(&self, region: &str, keep: impl Fn(&Value) -> bool) -> Vec<(String, String)> {
         let v = self.ctl(region, &["dump"]);
         let mut items: Vec<_> = v["items"]
             .as_array()
             .unwrap()
             .iter()
+            .filter(|w| keep(w))
             .map(|w| {
                 (
                     w["key"].as_str().unwrap().to_owned(),
@@ -422,6 +434,12 @@ impl Cluster {
                 .all(|r| self.dump(r) == first)
                 .then_some(first)
         })
+    }
+
+    /// Wait until every region holds identical state; return its live keys (see [`Self::live`]).
+    pub fn converged_live(&self) -> Vec<(String, String)> {
+        self.converged();
+        self.live(self.regions[0])
     }
 
     /// `ctl stats` at `region`.
