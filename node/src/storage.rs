@@ -1,10 +1,15 @@
 //! Durable storage of a node, on the embedded LSM engine fjall (pure Rust).
 //!
 //! What survives a restart: the region's own write log from its truncation base on (peers
-//! resume pulling it at their high-water marks), the current write and causal history (`seen`) of every key, the applied
+//! resume pulling it at their high-water marks), the current write and causal history (`seen`)
+//! of every key, the applied
 //! position (and incarnation) of every origin, and the node's incarnation id. A node whose data
 //! directory is new gets a new incarnation; peers then pull its (empty) log from the start and
 //! anti-entropy fills in the rest.
+//!
+//! Each write is on disk once: a key whose current write is still an entry of the own log names
+//! that entry's seq instead of holding a copy, and the truncation that drops the entry writes the
+//! item in full in the same batch.
 //!
 //! Writes are group-committed: a dedicated thread ([`Persister`]) takes every pending batch of
 //! operations off its queue, writes them as one atomic fjall batch and syncs the journal once,
@@ -48,6 +53,10 @@ pub enum Op {
         current: Arc<Write>,
         /// Everything seen for the key.
         seen: VersionVector,
+        /// `current` is an entry of the own log on disk (its [`Op::Log`] queued with or before
+        /// this), so the item names its seq instead of holding a second copy of the write. The
+        /// truncation that removes the entry writes the item in full ([`Op::TruncateLog`]).
+        in_log: bool,
     },
     /// Replication from an origin has been applied up to `seq`.
     Applied {

@@ -51,9 +51,17 @@ impl NodeState {
         }
         for key in keys {
             if let Some((current, seen)) = core.store().entry(key) {
+                // This region's own write as its log holds it: the log entry is its one copy
+                // on disk (queued in `ops` or before them).
+                let in_log = current.origin() == core.region()
+                    && core
+                        .own_log()
+                        .get(current.seq)
+                        .is_some_and(|e| Arc::ptr_eq(e, current));
                 ops.push(Op::Item {
                     current: current.clone(),
                     seen: seen.clone(),
+                    in_log,
                 });
             }
         }

@@ -139,3 +139,77 @@ fn a_write_is_invisible_to_reads_and_the_log_until_it_is_durable() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Open `dir` again once the previous node's persist thread has let it go.
+fn reopen(dir: &std::path::Path) -> (storage::Storage, storage::Recovered) {
+    let cluster = ClusterConfig::parse(
+        "[[region]]\nname = \"r0\"\nlisten = \"127.0.0.1:0\"\n",
+        "test",
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match storage::Storage::open(dir, cluster.region_set()) {
+            Ok(opened) => return opened,
+            Err(e) if std::time::Instant::now() > deadline => panic!("reopen: {e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+}
+
+/// One copy of each write on disk: the item of a key whose current write is an own log entry
+/// names the entry (restored as the same write), and the truncation that removes the entry
+/// writes the item in full, so the key survives a restart after it.
+#[test]
+fn an_item_shares_its_own_log_entry_and_survives_the_entry_s_truncation() {
+    let dir = std::env::temp_dir().join(format!("meridian-state-onecopy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let put = |state: &NodeState, key: &str, value: &str| {
+        block_on(state.commit(key, WriteOp::Put(Arc::from(value.as_bytes())), None, None)).unwrap()
+    };
+    let state = durable_node(&dir);
+    put(&state, "a", "1");
+    put(&state, "a", "2");
+    put(&state, "b", "1");
+    drop(state);
+
+    let (storage, recovered) = reopen(&dir);
+    assert_eq!(recovered.log.head(), 3);
+    let mut shared = 0;
+    for (current, _) in &recovered.items {
+        let entry = recovered.log.get(current.seq).expect("in the log");
+        assert!(
+            Arc::ptr_eq(entry, current),
+            "{} restored as a second copy",
+            current.key()
+        );
+        shared += 1;
+    }
+    assert_eq!(shared, 2);
+    let toml = "log_retention_ms = 0\n[[region]]\nname = \"r0\"\nlisten = \"127.0.0.1:0\"\n";
+    let mut opts = NodeOptions::new("r0", ClusterConfig::parse(toml, "test").unwrap());
+    opts.storage = StorageMode::Durable(dir.clone());
+    let state = NodeState::with_storage(opts, recovered, Persister::start(storage)).unwrap();
+    state.truncate_log();
+    assert_eq!(state.replica().log_base(), 3, "everything is truncated");
+    put(&state, "c", "1");
+    drop(state);
+
+    let (_storage, recovered) = reopen(&dir);
+    assert_eq!(recovered.log.base(), 3);
+    let mut values: Vec<_> = recovered
+        .items
+        .iter()
+        .map(|(w, _)| (w.key().to_owned(), w.value().map(<[u8]>::to_vec), w.seq))
+        .collect();
+    values.sort();
+    assert_eq!(
+        values,
+        [
+            ("a".to_owned(), Some(b"2".to_vec()), 2),
+            ("b".to_owned(), Some(b"1".to_vec()), 3),
+            ("c".to_owned(), Some(b"1".to_vec()), 4),
+        ]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -53,14 +53,33 @@ impl NodeState {
         if target <= before {
             return;
         }
+        // A key whose current write is an entry going now: its item on disk names the entry
+        // (one copy of each write), so it is written in full in the same batch.
+        let mut ops = Vec::new();
+        if self.durable() {
+            let region = core.region();
+            for w in core.own_log().iter().take_while(|w| w.seq <= target) {
+                if let Some((current, seen)) = core.store().entry(w.key())
+                    && current.origin() == region
+                    && current.seq == w.seq
+                {
+                    ops.push(Op::Item {
+                        current: current.clone(),
+                        seen: seen.clone(),
+                        in_log: false,
+                    });
+                }
+            }
+        }
         if core.truncate_log(target).is_some() {
             let truncated = core.own_log().truncated();
             // Queued in commit order, after the entries it removes; nothing waits for it: a
             // crash before it syncs only leaves entries that will be truncated again.
-            drop(self.persist(vec![Op::TruncateLog {
+            ops.push(Op::TruncateLog {
                 from: before + 1,
                 truncated,
-            }]));
+            });
+            drop(self.persist(ops));
         }
     }
 }

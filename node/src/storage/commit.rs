@@ -31,10 +31,15 @@ impl Storage {
                     w.seq.to_be_bytes(),
                     write_to_pb(&self.regions, w).encode_to_vec(),
                 ),
-                Op::Item { current, seen } => {
+                Op::Item {
+                    current,
+                    seen,
+                    in_log,
+                } => {
                     let item = StoredItem {
-                        current: Some(write_to_pb(&self.regions, current)),
+                        current: (!in_log).then(|| write_to_pb(&self.regions, current)),
                         seen: Some(context_to_pb(&self.regions, seen)),
+                        log_seq: if *in_log { current.seq } else { 0 },
                     };
                     batch.insert(&self.items, current.key().as_bytes(), item.encode_to_vec());
                     inserted.push(current.key().as_bytes());

@@ -12,6 +12,10 @@ pub(super) struct StoredItem {
     pub(super) current: Option<pb::WriteRecord>,
     #[prost(message, optional, tag = "2")]
     pub(super) seen: Option<pb::CausalContext>,
+    /// Instead of `current`: the seq of the own log entry that is the current write (one
+    /// copy of each write on disk). 0: none (seqs start at 1).
+    #[prost(uint64, tag = "3")]
+    pub(super) log_seq: u64,
 }
 
 /// A persisted loss event of the conflict feed.

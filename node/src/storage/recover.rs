@@ -72,11 +72,24 @@ impl Storage {
         }
         r.log = OwnLog::restore(truncated, entries).map_err(io)?;
         for guard in self.items.iter() {
-            let (_, v) = guard.into_inner().map_err(io)?;
+            let (k, v) = guard.into_inner().map_err(io)?;
             let item = StoredItem::decode(&*v).map_err(|e| io(format!("corrupt item: {e}")))?;
-            let current = item.current.ok_or_else(|| io("item without a write"))?;
             let seen = context_from_pb(&self.regions, &item.seen.unwrap_or_default())?;
-            r.items.push((write_from_pb(&self.regions, current)?, seen));
+            let current = match (item.current, item.log_seq) {
+                (Some(current), _) => write_from_pb(&self.regions, current)?,
+                // The own log entry is the write's one copy: share it.
+                (None, seq) if seq > 0 => {
+                    let key = String::from_utf8_lossy(&k);
+                    let w = r.log.get(seq).filter(|w| w.key() == key).ok_or_else(|| {
+                        io(format!(
+                            "item {key:?} names own log entry {seq}, which the log does not hold"
+                        ))
+                    })?;
+                    w.clone()
+                }
+                (None, _) => return Err(io("item without a write")),
+            };
+            r.items.push((current, seen));
         }
         if let Some(v) = self.meta.get("role").map_err(io)? {
             let role = StoredRole::decode(&*v).map_err(|e| io(format!("corrupt role: {e}")))?;
