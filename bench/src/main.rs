@@ -13,6 +13,11 @@ use meridian_bench::{
 };
 use meridian_core::Mode;
 
+/// The same allocator as the node's, so that the echo baseline differs from a node only by
+/// what the node does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Meridian's benchmark: echo baseline, single-region and three-region throughput, strong
 /// against eventual multi-Region consistency, catch-up,
 /// lag fidelity, memory, and a mode × lag × key skew × rate matrix, against real node
