@@ -26,42 +26,116 @@ pub fn region_id(regions: &Regions, name: &str, what: &str) -> Result<RegionId> 
     })
 }
 
+/// How regions are named in what is encoded: by name (the wire: clients and peers), or by
+/// index in the cluster's name-sorted region list (the compact form of a node's own data
+/// directory, whose region list [`crate::storage::Storage`] checks at start).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Naming {
+    /// Region names (`Version.region`, `CausalContext.entries`).
+    Names,
+    /// Region indexes (`Version.region_index`, `CausalContext.counters`).
+    Indexes,
+}
+
 /// Replica version to wire.
 pub fn version_to_pb(regions: &Regions, v: &Version) -> pb::Version {
+    version_encoded(regions, v, Naming::Names)
+}
+
+fn version_encoded(regions: &Regions, v: &Version, naming: Naming) -> pb::Version {
+    let (region, region_index) = match naming {
+        Naming::Names => (regions.name(v.region).to_owned(), None),
+        Naming::Indexes => (String::new(), Some(v.region.index() as u32)),
+    };
     pb::Version {
         timestamp: v.timestamp.physical_us,
         logical: v.timestamp.logical,
-        region: regions.name(v.region).to_owned(),
+        region,
+        region_index,
     }
 }
 
-/// Wire version to core.
+/// Wire version to core (either naming).
 pub fn version_from_pb(regions: &Regions, v: &pb::Version) -> Result<Version> {
+    let region = match v.region_index {
+        Some(i) if v.region.is_empty() => region_at(regions, i as usize, "version region")?,
+        _ => region_id(regions, &v.region, "version region")?,
+    };
     Ok(Version {
         timestamp: Timestamp {
             physical_us: v.timestamp,
             logical: v.logical,
         },
-        region: region_id(regions, &v.region, "version region")?,
+        region,
     })
+}
+
+fn region_at(regions: &Regions, i: usize, what: &str) -> Result<RegionId> {
+    if i < regions.len() {
+        Ok(RegionId::from_index(i))
+    } else {
+        Err(Error::invalid(format!(
+            "{what} index {i} is not a region of the cluster (it has {})",
+            regions.len()
+        )))
+    }
 }
 
 /// Replica context to wire.
 pub fn context_to_pb(regions: &Regions, c: &VersionVector) -> pb::CausalContext {
-    pb::CausalContext {
-        entries: c
-            .entries()
-            .map(|(r, n)| (regions.name(r).to_owned(), n))
-            .collect(),
+    context_encoded(regions, c, Naming::Names)
+}
+
+/// Replica context in the given naming.
+pub fn context_encoded(regions: &Regions, c: &VersionVector, naming: Naming) -> pb::CausalContext {
+    match naming {
+        Naming::Names => pb::CausalContext {
+            entries: c
+                .entries()
+                .map(|(r, n)| (regions.name(r).to_owned(), n))
+                .collect(),
+            counters: Vec::new(),
+        },
+        Naming::Indexes => {
+            let mut counters = Vec::new();
+            for (r, n) in c.entries() {
+                counters.resize(r.index() + 1, 0);
+                counters[r.index()] = n;
+            }
+            pb::CausalContext {
+                entries: Default::default(),
+                counters,
+            }
+        }
     }
 }
 
-/// Wire context to core.
+/// Wire context to core (either naming; not both at once).
 pub fn context_from_pb(regions: &Regions, c: &pb::CausalContext) -> Result<VersionVector> {
-    c.entries
+    if c.counters.is_empty() {
+        return c
+            .entries
+            .iter()
+            .map(|(name, n)| Ok((region_id(regions, name, "causal context region")?, *n)))
+            .collect();
+    }
+    if !c.entries.is_empty() {
+        return Err(Error::invalid(
+            "a causal context has either entries or counters, not both",
+        ));
+    }
+    if c.counters.len() > regions.len() {
+        return Err(Error::invalid(format!(
+            "causal context counters for {} regions; the cluster has {}",
+            c.counters.len(),
+            regions.len()
+        )));
+    }
+    Ok(c.counters
         .iter()
-        .map(|(name, n)| Ok((region_id(regions, name, "causal context region")?, *n)))
-        .collect()
+        .enumerate()
+        .map(|(i, n)| (RegionId::from_index(i), *n))
+        .collect())
 }
 
 /// Parse a write id.
@@ -71,14 +145,19 @@ pub fn write_id_from_pb(s: &str) -> Result<Uuid> {
 
 /// Replica write to wire.
 pub fn write_to_pb(regions: &Regions, w: &Write) -> pb::WriteRecord {
+    write_encoded(regions, w, Naming::Names)
+}
+
+/// Replica write in the given naming.
+pub fn write_encoded(regions: &Regions, w: &Write, naming: Naming) -> pb::WriteRecord {
     pb::WriteRecord {
         seq: w.seq,
         key: w.key().to_owned(),
         value: w.value().map(<[u8]>::to_vec).unwrap_or_default(),
         tombstone: w.is_tombstone(),
-        version: Some(version_to_pb(regions, &w.version)),
+        version: Some(version_encoded(regions, &w.version, naming)),
         write_id: w.id.to_string(),
-        context: Some(context_to_pb(regions, &w.context)),
+        context: Some(context_encoded(regions, &w.context, naming)),
         commit_time_us: w.commit_us,
         epoch: w.epoch,
     }
@@ -162,6 +241,8 @@ pub fn link_table_from_pb(
 
 #[cfg(test)]
 mod tests {
+    use prost::Message;
+
     use super::*;
 
     fn regions() -> Regions {
@@ -178,10 +259,12 @@ mod tests {
                 timestamp: 10,
                 logical: 1,
                 region: "b".into(),
+                region_index: None,
             }),
             write_id: Uuid::from_u128(7).to_string(),
             context: Some(pb::CausalContext {
                 entries: [("b".to_owned(), 2)].into(),
+                counters: Vec::new(),
             }),
             commit_time_us: 99,
             epoch: 0,
@@ -192,6 +275,52 @@ mod tests {
     fn write_round_trips() {
         let w = write_from_pb(&regions(), record()).unwrap();
         assert_eq!(write_to_pb(&regions(), &w), record());
+    }
+
+    #[test]
+    fn the_compact_form_names_regions_by_index_and_round_trips() {
+        let w = write_from_pb(&regions(), record()).unwrap();
+        let compact = write_encoded(&regions(), &w, Naming::Indexes);
+        let (version, context) = (compact.version.clone().unwrap(), compact.context.clone());
+        assert_eq!(
+            (version.region.as_str(), version.region_index),
+            ("", Some(1))
+        );
+        assert_eq!(
+            context,
+            Some(pb::CausalContext {
+                entries: Default::default(),
+                counters: vec![0, 2],
+            })
+        );
+        assert!(compact.encoded_len() < record().encoded_len());
+        assert_eq!(write_from_pb(&regions(), compact).unwrap(), w);
+    }
+
+    #[test]
+    fn malformed_compact_forms_are_refused() {
+        type Mangle = fn(&mut pb::WriteRecord);
+        let cases: [(Mangle, &str); 3] = [
+            (
+                |r| r.context.as_mut().unwrap().counters = vec![0, 2, 1],
+                "counters for 3 regions; the cluster has 2",
+            ),
+            (
+                |r| r.context.as_mut().unwrap().entries = [("b".to_owned(), 2)].into(),
+                "either entries or counters",
+            ),
+            (
+                |r| r.version.as_mut().unwrap().region_index = Some(2),
+                "version region index 2 is not a region of the cluster (it has 2)",
+            ),
+        ];
+        let w = write_from_pb(&regions(), record()).unwrap();
+        for (mangle, want) in cases {
+            let mut r = write_encoded(&regions(), &w, Naming::Indexes);
+            mangle(&mut r);
+            let e = write_from_pb(&regions(), r).unwrap_err().to_string();
+            assert!(e.contains(want), "{e} (wanted {want:?})");
+        }
     }
 
     #[test]

@@ -235,10 +235,12 @@ fn record(seq: u64, key: &str, ts: u64, region: &str, ctx: &[(&str, u64)]) -> pb
             timestamp: ts,
             logical: 0,
             region: region.into(),
+            ..Default::default()
         }),
         write_id: uuid::Uuid::from_u128(u128::from(seq) << 64 | u128::from(ts)).to_string(),
         context: Some(pb::CausalContext {
             entries: ctx.iter().map(|(r, n)| (r.to_string(), *n)).collect(),
+            ..Default::default()
         }),
         commit_time_us: ts,
         epoch: 0,

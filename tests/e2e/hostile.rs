@@ -95,6 +95,7 @@ fn malformed_oversized_and_garbage_requests_get_a_status_and_the_node_keeps_serv
                 timestamp: 1,
                 logical: 0,
                 region: "mars".into(),
+                ..Default::default()
             })),
         };
         let mut cases: Vec<(&str, Code)> = Vec::new();

@@ -144,6 +144,7 @@ mod tests {
                 timestamp: 10,
                 logical: 2,
                 region: from.into(),
+                ..Default::default()
             }),
             write_id: id.into(),
             context: None,

@@ -142,19 +142,55 @@ fn a_write_is_invisible_to_reads_and_the_log_until_it_is_durable() {
 
 /// Open `dir` again once the previous node's persist thread has let it go.
 fn reopen(dir: &std::path::Path) -> (storage::Storage, storage::Recovered) {
-    let cluster = ClusterConfig::parse(
-        "[[region]]\nname = \"r0\"\nlisten = \"127.0.0.1:0\"\n",
-        "test",
-    )
-    .unwrap();
+    reopen_as(dir, &["r0"]).unwrap()
+}
+
+/// Open `dir` as a node of a cluster of `regions`, retrying (20 s at most) while the previous
+/// node still holds it (fjall: `Locked`); a refusal of the region list is returned at once.
+fn reopen_as(
+    dir: &std::path::Path,
+    regions: &[&str],
+) -> crate::error::Result<(storage::Storage, storage::Recovered)> {
+    let toml: String = regions
+        .iter()
+        .map(|r| format!("[[region]]\nname = \"{r}\"\nlisten = \"127.0.0.1:0\"\n"))
+        .collect();
+    let cluster = ClusterConfig::parse(&toml, "test").unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         match storage::Storage::open(dir, cluster.region_set()) {
-            Ok(opened) => return opened,
-            Err(e) if std::time::Instant::now() > deadline => panic!("reopen: {e}"),
-            Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(e)
+                if !e.to_string().contains("belongs to a cluster")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            other => return other,
         }
     }
+}
+
+/// The data directory names regions by index, so a node of a cluster with other regions
+/// cannot read it: it is refused with both region lists named, and left as it was.
+#[test]
+fn a_data_directory_is_refused_to_a_cluster_of_other_regions() {
+    let dir = std::env::temp_dir().join(format!("meridian-state-regions-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = durable_node(&dir);
+    block_on(state.commit("k", WriteOp::Put(Arc::from(&b"v"[..])), None, None)).unwrap();
+    drop(state);
+    let e = reopen_as(&dir, &["r0", "q"])
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        e.contains("belongs to a cluster of regions r0; this cluster has q, r0"),
+        "{e}"
+    );
+    let (_storage, recovered) = reopen(&dir);
+    assert_eq!(recovered.items.len(), 1, "the directory is unchanged");
+    assert_eq!(recovered.items[0].0.key(), "k");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// One copy of each write on disk: the item of a key whose current write is an own log entry

@@ -12,13 +12,24 @@ use super::{
     },
 };
 use crate::{
-    convert::{context_to_pb, write_to_pb},
+    convert::{Naming, context_encoded, write_encoded},
     error::Result,
 };
 use fjall::PersistMode;
 use meridian_core::events::EventKind;
 
 impl Storage {
+    /// A write as this node's data directory keeps it: regions by index (see [`Naming`]; the
+    /// region list is checked at start).
+    fn record(&self, w: &meridian_core::store::Write) -> pb::WriteRecord {
+        write_encoded(&self.regions, w, Naming::Indexes)
+    }
+
+    /// A causal context as the data directory keeps it.
+    fn context(&self, c: &meridian_core::version_vector::VersionVector) -> pb::CausalContext {
+        context_encoded(&self.regions, c, Naming::Indexes)
+    }
+
     /// Write `ops` as one atomic batch and sync the journal.
     pub fn commit(&self, ops: &[Op]) -> Result<()> {
         let mut batch = self.db.batch();
@@ -29,7 +40,7 @@ impl Storage {
                 Op::Log(w) => batch.insert(
                     &self.log,
                     w.seq.to_be_bytes(),
-                    write_to_pb(&self.regions, w).encode_to_vec(),
+                    self.record(w).encode_to_vec(),
                 ),
                 Op::Item {
                     current,
@@ -37,8 +48,8 @@ impl Storage {
                     in_log,
                 } => {
                     let item = StoredItem {
-                        current: (!in_log).then(|| write_to_pb(&self.regions, current)),
-                        seen: Some(context_to_pb(&self.regions, seen)),
+                        current: (!in_log).then(|| self.record(current)),
+                        seen: Some(self.context(seen)),
                         log_seq: if *in_log { current.seq } else { 0 },
                     };
                     batch.insert(&self.items, current.key().as_bytes(), item.encode_to_vec());
@@ -84,8 +95,8 @@ impl Storage {
                 } => {
                     let stored = StoredEvent {
                         causal_inversion: event.kind == EventKind::CausalInversion,
-                        winner: Some(write_to_pb(&self.regions, &event.winner.without_value())),
-                        loser: Some(write_to_pb(&self.regions, &event.loser.without_value())),
+                        winner: Some(self.record(&event.winner.without_value())),
+                        loser: Some(self.record(&event.loser.without_value())),
                         detected_at_us: event.detected_at_us,
                     };
                     batch.insert(
@@ -112,9 +123,7 @@ impl Storage {
                             counter: b.counter,
                             origin: u32::from(b.origin),
                         }),
-                        committed: committed
-                            .as_ref()
-                            .map(|(_, w)| write_to_pb(&self.regions, w)),
+                        committed: committed.as_ref().map(|(_, w)| self.record(w)),
                         fences: fences
                             .iter()
                             .flat_map(|(o, c)| [u64::from(*o), *c])
@@ -141,7 +150,7 @@ impl Storage {
                     batch.insert(
                         &self.meta,
                         format!("floor/{bucket}"),
-                        context_to_pb(&self.regions, floor).encode_to_vec(),
+                        self.context(floor).encode_to_vec(),
                     );
                 }
                 Op::ClearItems => {

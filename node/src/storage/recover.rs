@@ -25,6 +25,23 @@ use meridian_core::{
 };
 
 impl Storage {
+    /// Records name regions by their index in the cluster's name-sorted region list, so a
+    /// directory is only read back by a node of a cluster with the same regions (a directory
+    /// from before the compact form names them and gets the list recorded now).
+    fn check_regions(&self) -> Result<()> {
+        let ours = self.regions.names().join("\n");
+        match self.meta.get("regions").map_err(io)? {
+            Some(v) if *v == *ours.as_bytes() => Ok(()),
+            Some(v) => Err(io(format!(
+                "this data directory belongs to a cluster of regions {}; this cluster has {}: \
+                 give the node a new data directory, or the cluster its old regions",
+                String::from_utf8_lossy(&v).replace('\n', ", "),
+                self.regions.names().join(", ")
+            ))),
+            None => self.meta.insert("regions", ours.as_bytes()).map_err(io),
+        }
+    }
+
     /// Read everything back (a new database gets its incarnation id here).
     pub(super) fn recover(&self) -> Result<Recovered> {
         let mut r = Recovered::default();
@@ -44,6 +61,7 @@ impl Storage {
                 self.db.persist(PersistMode::SyncAll).map_err(io)?;
             }
         }
+        self.check_regions()?;
         let truncated = match self.meta.get("log_truncated").map_err(io)? {
             Some(v) => {
                 let t = StoredTruncation::decode(&*v)

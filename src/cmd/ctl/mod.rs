@@ -208,6 +208,7 @@ fn parse_version(s: &str) -> anyhow::Result<pb::Version> {
             .parse()
             .with_context(|| format!("bad logical counter in version {s:?}"))?,
         region: region.to_owned(),
+        region_index: None,
     })
 }
 
