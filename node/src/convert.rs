@@ -26,9 +26,10 @@ pub fn region_id(regions: &Regions, name: &str, what: &str) -> Result<RegionId> 
     })
 }
 
-/// How regions are named in what is encoded: by name (the wire: clients and peers), or by
-/// index in the cluster's name-sorted region list (the compact form of a node's own data
-/// directory, whose region list [`crate::storage::Storage`] checks at start).
+/// How regions are named in what is encoded: by name (clients, and any peer not known to
+/// share the region list), or by index in the cluster's name-sorted region list (the compact
+/// form: a node's own data directory, whose region list [`crate::storage::Storage`] checks at
+/// start, and pulls whose puller sent the same list).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Naming {
     /// Region names (`Version.region`, `CausalContext.entries`).

@@ -122,6 +122,7 @@ async fn session(
         applied_seq: after,
         origin_incarnation,
         puller_incarnation: state.incarnation.to_string(),
+        region_list: state.regions.names().join(","),
     };
     ack_tx.try_send(open).expect("fresh channel has room");
     let mut client = client.clone();

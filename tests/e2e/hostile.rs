@@ -862,3 +862,58 @@ fn errors_echo_at_most_a_short_excerpt_of_hostile_input() {
         );
     });
 }
+
+/// A pull names regions by index (the compact form) only when the puller says it has the
+/// origin's region list; any other puller, a foreign tool included, gets names.
+#[test]
+fn a_pull_names_regions_by_index_only_for_a_puller_with_the_same_regions() {
+    let c = Cluster::start("pull-naming", Spec::new(&["a", "b"], 5.0));
+    c.ctl("a", &["put", "k", "v"]);
+    runtime().block_on(async {
+        let ch = Channel::from_shared(c.url("a"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut repl = ReplicationClient::new(ch);
+        let mut first_write = async |region_list: &str| {
+            let open = pb::PullRequest {
+                region: "b".into(),
+                region_list: region_list.into(),
+                ..Default::default()
+            };
+            let mut stream = repl
+                .pull(tokio_stream::iter(vec![open]))
+                .await
+                .unwrap()
+                .into_inner();
+            loop {
+                let batch = stream.message().await.unwrap().expect("a batch");
+                if let Some(w) = batch.writes.into_iter().next() {
+                    return (w.version.unwrap(), w.context.unwrap());
+                }
+            }
+        };
+        let (version, context) = first_write("a,b").await;
+        assert_eq!(
+            (version.region.as_str(), version.region_index),
+            ("", Some(0))
+        );
+        assert!(context.entries.is_empty());
+        let [dot] = context.counters[..] else {
+            panic!("a's counter only: {context:?}")
+        };
+        for other in ["", "a,b,c", "b,a"] {
+            let (version, context) = first_write(other).await;
+            assert_eq!(
+                (version.region.as_str(), version.region_index),
+                ("a", None),
+                "{other:?}"
+            );
+            assert_eq!(context.entries.get("a"), Some(&dot), "{other:?}");
+            assert!(context.counters.is_empty());
+        }
+    });
+    c.ctl("a", &["put", "after", "v"]);
+    poll("replication to b still flows", || c.value("b", "after"));
+}

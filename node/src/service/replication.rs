@@ -21,7 +21,7 @@ use super::Node;
 use crate::error::ToStatus;
 use crate::lock::Unpoisoned;
 use crate::{
-    convert::{region_id, write_to_pb},
+    convert::{Naming, region_id, write_encoded, write_to_pb},
     error::Error,
 };
 
@@ -153,6 +153,12 @@ impl Replication for ReplicationService {
         let reset = open.after_seq > head
             || (!open.origin_incarnation.is_empty() && open.origin_incarnation != incarnation);
         let after_seq = if reset { 0 } else { open.after_seq };
+        // A node of a cluster with the same regions reads them by index.
+        let naming = if open.region_list == state.regions.names().join(",") {
+            Naming::Indexes
+        } else {
+            Naming::Names
+        };
         let max_batch = match open.max_batch as usize {
             0 => state.opts.max_batch,
             n => n.min(MAX_BATCH_WRITES),
@@ -263,7 +269,7 @@ impl Replication for ReplicationService {
                         break;
                     }
                     bytes += w.payload_bytes();
-                    batch.push(write_to_pb(&state.regions, w));
+                    batch.push(write_encoded(&state.regions, w, naming));
                     next = w.seq;
                 }
                 let msg = pb::ReplBatch {
