@@ -102,7 +102,7 @@ fn a_seeded_hostile_campaign_leaves_the_node_serving_and_refusals_change_nothing
 
     let c = Cluster::start("campaign-hostile", Spec::new(&["a", "b"], 5.0));
     runtime().block_on(async {
-        let ch = Channel::from_shared(c.url("a")).unwrap().connect().await.unwrap();
+        let ch = c.channel("a").await;
         let mut kv = KvClient::new(ch.clone()).max_encoding_message_size(8 << 20);
         let mut admin = AdminClient::new(ch.clone());
         let links_before = admin.links(pb::LinksRequest {}).await.unwrap().into_inner().links;

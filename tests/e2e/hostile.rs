@@ -76,11 +76,7 @@ fn with_meta<T>(msg: T, key: &'static str, value: &str) -> Request<T> {
 fn malformed_oversized_and_garbage_requests_get_a_status_and_the_node_keeps_serving() {
     let c = Cluster::start("hostile", Spec::new(&["a", "b"], 5.0));
     runtime().block_on(async {
-        let ch = Channel::from_shared(c.url("a"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let ch = c.channel("a").await;
         let mut kv = KvClient::new(ch.clone()).max_encoding_message_size(8 << 20);
         let mut admin = AdminClient::new(ch.clone());
         let mut repl = ReplicationClient::new(ch.clone());
@@ -484,11 +480,7 @@ fn peers_authenticate_with_the_cluster_secret_and_acks_only_move_forward() {
         (acked(&c) == 5).then_some(())
     });
     runtime().block_on(async {
-        let ch = Channel::from_shared(c.url("a"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let ch = c.channel("a").await;
         let mut repl = ReplicationClient::new(ch.clone());
         let open = pb::PullRequest {
             region: "b".into(),
@@ -571,11 +563,7 @@ fn peers_authenticate_with_the_cluster_secret_and_acks_only_move_forward() {
 fn absurd_role_changes_are_refused_and_change_nothing() {
     let c = Cluster::start("absurd-roles", Spec::aurora(&["a", "b"], 5.0, "a"));
     runtime().block_on(async {
-        let ch = Channel::from_shared(c.url("a"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let ch = c.channel("a").await;
         let mut admin = AdminClient::new(ch);
         let role = |epoch: u64, fences: usize| pb::SetRoleRequest {
             primary: "a".into(),
@@ -612,11 +600,7 @@ fn pull_streams_per_peer_are_capped_and_refusals_counted() {
         (c.stats("b")["links"][0]["connected"] == true).then_some(())
     });
     let refused = runtime().block_on(async {
-        let ch = Channel::from_shared(c.url("a"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let ch = c.channel("a").await;
         let mut held = Vec::new();
         let mut refused = 0;
         for _ in 0..5 {
@@ -723,11 +707,7 @@ fn a_stranger_can_neither_bypass_the_rpo_bound_nor_make_a_healthy_primary_refuse
     );
     let forged_pull = |applied_seq: u64| {
         runtime().block_on(async {
-            let ch = Channel::from_shared(c.url("a"))
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
+            let ch = c.channel("a").await;
             let open = pb::PullRequest {
                 region: "b".into(),
                 after_seq: applied_seq,
@@ -781,11 +761,7 @@ fn a_unary_call_carrying_two_messages_is_refused_and_writes_nothing() {
     };
     let send = |messages: Vec<Vec<u8>>| {
         runtime().block_on(async {
-            let ch = Channel::from_shared(c.url("a"))
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
+            let ch = c.channel("a").await;
             let mut grpc = tonic::client::Grpc::new(ch);
             grpc.ready().await.unwrap();
             grpc.client_streaming::<_, Vec<u8>, Vec<u8>, _>(
@@ -818,11 +794,7 @@ fn errors_echo_at_most_a_short_excerpt_of_hostile_input() {
     let c = Cluster::start("echo-cut", Spec::new(&["a"], 1.0));
     let long = "r".repeat(20_000);
     runtime().block_on(async {
-        let ch = Channel::from_shared(c.url("a"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let ch = c.channel("a").await;
         let mut admin = AdminClient::new(ch.clone());
         let err = admin
             .partition(pb::PartitionRequest {
@@ -870,11 +842,7 @@ fn a_pull_names_regions_by_index_only_for_a_puller_with_the_same_regions() {
     let c = Cluster::start("pull-naming", Spec::new(&["a", "b"], 5.0));
     c.ctl("a", &["put", "k", "v"]);
     runtime().block_on(async {
-        let ch = Channel::from_shared(c.url("a"))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
+        let ch = c.channel("a").await;
         let mut repl = ReplicationClient::new(ch);
         let mut first_write = async |region_list: &str| {
             let open = pb::PullRequest {

@@ -262,6 +262,15 @@ impl Cluster {
         });
     }
 
+    /// A gRPC channel to `region`'s node.
+    pub async fn channel(&self, region: &str) -> tonic::transport::Channel {
+        tonic::transport::Channel::from_shared(self.url(region))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
     /// `http://ADDR` of `region`'s node, from the cluster file.
     pub fn url(&self, region: &str) -> String {
         let text = std::fs::read_to_string(&self.file).unwrap();
