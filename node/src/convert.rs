@@ -60,7 +60,12 @@ fn version_encoded(regions: &Regions, v: &Version, naming: Naming) -> pb::Versio
 pub fn version_from_pb(regions: &Regions, v: &pb::Version) -> Result<Version> {
     let region = match v.region_index {
         Some(i) if v.region.is_empty() => region_at(regions, i as usize, "version region")?,
-        _ => region_id(regions, &v.region, "version region")?,
+        Some(_) => {
+            return Err(Error::invalid(
+                "a version names its region either by name or by index, not both",
+            ));
+        }
+        None => region_id(regions, &v.region, "version region")?,
     };
     Ok(Version {
         timestamp: Timestamp {
@@ -301,7 +306,11 @@ mod tests {
     #[test]
     fn malformed_compact_forms_are_refused() {
         type Mangle = fn(&mut pb::WriteRecord);
-        let cases: [(Mangle, &str); 3] = [
+        let cases: [(Mangle, &str); 4] = [
+            (
+                |r| r.version.as_mut().unwrap().region = "b".into(),
+                "either by name or by index",
+            ),
             (
                 |r| r.context.as_mut().unwrap().counters = vec![0, 2, 1],
                 "counters for 3 regions; the cluster has 2",

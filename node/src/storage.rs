@@ -7,9 +7,12 @@
 //! directory is new gets a new incarnation; peers then pull its (empty) log from the start and
 //! anti-entropy fills in the rest.
 //!
-//! Each write is on disk once: a key whose current write is still an entry of the own log names
-//! that entry's seq instead of holding a copy, and the truncation that drops the entry writes the
-//! item in full in the same batch.
+//! Each write is on disk once (multi-Region strong consistency's committed write aside, kept
+//! in its own record): a key whose current write is still an entry of the own log names that
+//! entry's seq instead of holding a copy, and the truncation that drops the entry writes the
+//! item in full in the same batch. Writes and causal contexts name regions by index in the
+//! cluster's name-sorted region list, which the directory records: a node of a cluster with
+//! other regions is refused it (positions and roles still name regions).
 //!
 //! Writes are group-committed: a dedicated thread ([`Persister`]) takes every pending batch of
 //! operations off its queue, writes them as one atomic fjall batch and syncs the journal once,

@@ -56,21 +56,26 @@ async fn round(node: &Node) {
             debug!(peer = state.regions.name(peer), error = %e, "tombstone round: no answer");
         }
     }
-    let ops: Vec<Op> = {
+    let collected = {
         let mut core = state.replica();
-        core.collect_tombstones(|q| state.applied_from(q))
+        let ops: Vec<Op> = core
+            .collect_tombstones(|q| state.applied_from(q))
             .into_iter()
             .map(|(key, bucket, floor)| Op::Collect { key, bucket, floor })
-            .collect()
+            .collect();
+        let collected = ops.len();
+        if collected > 0 {
+            // Queued under the lock that removed the keys (the queue order is the commit
+            // order): a truncation after it finds the keys gone and must not be committed
+            // before their removal, or an item naming a truncated entry could be left on
+            // disk. After every position and item the settlement relied on; nothing waits
+            // for it (a crash before it syncs leaves tombstones that are collected again).
+            drop(state.persist(ops));
+        }
+        collected
     };
-    if !ops.is_empty() {
-        info!(
-            collected = ops.len(),
-            "collected tombstones every region has settled"
-        );
-        // Queued after every position and item the settlement relied on; nothing waits for it
-        // (a crash before it syncs leaves tombstones that are collected again).
-        drop(state.persist(ops));
+    if collected > 0 {
+        info!(collected, "collected tombstones every region has settled");
     }
 }
 

@@ -26,19 +26,20 @@ use meridian_core::{
 
 impl Storage {
     /// Records name regions by their index in the cluster's name-sorted region list, so a
-    /// directory is only read back by a node of a cluster with the same regions (a directory
-    /// from before the compact form names them and gets the list recorded now).
-    fn check_regions(&self) -> Result<()> {
+    /// directory is only read back by a node of a cluster with the same regions. Whether the
+    /// list is still to be recorded (a new directory, or one from before the compact form,
+    /// whose records name regions: it is recorded once they all decoded).
+    fn check_regions(&self) -> Result<bool> {
         let ours = self.regions.names().join("\n");
         match self.meta.get("regions").map_err(io)? {
-            Some(v) if *v == *ours.as_bytes() => Ok(()),
+            Some(v) if *v == *ours.as_bytes() => Ok(false),
             Some(v) => Err(io(format!(
                 "this data directory belongs to a cluster of regions {}; this cluster has {}: \
                  give the node a new data directory, or the cluster its old regions",
                 String::from_utf8_lossy(&v).replace('\n', ", "),
                 self.regions.names().join(", ")
             ))),
-            None => self.meta.insert("regions", ours.as_bytes()).map_err(io),
+            None => Ok(true),
         }
     }
 
@@ -61,7 +62,7 @@ impl Storage {
                 self.db.persist(PersistMode::SyncAll).map_err(io)?;
             }
         }
-        self.check_regions()?;
+        let record_regions = self.check_regions()?;
         let truncated = match self.meta.get("log_truncated").map_err(io)? {
             Some(v) => {
                 let t = StoredTruncation::decode(&*v)
@@ -201,6 +202,11 @@ impl Storage {
                 // Events are stored without values (the log and items hold the writes).
                 values: false,
             });
+        }
+        if record_regions {
+            self.meta
+                .insert("regions", self.regions.names().join("\n").as_bytes())
+                .map_err(io)?;
         }
         Ok(r)
     }
