@@ -249,3 +249,37 @@ fn an_item_shares_its_own_log_entry_and_survives_the_entry_s_truncation() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// After a failed commit nothing more reaches the disk: a later batch may rely on the failed
+/// one (an item naming a log entry it held), so it is refused, not written.
+#[test]
+fn after_a_failed_commit_nothing_more_is_written() {
+    let dir = std::env::temp_dir().join(format!("meridian-state-broken-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = durable_node(&dir);
+    block_on(state.commit("k", WriteOp::Put(Arc::from(&b"v"[..])), None, None)).unwrap();
+    let persister = state.persister().unwrap().clone();
+    persister.fail_for_test();
+    let removal = vec![storage::Op::Collect {
+        key: "k".into(),
+        bucket: 0,
+        floor: Default::default(),
+    }];
+    let refused = block_on(persister.queue(removal)).unwrap();
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .contains("an earlier commit failed"),
+        "refused"
+    );
+    drop(persister);
+    drop(state);
+    let (_storage, recovered) = reopen(&dir);
+    assert_eq!(
+        recovered.items.len(),
+        1,
+        "the batch after the failure was not written"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -62,13 +62,21 @@ impl Persister {
                         .iter_mut()
                         .flat_map(|(ops, _, _)| std::mem::take(ops))
                         .collect();
-                    let result = {
+                    // After a failed commit nothing more is written: a later batch may rely on
+                    // the failed one (an item naming a log entry, a truncation past an item
+                    // written in full), so committing it could leave the disk inconsistent.
+                    let result = if flag.load(std::sync::atomic::Ordering::Relaxed) {
+                        Err(Error::Internal(
+                            "storage: an earlier commit failed, so nothing after it is written (restart the node)".into(),
+                        ))
+                    } else {
                         let _open = thread_gate.read_locked();
                         storage.commit(&ops)
                     };
                     if let Err(e) = &result {
-                        tracing::error!(error = %e, "storage commit failed: the node refuses writes from now on");
-                        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                        if !flag.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                            tracing::error!(error = %e, "storage commit failed: the node refuses writes from now on");
+                        }
                         // Wake barrier waiters: they see `broken` and give up.
                         synced_by_thread.send_modify(|_| {});
                     } else {
@@ -112,6 +120,13 @@ impl Persister {
     #[cfg(test)]
     pub fn hold(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
         self.gate.write_locked()
+    }
+
+    /// Mark storage as failed, as a failed commit does (tests of what follows one).
+    #[cfg(test)]
+    pub fn fail_for_test(&self) {
+        self.broken
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// A ticket for everything queued so far: once [`Persister::synced`] resolves for it, every
