@@ -6,9 +6,9 @@
 //! writes from the store (`Replica::own_writes_between`), so nothing acknowledged is withheld
 //! from it: every truncated write missing from the store was superseded at its origin.
 
-use std::sync::atomic::Ordering;
+use std::sync::{Arc, atomic::Ordering};
 
-use meridian_core::{clock::now_us, replica::Mode};
+use meridian_core::{clock::now_us, replica::Mode, store::Write};
 
 use super::NodeState;
 use crate::storage::Op;
@@ -53,25 +53,31 @@ impl NodeState {
         if target <= before {
             return;
         }
-        // A key whose current write is an entry going now: its item on disk names the entry
-        // (one copy of each write), so it is written in full in the same batch.
-        let mut ops = Vec::new();
-        if self.durable() {
-            let region = core.region();
-            for w in core.own_log().iter().take_while(|w| w.seq <= target) {
-                if let Some((current, seen)) = core.store().entry(w.key())
-                    && current.origin() == region
-                    && current.seq == w.seq
-                {
-                    ops.push(Op::Item {
+        // The entries that may go (a fence can stop the truncation short of `target`).
+        let going: Vec<Arc<Write>> = if self.durable() {
+            core.own_log()
+                .iter()
+                .take_while(|w| w.seq <= target)
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if let Some(base) = core.truncate_log(target) {
+            // A key whose current write is an entry gone now has an item on disk that names
+            // the entry (one copy of each write): it is written in full in the same batch.
+            let mut ops: Vec<Op> = going
+                .iter()
+                .take_while(|w| w.seq <= base)
+                .filter_map(|w| {
+                    let (current, seen) = core.store().entry(w.key())?;
+                    Arc::ptr_eq(current, w).then(|| Op::Item {
                         current: current.clone(),
                         seen: seen.clone(),
                         in_log: false,
-                    });
-                }
-            }
-        }
-        if core.truncate_log(target).is_some() {
+                    })
+                })
+                .collect();
             let truncated = core.own_log().truncated();
             // Queued in commit order, after the entries it removes; nothing waits for it: a
             // crash before it syncs only leaves entries that will be truncated again.
